@@ -1,0 +1,42 @@
+# The README's two commands, `make demo` and `make test`, start here.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+
+.PHONY: install demo test lint typecheck unit synth bench clean
+
+install: $(STAMP)
+
+# Reinstall only when the project's declared dependencies change.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/infercost demo
+
+lint: install
+	$(BIN)/ruff check functions infra tests benchmarks
+	$(BIN)/ruff format --check functions infra tests benchmarks
+
+typecheck: install
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/pytest tests/unit -q
+
+test: lint typecheck
+	$(BIN)/pytest -q --cov --cov-report=term --cov-report=xml:coverage.xml
+
+synth: install
+	cd infra && ../$(BIN)/python app.py
+
+bench: install
+	bash benchmarks/run.sh
+
+clean:
+	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache .hypothesis coverage.xml .coverage

@@ -1,0 +1,442 @@
+"""The shapes infercost reads and writes (DESIGN.md §4): spec, candidates, SLO, results, recommendation.
+
+Field names here are an interface: the workflow, the CLI, the report and other tools rely on them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self, TypeVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
+from infercost.errors import InputError, from_validation_error
+
+Percentile = Literal["p50", "p90", "p95", "p99", "max"]
+PERCENTILES: tuple[Percentile, ...] = ("p50", "p90", "p95", "p99", "max")
+# The quantile each percentile name stands for (max is the 100th percentile).
+QUANTILES: dict[Percentile, float] = {"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99, "max": 1.0}
+
+RESULTS_SCHEMA = "infercost.results/v1"
+INSTANCE_TYPE_PATTERN = r"^ml\.[a-z0-9]+(-[a-z0-9]+)?\.[a-z0-9]+$"
+ACCELERATOR_TYPE_PATTERN = r"^ml\.eia[12]\.(medium|large|xlarge)$"
+SERVERLESS_MEMORY_MB = (1024, 2048, 3072, 4096, 5120, 6144)
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class _Strict(BaseModel):
+    """Specs are written by hand: an unknown key is almost always a typo, so it is refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Lenient(BaseModel):
+    """Results files may come from other tools: unknown keys are ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class ServerlessConfig(_Strict):
+    """SageMaker Serverless Inference: memory size and maximum concurrent invocations."""
+
+    memory_mb: int = Field(description="1024..6144 in steps of 1024")
+    max_concurrency: int = Field(default=10, ge=1, le=200)
+
+    @field_validator("memory_mb")
+    @classmethod
+    def _memory_step(cls, value: int) -> int:
+        if value not in SERVERLESS_MEMORY_MB:
+            raise ValueError("must be one of 1024, 2048, 3072, 4096, 5120, 6144 (MB)")
+        return value
+
+
+class Candidate(_Strict):
+    """One endpoint configuration to measure: instances (with an optional accelerator) or serverless."""
+
+    instance_type: str | None = Field(default=None, pattern=INSTANCE_TYPE_PATTERN)
+    accelerator_type: str | None = Field(default=None, pattern=ACCELERATOR_TYPE_PATTERN)
+    instance_count: int = Field(default=1, ge=1, le=100)
+    serverless: ServerlessConfig | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Self:
+        if (self.instance_type is None) == (self.serverless is None):
+            raise ValueError(
+                "give exactly one of instance_type (e.g. 'ml.c7g.large') or serverless "
+                "(e.g. {'memory_mb': 2048})"
+            )
+        if self.serverless is not None and self.accelerator_type is not None:
+            raise ValueError("accelerator_type cannot be attached to a serverless candidate")
+        if self.serverless is not None and self.instance_count != 1:
+            raise ValueError("instance_count does not apply to a serverless candidate")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _compact(self, handler: Any) -> dict[str, Any]:
+        # The documented shape: no nulls, and no instance_count on a serverless candidate.
+        data: dict[str, Any] = handler(self)
+        data = {key: value for key, value in data.items() if value is not None}
+        if self.serverless is not None:
+            data.pop("instance_count", None)
+        return data
+
+    @property
+    def is_serverless(self) -> bool:
+        return self.serverless is not None
+
+    @property
+    def uses_elastic_inference(self) -> bool:
+        return self.accelerator_type is not None
+
+    @property
+    def label(self) -> str:
+        """Human-readable name: 'ml.c5.large + ml.eia2.medium', '2 × ml.g5.xlarge', 'serverless 4096 MB'."""
+        if self.serverless is not None:
+            return f"serverless {self.serverless.memory_mb} MB"
+        base = f"{self.instance_count} × {self.instance_type}" if self.instance_count > 1 else str(self.instance_type)
+        return f"{base} + {self.accelerator_type}" if self.accelerator_type else base
+
+    @property
+    def slug(self) -> str:
+        """Short name usable in AWS resource names: 'c5-large-eia2-medium', 'sls-4096'."""
+        if self.serverless is not None:
+            return f"sls-{self.serverless.memory_mb}"
+        parts = [str(self.instance_type).removeprefix("ml.")]
+        if self.accelerator_type:
+            parts.append(self.accelerator_type.removeprefix("ml."))
+        if self.instance_count > 1:
+            parts.append(f"x{self.instance_count}")
+        return re.sub(r"[^a-zA-Z0-9]+", "-", "-".join(parts)).strip("-")
+
+
+class Slo(_Strict):
+    """A latency objective: the chosen percentile must not exceed max_latency_ms."""
+
+    percentile: Percentile
+    max_latency_ms: float = Field(gt=0)
+
+    @field_validator("percentile", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip().lower()
+            if value not in PERCENTILES:
+                raise ValueError(f"must be one of {', '.join(PERCENTILES)}, got {value!r}")
+        return value
+
+    @classmethod
+    def parse(cls, text: str) -> Slo:
+        """Parse the CLI form 'p90:80' (percentile : milliseconds)."""
+        percentile, sep, bound = text.partition(":")
+        if not sep:
+            raise InputError(f"expected PERCENTILE:MILLISECONDS such as p90:80, got {text!r}", field="--slo")
+        try:
+            bound_ms = float(bound.removesuffix("ms"))
+        except ValueError:
+            raise InputError(
+                f"the latency bound {bound!r} is not a number", field="--slo", hint="e.g. p90:80"
+            ) from None
+        return parse_model(cls, {"percentile": percentile, "max_latency_ms": bound_ms}, prefix="--slo")
+
+    def describe(self) -> str:
+        return f"{self.percentile.upper()} ≤ {self.max_latency_ms:g} ms"
+
+
+class LoadPlan(_Strict):
+    """How each candidate is driven: warm-up, measured requests one at a time, then a concurrency sweep."""
+
+    warmup: int = Field(default=100, ge=0, le=100_000)
+    requests: int = Field(default=1000, ge=1, le=1_000_000)
+    concurrency: list[Annotated[int, Field(ge=1, le=1024)]] = Field(default_factory=lambda: [1])
+    requests_per_level: int | None = Field(
+        default=None, ge=1, le=1_000_000, description="requests at each sweep level (default: requests)"
+    )
+    max_error_rate: float = Field(default=0.01, ge=0, le=1)
+    request_timeout_s: float = Field(default=60, gt=0, le=900)
+
+    @field_validator("concurrency")
+    @classmethod
+    def _levels(cls, value: list[int]) -> list[int]:
+        if not value:
+            raise ValueError("give at least one concurrency level, e.g. [1, 2, 4, 8]")
+        return sorted(set(value))
+
+    @property
+    def sweeps(self) -> bool:
+        return any(level > 1 for level in self.concurrency)
+
+
+class TrafficProfile(_Strict):
+    """The production traffic a recommendation is projected onto."""
+
+    requests_per_month: int = Field(ge=0)
+    peak_rps: float = Field(gt=0)
+    request_kb: float = Field(default=0, ge=0, description="average request payload, for serverless data charges")
+    response_kb: float = Field(default=0, ge=0, description="average response payload")
+
+
+class ModelSpec(_Strict):
+    name: str = Field(min_length=1, max_length=40, pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
+    image_uri: str = Field(min_length=1)
+    execution_role_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
+    environment: dict[str, str] = Field(default_factory=dict)
+
+
+class PayloadSpec(_Strict):
+    """The request sent to each endpoint: an object next to the artifact, or an inline body."""
+
+    content_type: str = "application/json"
+    s3_key: str | None = None
+    body: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        if (self.s3_key is None) == (self.body is None):
+            raise ValueError("give exactly one of s3_key (an object in the artifacts bucket) or body (inline text)")
+        return self
+
+
+def default_candidates() -> list[Candidate]:
+    """Current families (DESIGN.md §1.6): Graviton and Intel CPUs, NVIDIA GPUs, Inferentia, serverless."""
+    return [
+        Candidate(instance_type="ml.c7g.large"),
+        Candidate(instance_type="ml.c6i.large"),
+        Candidate(instance_type="ml.m6i.large"),
+        Candidate(instance_type="ml.g5.xlarge"),
+        Candidate(instance_type="ml.g6.xlarge"),
+        Candidate(instance_type="ml.inf2.xlarge"),
+        Candidate(serverless=ServerlessConfig(memory_mb=4096, max_concurrency=10)),
+    ]
+
+
+class EvaluationSpec(_Strict):
+    """The `infercost.json` beside a model artifact. Omitted parts take the stack defaults."""
+
+    model: ModelSpec
+    payload: PayloadSpec
+    candidates: list[Candidate] = Field(default_factory=default_candidates, max_length=50)
+    slo: Slo = Field(default_factory=lambda: Slo(percentile="p90", max_latency_ms=100))
+    load: LoadPlan = Field(default_factory=LoadPlan)
+    traffic: TrafficProfile | None = None
+    max_benchmark_cost_usd: float | None = Field(default=None, gt=0)
+
+    @field_validator("candidates")
+    @classmethod
+    def _some_candidates(cls, value: list[Candidate]) -> list[Candidate]:
+        if not value:
+            raise ValueError("give at least one candidate, e.g. [{'instance_type': 'ml.c7g.large'}]")
+        seen: set[str] = set()
+        for candidate in value:
+            if candidate.label in seen:
+                raise ValueError(f"candidate {candidate.label!r} is listed twice")
+            seen.add(candidate.label)
+        return value
+
+
+class LatencyStats(_Lenient):
+    """Latency in milliseconds; `avg` is required, percentiles as available."""
+
+    avg: float = Field(ge=0)
+    p50: float | None = Field(default=None, ge=0)
+    p90: float | None = Field(default=None, ge=0)
+    p95: float | None = Field(default=None, ge=0)
+    p99: float | None = Field(default=None, ge=0)
+    max: float | None = Field(default=None, ge=0)
+
+    def at(self, percentile: Percentile) -> float | None:
+        value: float | None = getattr(self, percentile)
+        return value
+
+    @model_serializer(mode="wrap")
+    def _compact(self, handler: Any) -> dict[str, Any]:
+        return {key: value for key, value in handler(self).items() if value is not None}
+
+    def out_of_order(self) -> str | None:
+        """Describe percentiles that decrease (p50 > p90 ...), which suggests a transcription error."""
+        present = [(name, self.at(name)) for name in PERCENTILES if self.at(name) is not None]
+        for (low_name, low), (high_name, high) in zip(present, present[1:], strict=False):
+            if low is not None and high is not None and low > high:
+                return f"{low_name} ({low:g} ms) is above {high_name} ({high:g} ms)"
+        return None
+
+
+class CandidateResult(_Lenient):
+    """One measured candidate in a results file."""
+
+    candidate: Candidate
+    price_per_hour_usd: float | None = Field(default=None, ge=0)
+    latency_ms: LatencyStats
+    max_rps_at_slo: float | None = Field(default=None, ge=0)
+    invocations: int | None = Field(default=None, ge=0)
+    errors: int = Field(default=0, ge=0)
+    source: Literal["client", "cloudwatch"] | None = None
+
+    @model_serializer(mode="wrap")
+    def _compact(self, handler: Any) -> dict[str, Any]:
+        return {key: value for key, value in handler(self).items() if value is not None}
+
+    @property
+    def error_rate(self) -> float:
+        attempts = (self.invocations or 0) + (self.errors if self.invocations is None else 0)
+        return self.errors / attempts if attempts else 0.0
+
+
+CandidateStatus = Literal["COMPLETED", "FAILED", "SKIPPED"]
+
+
+class CandidateFailure(_Lenient):
+    """A candidate that produced no measurement, and why."""
+
+    candidate: Candidate
+    status: Literal["FAILED", "SKIPPED"]
+    error: str
+
+
+class ResultsFile(_Lenient):
+    """`infercost.results/v1`: what a run produces and what `infercost recommend` reads."""
+
+    schema_: Literal["infercost.results/v1"] = Field(alias="schema")
+    model: str = Field(min_length=1)
+    region: str | None = None
+    slo: Slo | None = None
+    results: list[CandidateResult]
+    failures: list[CandidateFailure] = Field(default_factory=list)
+    traffic: TrafficProfile | None = None
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    @field_validator("schema_", mode="before")
+    @classmethod
+    def _schema(cls, value: Any) -> Any:
+        if value != RESULTS_SCHEMA:
+            raise ValueError(f"must be {RESULTS_SCHEMA!r}, got {value!r}")
+        return value
+
+    @field_validator("results")
+    @classmethod
+    def _some_results(cls, value: list[CandidateResult]) -> list[CandidateResult]:
+        if not value:
+            raise ValueError("no results: a results file needs at least one measured candidate")
+        return value
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class MonthlyProjection(BaseModel):
+    """Cost of serving the traffic profile for one month (730 hours) on this candidate."""
+
+    instances_needed: int | None
+    monthly_cost_usd: float
+    capacity_rps_per_instance: float | None
+    basis: Literal["max_rps_at_slo", "serial_latency", "serverless"]
+    meets_peak: bool
+    note: str | None = None
+
+
+class RankedCandidate(BaseModel):
+    """One candidate in a recommendation, with its costs and SLO verdict."""
+
+    rank: int
+    candidate: Candidate
+    label: str
+    price_per_hour_usd: float | None
+    price_source: str
+    cost_per_100k_usd: float
+    cost_per_100k_at_throughput_usd: float | None = None
+    max_rps_at_slo: float | None = None
+    latency_ms: LatencyStats
+    slo_latency_ms: float
+    meets_slo: bool
+    slo_verdict: str
+    pareto_optimal: bool
+    monthly: MonthlyProjection | None = None
+    errors: int = 0
+    warnings: list[str] = Field(default_factory=list)
+
+
+class Recommendation(BaseModel):
+    """The answer: the cheapest candidate that meets the SLO (or none, with the reason) and the ranking."""
+
+    model: str
+    region: str
+    slo: Slo
+    recommended: RankedCandidate | None
+    reason: str
+    ranking_basis: Literal["serial"] = "serial"
+    ranked: list[RankedCandidate]
+    recommended_at_throughput: RankedCandidate | None = None
+    throughput_ranking: list[str] | None = None
+    failures: list[CandidateFailure] = Field(default_factory=list)
+    traffic: TrafficProfile | None = None
+    warnings: list[str] = Field(default_factory=list)
+    prices_as_of: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def parse_model(model: type[M], data: Any, *, prefix: str = "") -> M:
+    """Validate `data` as `model`, turning a ValidationError into one InputError that names the field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise from_validation_error(error, prefix=prefix) from None
+
+
+def load_json_file(path: Path) -> Any:
+    """Read a JSON file, reporting a missing file or bad syntax with its line and column."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"no such file: {path}", hint="check the path") from None
+    except IsADirectoryError:
+        raise InputError(f"{path} is a directory, not a JSON file") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not UTF-8 text") from None
+    return parse_json_text(text, source=str(path))
+
+
+def parse_json_text(text: str, *, source: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(
+            f"{source} is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}",
+            hint="fix the JSON syntax",
+        ) from None
+
+
+__all__ = [
+    "PERCENTILES",
+    "QUANTILES",
+    "RESULTS_SCHEMA",
+    "Candidate",
+    "CandidateFailure",
+    "CandidateResult",
+    "CandidateStatus",
+    "EvaluationSpec",
+    "LatencyStats",
+    "LoadPlan",
+    "ModelSpec",
+    "MonthlyProjection",
+    "PayloadSpec",
+    "Percentile",
+    "RankedCandidate",
+    "Recommendation",
+    "ResultsFile",
+    "ServerlessConfig",
+    "Slo",
+    "TrafficProfile",
+    "parse_model",
+]
