@@ -297,7 +297,8 @@ class CandidateResult(_Lenient):
 
     @property
     def error_rate(self) -> float:
-        attempts = (self.invocations or 0) + (self.errors if self.invocations is None else 0)
+        """Failed share of all requests; `invocations` counts every request, failed ones included."""
+        attempts = max(self.invocations or 0, self.errors)
         return self.errors / attempts if attempts else 0.0
 
 

@@ -192,9 +192,7 @@ def _cost(
     if disorder:
         warnings.append(f"latency percentiles out of order: {disorder}")
     if result.errors:
-        attempts = (
-            (result.invocations or 0) + result.errors if result.invocations is not None else result.errors
-        )
+        attempts = max(result.invocations or 0, result.errors)
         warnings.append(
             f"{result.errors} of {attempts} requests failed; latencies describe the successful ones only"
         )
