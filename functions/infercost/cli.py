@@ -270,6 +270,77 @@ def spec_validate(
 
 
 @app.command()
+def plan(
+    spec_file: Annotated[Path, typer.Argument(metavar="SPEC", help="An infercost.json evaluation spec.")],
+    region: Annotated[str, typer.Option(help="Region whose prices apply.")] = "us-east-1",
+    prices: PricesOption = None,
+    max_concurrency: Annotated[
+        int, typer.Option(help="Candidates benchmarked at once (the Map's MaxConcurrency).", min=1, max=100)
+    ] = 4,
+    metrics_delay: Annotated[
+        float, typer.Option(help="Seconds waited for CloudWatch after each load test.", min=0)
+    ] = 60,
+    output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
+) -> None:
+    """Estimate wall time, endpoint time and benchmark cost before a run — and check the budget.
+
+    Compares infercost's parallel workflow with the seed's sequential protocol and SageMaker
+    Inference Recommender's 45-minute Default job. Exit 2 when the estimate exceeds the spec's
+    max_benchmark_cost_usd (the workflow would refuse the run).
+    """
+    from infercost.models import EvaluationSpec, load_json_file, parse_model
+    from infercost.planning import check_budget, minutes, plan_run
+    from infercost.tables import Column, money, rich_table
+
+    spec = parse_model(EvaluationSpec, load_json_file(spec_file))
+    estimate = plan_run(
+        spec,
+        _price_book(region, prices, False),
+        max_concurrency=max_concurrency,
+        metrics_delay_s=metrics_delay,
+    )
+    if output is OutputFormat.json:
+        _print_json(estimate.model_dump(mode="json"))
+    else:
+        console = _stdout()
+        columns: list[Column[Any]] = [
+            Column("Candidate", lambda item: item.label),
+            Column(
+                "$/hour",
+                lambda item: money(item.price_per_hour_usd) if item.price_per_hour_usd else "per use",
+                "right",
+            ),
+            Column("create", lambda item: minutes(item.create_s), "right"),
+            Column("load", lambda item: minutes(item.load_s), "right"),
+            Column("metrics", lambda item: minutes(item.metrics_s), "right"),
+            Column("endpoint time", lambda item: minutes(item.endpoint_seconds), "right"),
+            Column("cost", lambda item: money(item.cost_usd), "right"),
+        ]
+        console.print(
+            rich_table(columns, estimate.candidates, title=f"Plan for {estimate.model} in {region}")
+        )
+        strategies: list[Column[Any]] = [
+            Column("Strategy", lambda item: item.name),
+            Column("wall time", lambda item: minutes(item.wall_seconds), "right"),
+            Column("endpoint time", lambda item: minutes(item.endpoint_seconds), "right"),
+            Column(
+                "cost",
+                lambda item: money(item.cost_usd) if item.cost_usd is not None else "not published",
+                "right",
+            ),
+            Column("Note", lambda item: item.note),
+        ]
+        console.print(rich_table(strategies, estimate.strategies, title="The same benchmark, three ways"))
+        assumed = ", ".join(f"{key}={value:g}" for key, value in estimate.assumptions.items())
+        console.print(f"[dim]Assumptions: {assumed}.[/]", highlight=False)
+        budget = money(estimate.budget_usd) if estimate.budget_usd is not None else "none set"
+        console.print(
+            f"Estimated benchmark cost {money(estimate.cost_usd)}; budget {budget}.", highlight=False
+        )
+    check_budget(estimate)
+
+
+@app.command()
 def demo() -> None:
     """Run the whole evaluation on an embedded local AWS stack (no AWS account needed)."""
     _stderr().print("The demo is not built yet (issue 8).")

@@ -2,35 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from infercost.errors import InputError, MissingPriceError, UnknownNameError
-from infercost.models import Candidate, ResultsFile, Slo, TrafficProfile
-from infercost.pricing.types import Price, ServerlessRates
+from infercost.models import ResultsFile, Slo, TrafficProfile
 from infercost.recommend import ELASTIC_INFERENCE_WARNING, recommend
 
-
-@dataclass
-class TablePrices:
-    """A PriceLookup over a fixed table: the protocol the price book implements."""
-
-    hourly: dict[str, float] = field(default_factory=dict)
-    region: str = "us-east-1"
-
-    def candidate_price(self, candidate: Candidate) -> Price:
-        name = candidate.instance_type or ""
-        if name not in self.hourly:
-            raise UnknownNameError(f"unknown instance type {name!r} in {self.region}")
-        usd = self.hourly[name] + (self.hourly.get(candidate.accelerator_type or "", 0.0))
-        return Price(usd_per_hour=usd, source="snapshot", as_of="2026-11-01")
-
-    def serverless_rates(self) -> ServerlessRates:
-        return ServerlessRates(compute_usd_per_gb_second=0.00002, data_usd_per_gb=0.016, source="snapshot")
-
+from .price_table import TablePrices
 
 PRICES = TablePrices(
     {"ml.c5.large": 0.119, "ml.eia2.medium": 0.168, "ml.g4dn.xlarge": 0.736, "ml.c5.xlarge": 0.238}
