@@ -115,10 +115,11 @@ def plan_candidate(
     endpoint_seconds = create + load + teardown + (0 if teardown_before_metrics else metrics)
     if candidate.serverless is not None:
         rates = prices.serverless_rates()
+        swept_levels = sum(1 for level in spec.load.concurrency if level > 1)
         requests = (
             spec.load.warmup
             + spec.load.requests
-            + len(spec.load.concurrency) * (spec.load.requests_per_level or spec.load.requests)
+            + swept_levels * (spec.load.requests_per_level or spec.load.requests)
         )
         cost = requests * costing.serverless_cost_per_inference(
             rates, candidate.serverless.memory_mb, spec.slo.max_latency_ms
