@@ -170,14 +170,14 @@ class RunRecord(RunKey):
     @field_validator("recommendation", mode="before")
     @classmethod
     def _recommendation_json(cls, value: Any) -> Any:
-        return value.to_json() if isinstance(value, Recommendation) else value
+        return value.model_dump() if isinstance(value, Recommendation) else value
 
     @field_validator("regressions", mode="before")
     @classmethod
     def _regressions_json(cls, value: Any) -> Any:
         if isinstance(value, list):
             return [
-                item.model_dump(mode="json") if isinstance(item, BaseModel) else item
+                item.model_dump() if isinstance(item, BaseModel) else item
                 for item in value
             ]
         return value
@@ -244,7 +244,7 @@ class CandidateRecord(_Record):
     @field_validator("result", mode="before")
     @classmethod
     def _result_json(cls, value: Any) -> Any:
-        return value.model_dump(mode="json") if isinstance(value, CandidateResult) else value
+        return value.model_dump() if isinstance(value, CandidateResult) else value
 
     @property
     def is_terminal(self) -> bool:
@@ -327,9 +327,9 @@ def _number(value: int | float | Decimal, path: str) -> str:
     # str() of a float is its shortest exact representation, so Decimal(str(x)) round-trips.
     text = str(value)
     decimal = Decimal(text)
+    significant = "".join(map(str, decimal.as_tuple().digits)).strip("0")
     if decimal != 0 and (
-        len(decimal.normalize().as_tuple().digits) > _MAX_DIGITS
-        or not _MIN_EXPONENT <= decimal.adjusted() <= _MAX_EXPONENT
+        len(significant) > _MAX_DIGITS or not _MIN_EXPONENT <= decimal.adjusted() <= _MAX_EXPONENT
     ):
         raise StoreError(
             f"{text} is outside what DynamoDB stores (38 digits, magnitude 1e-130 to 1e125)",
@@ -491,7 +491,7 @@ class ResultsStore:
 
     def create_run(self, run: RunRecord) -> bool:
         """Write a new run item; False (and nothing changed) when the run already exists."""
-        item = self._run_item(run.model_dump(mode="json"))
+        item = self._run_item(run.model_dump())
         created = self._conditional(
             "put_item",
             Item=item,
@@ -531,7 +531,7 @@ class ResultsStore:
             {s for s, r in CANDIDATE_STATUS_RANK.items() if r < rank} | {record.status}
         )
         update = _Update()
-        fields = record.model_dump(mode="json", exclude_none=True)
+        fields = record.model_dump(exclude_none=True)
         fields.update(item_type="candidate", model=key.model, started_at=key.started_at)
         for name, value in fields.items():
             update.set(name, value)
@@ -771,7 +771,7 @@ class ResultsStore:
             record = RunRecord.model_validate({**key.model_dump(), **given})
         except ValidationError as error:
             raise from_validation_error(error) from None
-        return record.model_dump(mode="json", include=set(given))
+        return record.model_dump(include=set(given))
 
     def _conditional(self, operation: str, **kwargs: Any) -> bool:
         """Run a conditional write; True when applied, False when its condition did not hold."""
