@@ -104,14 +104,9 @@ def _not_comparable(current: Recommendation, previous: Recommendation | None) ->
     if previous is None:
         return f"No earlier successful run with the SLO {current.slo.describe()} to compare with."
     if previous.model != current.model:
-        return (
-            f"Not compared: the previous run is of model {previous.model!r}, not {current.model!r}."
-        )
+        return f"Not compared: the previous run is of model {previous.model!r}, not {current.model!r}."
     if previous.slo != current.slo:
-        return (
-            f"Not compared: the SLO changed from {previous.slo.describe()} "
-            f"to {current.slo.describe()}."
-        )
+        return f"Not compared: the SLO changed from {previous.slo.describe()} to {current.slo.describe()}."
     if previous.recommended is None:
         return (
             f"Not compared: the previous run recommended nothing "
@@ -149,14 +144,8 @@ def _changed(was: RankedCandidate, now: RankedCandidate) -> Regression:
     )
 
 
-def _worse(
-    was: RankedCandidate, now: RankedCandidate, slo: Slo, threshold: float
-) -> list[Regression]:
-    on = (
-        f"on {now.label}"
-        if now.candidate == was.candidate
-        else f"of the recommendation ({now.label})"
-    )
+def _worse(was: RankedCandidate, now: RankedCandidate, slo: Slo, threshold: float) -> list[Regression]:
+    on = f"on {now.label}" if now.candidate == was.candidate else f"of the recommendation ({now.label})"
     found: list[Regression] = []
     if _exceeds(was.cost_per_100k_usd, now.cost_per_100k_usd, threshold):
         found.append(
@@ -203,8 +192,7 @@ def _increase(
     return Regression(
         kind=kind,
         message=(
-            f"{subject} {rose}, from {show(before)} to {show(after)} "
-            f"(threshold {_pct_plain(threshold)})."
+            f"{subject} {rose}, from {show(before)} to {show(after)} (threshold {_pct_plain(threshold)})."
         ),
         previous_candidate=was.label,
         current_candidate=now.label,
@@ -228,9 +216,7 @@ def _previous_winner(was: RankedCandidate, current: Recommendation) -> list[Regr
         return [
             Regression(
                 kind="previous_winner_not_measured",
-                message=(
-                    f"{was.label}, the previous recommendation, was not measured this time ({why})."
-                ),
+                message=f"{was.label}, the previous recommendation, was not measured this time ({why}).",
                 previous_candidate=was.label,
                 unit="ms",
                 previous_value=was.slo_latency_ms,
@@ -263,9 +249,7 @@ def _find(ranked: list[RankedCandidate], candidate: Candidate) -> RankedCandidat
     return next((entry for entry in ranked if entry.candidate == candidate), None)
 
 
-def _find_failure(
-    failures: list[CandidateFailure], candidate: Candidate
-) -> CandidateFailure | None:
+def _find_failure(failures: list[CandidateFailure], candidate: Candidate) -> CandidateFailure | None:
     return next((entry for entry in failures if entry.candidate == candidate), None)
 
 

@@ -80,9 +80,7 @@ def iso_utc(moment: datetime | None = None) -> str:
     moment = datetime.now(UTC) if moment is None else moment
     if moment.tzinfo is None:
         raise InputError("timestamp has no time zone", hint="give a UTC time, e.g. ending in Z")
-    return (
-        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    )
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def _normalize_timestamp(value: Any) -> Any:
@@ -103,9 +101,7 @@ def _normalize_timestamp(value: Any) -> Any:
                 f"must be ISO-8601 UTC such as 2024-05-01T12:00:00.000Z, got {value!r}"
             ) from None
         if parsed.tzinfo is None:
-            raise ValueError(
-                f"needs a time zone (UTC), e.g. 2024-05-01T12:00:00.000Z, got {value!r}"
-            )
+            raise ValueError(f"needs a time zone (UTC), e.g. 2024-05-01T12:00:00.000Z, got {value!r}")
         return iso_utc(parsed)
     return value
 
@@ -176,10 +172,7 @@ class RunRecord(RunKey):
     @classmethod
     def _regressions_json(cls, value: Any) -> Any:
         if isinstance(value, list):
-            return [
-                item.model_dump() if isinstance(item, BaseModel) else item
-                for item in value
-            ]
+            return [item.model_dump() if isinstance(item, BaseModel) else item for item in value]
         return value
 
     def parsed_recommendation(self) -> Recommendation | None:
@@ -218,13 +211,11 @@ class CandidateRecord(_Record):
     endpoint_seconds: float | None = None
     benchmark_cost_usd: float | None = None
     updated_at: str | None = None
-    expires_at: int | None = Field(
-        default=None, description="TTL, epoch seconds; only for bulky raw data"
-    )
+    expires_at: int | None = Field(default=None, description="TTL, epoch seconds; only for bulky raw data")
 
-    _timestamps = field_validator(
-        "endpoint_created_at", "endpoint_deleted_at", "updated_at", mode="before"
-    )(_normalize_timestamp)
+    _timestamps = field_validator("endpoint_created_at", "endpoint_deleted_at", "updated_at", mode="before")(
+        _normalize_timestamp
+    )
 
     @field_validator("error")
     @classmethod
@@ -257,9 +248,7 @@ class CandidateRecord(_Record):
         try:
             return CandidateResult.model_validate(self.result)
         except ValidationError as error:
-            raise StoreError(
-                f"the stored result of candidate {self.index} does not parse: {error}"
-            ) from None
+            raise StoreError(f"the stored result of candidate {self.index} does not parse: {error}") from None
 
 
 class RunView(_Record):
@@ -430,9 +419,7 @@ def table_definition(table_name: str | None = None) -> dict[str, Any]:
 def create_table(client: DynamoDBClient, table_name: str) -> None:
     """Create the results table with its index and TTL (tests and the local demo)."""
     client.create_table(**table_definition(table_name))
-    client.get_waiter("table_exists").wait(
-        TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 30}
-    )
+    client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
     client.update_time_to_live(
         TableName=table_name,
         TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
@@ -527,9 +514,7 @@ class ResultsStore:
         if record.updated_at is None:
             record = record.model_copy(update={"updated_at": iso_utc()})
         rank = CANDIDATE_STATUS_RANK[record.status]
-        allowed = sorted(
-            {s for s, r in CANDIDATE_STATUS_RANK.items() if r < rank} | {record.status}
-        )
+        allowed = sorted({s for s, r in CANDIDATE_STATUS_RANK.items() if r < rank} | {record.status})
         update = _Update()
         fields = record.model_dump(exclude_none=True)
         fields.update(item_type="candidate", model=key.model, started_at=key.started_at)
@@ -539,9 +524,7 @@ class ResultsStore:
         choices = ", ".join(update.value(s, "status") for s in allowed)
         return self._conditional(
             "update_item",
-            Key=to_item(
-                {"PK": key.pk, "SK": candidate_sk(key.started_at, key.run_id, record.index)}
-            ),
+            Key=to_item({"PK": key.pk, "SK": candidate_sk(key.started_at, key.run_id, record.index)}),
             UpdateExpression=update.expression(),
             ConditionExpression=f"attribute_not_exists(PK) OR {status} IN ({choices})",
             ExpressionAttributeNames=update.names,
@@ -568,9 +551,7 @@ class ResultsStore:
         SUCCEEDED, nor the reverse.
         """
         if status not in TERMINAL_RUN_STATUSES:
-            raise InputError(
-                f"a run finishes as SUCCEEDED or FAILED, got {status!r}", field="status"
-            )
+            raise InputError(f"a run finishes as SUCCEEDED or FAILED, got {status!r}", field="status")
         run_key = key.key
         fields = self._validated_run_fields(
             run_key,
@@ -670,9 +651,7 @@ class ResultsStore:
         """The model's newest SUCCEEDED run (its `recommendation` is the current answer)."""
         return next(self._runs(model, succeeded_only=True), None)
 
-    def previous_successful_run(
-        self, model: str, before: RunRecord | RunKey, slo: Slo
-    ) -> RunRecord | None:
+    def previous_successful_run(self, model: str, before: RunRecord | RunKey, slo: Slo) -> RunRecord | None:
         """The newest SUCCEEDED run of the model older than `before` whose SLO equals `slo`."""
         key = before.key
         for run in self._runs(model, succeeded_only=True, below_sk=key.sk):
@@ -752,9 +731,7 @@ class ResultsStore:
         return RunView(run=run, candidates=sorted(candidates, key=lambda c: c.index))
 
     def _run_item(self, fields: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        key = RunKey(
-            model=fields["model"], started_at=fields["started_at"], run_id=fields["run_id"]
-        )
+        key = RunKey(model=fields["model"], started_at=fields["started_at"], run_id=fields["run_id"])
         return to_item({"PK": key.pk, "SK": key.sk, "item_type": "run", **fields})
 
     def _validated_run_fields(self, key: RunKey, fields: Mapping[str, Any]) -> dict[str, Any]:

@@ -69,9 +69,7 @@ def scaled(
     winner = recommendation.recommended
     entries = []
     for e in recommendation.ranked:
-        latency = e.slo_latency_ms * (
-            winner_latency if winner and e.candidate == winner.candidate else 1
-        )
+        latency = e.slo_latency_ms * (winner_latency if winner and e.candidate == winner.candidate else 1)
         entries.append(entry(e.label, e.cost_per_100k_usd * cost, latency, recommendation.slo))
     return rec(entries, recommendation.slo)
 
@@ -165,9 +163,7 @@ def test_every_regression_is_one_sentence_that_the_store_accepts(
 
 
 @given(recommendations(), recommendations())
-def test_a_different_slo_is_never_compared(
-    current: Recommendation, previous: Recommendation
-) -> None:
+def test_a_different_slo_is_never_compared(current: Recommendation, previous: Recommendation) -> None:
     other = previous.model_copy(update={"slo": Slo(percentile="p99", max_latency_ms=80)})
     check = check_regressions(current, other)
     assert (check.compared, check.regressions) == (False, [])
@@ -288,7 +284,5 @@ def test_a_threshold_must_be_a_finite_non_negative_fraction(threshold: float) ->
 def test_regressions_serialize_for_the_run_record() -> None:
     previous = rec([entry("ml.c7g.large", 0.38, 51.7)])
     current = rec([entry("ml.c7g.large", 0.50, 51.7)])
-    data: list[dict[str, Any]] = [
-        r.model_dump(mode="json") for r in detect_regressions(current, previous)
-    ]
+    data: list[dict[str, Any]] = [r.model_dump(mode="json") for r in detect_regressions(current, previous)]
     assert [Regression.model_validate(d) for d in data] == detect_regressions(current, previous)

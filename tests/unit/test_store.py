@@ -55,20 +55,11 @@ T0 = datetime(2024, 5, 1, 12, 0, 0, 123000, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def aws() -> Iterator[Any]:
-    """One moto DynamoDB for the module; each test gets its own table."""
+    """One moto DynamoDB for the module (credentials come from tests/conftest.py)."""
     from moto import mock_aws
 
-    patch = pytest.MonkeyPatch()
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        patch.setenv(name, value)
     with mock_aws():
         yield create_client(region_name="us-east-1")
-    patch.undo()
 
 
 _tables = itertools.count()
@@ -170,9 +161,7 @@ json_values = st.recursive(
     st.none()
     | st.booleans()
     | st.integers(min_value=-(10**30), max_value=10**30)
-    | st.floats(allow_nan=False, allow_infinity=False).filter(
-        lambda x: x == 0 or 1e-120 < abs(x) < 1e120
-    )
+    | st.floats(allow_nan=False, allow_infinity=False).filter(lambda x: x == 0 or 1e-120 < abs(x) < 1e120)
     | st.text(max_size=20),
     lambda children: (
         st.lists(children, max_size=4)
@@ -235,9 +224,7 @@ def test_timestamps_are_normalized_to_utc_milliseconds() -> None:
         "2024-05-01T12:00:00.000Z"
     )
     local = datetime(2024, 5, 1, 14, 0, 0, 999999, tzinfo=plus_two)
-    assert (
-        RunKey(model=MODEL, started_at=local, run_id="r").started_at == "2024-05-01T12:00:00.999Z"
-    )
+    assert RunKey(model=MODEL, started_at=local, run_id="r").started_at == "2024-05-01T12:00:00.999Z"
     with pytest.raises(ValueError, match="time zone"):
         RunKey(model=MODEL, started_at="2024-05-01T12:00:00", run_id="r")
     with pytest.raises(ValueError, match="time zone"):
@@ -284,9 +271,7 @@ def test_keys_follow_the_documented_layout() -> None:
 def test_every_run_field_round_trips(store: ResultsStore) -> None:
     original = run(
         "r-all",
-        artifact=Artifact(
-            bucket="b", key="models/densenet121/model.tar.gz", version_id="v1", etag="e"
-        ),
+        artifact=Artifact(bucket="b", key="models/densenet121/model.tar.gz", version_id="v1", etag="e"),
         execution_arn="arn:aws:states:us-east-1:123456789012:execution:infercost:r-all",
         region="us-east-1",
         spec={
@@ -415,9 +400,7 @@ def test_a_failed_condition_is_neither_retried_nor_raised(store: ResultsStore, c
     assert seen == [1, 1]
 
 
-def test_throttling_is_retried_by_the_standard_retry_client(
-    store: ResultsStore, client: Any
-) -> None:
+def test_throttling_is_retried_by_the_standard_retry_client(store: ResultsStore, client: Any) -> None:
     store.create_run(run("r1"))
     sent: list[int] = []
 
@@ -427,9 +410,7 @@ def test_throttling_is_retried_by_the_standard_retry_client(
         if len(sent) > 1:
             return None
         body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"})
-        return AWSResponse(
-            "https://dynamodb", 400, {"x-amzn-requestid": "1"}, _RawBody(body.encode())
-        )
+        return AWSResponse("https://dynamodb", 400, {"x-amzn-requestid": "1"}, _RawBody(body.encode()))
 
     client.meta.events.register_first("before-send.dynamodb.Query", throttle_first)
     try:
@@ -476,15 +457,11 @@ def test_candidate_retries_never_duplicate(store: ResultsStore) -> None:
         ("RUNNING", "PENDING"),
     ],
 )
-def test_a_late_write_never_replaces_a_newer_state(
-    store: ResultsStore, first: str, late: str
-) -> None:
+def test_a_late_write_never_replaces_a_newer_state(store: ResultsStore, first: str, late: str) -> None:
     parent = run("r1")
     store.create_run(parent)
     assert store.put_candidate(parent, candidate("r1", 0, first, endpoint_name="first"))
-    assert not store.put_candidate(
-        parent, candidate("r1", 0, late, endpoint_name="late", error="x")
-    )
+    assert not store.put_candidate(parent, candidate("r1", 0, late, endpoint_name="late", error="x"))
     view = store.get_run("r1")
     assert view is not None
     stored = view.candidates[0]
@@ -497,13 +474,9 @@ def test_a_later_step_keeps_what_an_earlier_step_wrote(store: ResultsStore) -> N
     store.put_candidate(parent, candidate("r1", 0))
     store.put_candidate(
         parent,
-        candidate(
-            "r1", 0, "RUNNING", endpoint_name="infercost-r1-00-c5", endpoint_created_at=at(1)
-        ),
+        candidate("r1", 0, "RUNNING", endpoint_name="infercost-r1-00-c5", endpoint_created_at=at(1)),
     )
-    store.put_candidate(
-        parent, candidate("r1", 0, "COMPLETED", result={"latency_ms": {"avg": 3.5}})
-    )
+    store.put_candidate(parent, candidate("r1", 0, "COMPLETED", result={"latency_ms": {"avg": 3.5}}))
     view = store.get_run_by_key(parent)
     assert view is not None
     stored = view.candidates[0]
@@ -522,9 +495,7 @@ _runs_for_sequences = itertools.count()
 statuses = st.sampled_from(list(CANDIDATE_STATUS_RANK))
 
 
-@settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(statuses, min_size=1, max_size=6))
 def test_any_write_order_ends_in_the_first_terminal_or_furthest_state(
     store: ResultsStore, sequence: list[str]
@@ -549,9 +520,7 @@ def test_any_write_order_ends_in_the_first_terminal_or_furthest_state(
     state: str | None = None
     for status, ok in zip(sequence, applied, strict=True):
         allowed = (
-            state is None
-            or CANDIDATE_STATUS_RANK[state] < CANDIDATE_STATUS_RANK[status]
-            or state == status
+            state is None or CANDIDATE_STATUS_RANK[state] < CANDIDATE_STATUS_RANK[status] or state == status
         )
         assert ok == allowed
         if allowed:
@@ -746,10 +715,7 @@ def test_previous_successful_run_respects_slo_and_order(client: Any, table: str)
     previous = store.previous_successful_run(MODEL, records["e"].key, other_slo)
     assert previous is not None and previous.run_id == "c"
     assert store.previous_successful_run(MODEL, records["a"], SLO) is None
-    assert (
-        store.previous_successful_run(MODEL, records["e"], Slo(percentile="p50", max_latency_ms=1))
-        is None
-    )
+    assert store.previous_successful_run(MODEL, records["e"], Slo(percentile="p50", max_latency_ms=1)) is None
 
 
 def test_list_models_reads_the_registry(store: ResultsStore) -> None:
@@ -766,9 +732,7 @@ def test_a_malformed_item_is_reported_not_raised_as_a_traceback(
     key = run("broken").key
     client.put_item(
         TableName=table,
-        Item=to_item(
-            {"PK": key.pk, "SK": key.sk, "item_type": "run", "run_id": "broken", "model": MODEL}
-        ),
+        Item=to_item({"PK": key.pk, "SK": key.sk, "item_type": "run", "run_id": "broken", "model": MODEL}),
     )
     with pytest.raises(StoreError, match="does not parse as a RunRecord"):
         store.get_run("broken")
@@ -842,3 +806,54 @@ def test_the_guard_item_stops_a_redelivered_event(client: Any, table: str) -> No
         Item={"PK": {"S": pk2}, "SK": {"S": sk2}},
         ConditionExpression="attribute_not_exists(PK)",
     )
+
+
+# --- the path the Recommend handler takes -----------------------------------------------------
+
+
+def test_a_stored_recommendation_feeds_regression_detection(store: ResultsStore) -> None:
+    from infercost.models import ResultsFile
+    from infercost.recommend import recommend
+    from infercost.regression import detect_regressions
+    from tests.unit.price_table import TablePrices
+
+    prices = TablePrices(hourly={"ml.c5.large": 0.119, "ml.eia2.medium": 0.168, "ml.g5.xlarge": 1.408})
+
+    def measured(eia_p90_ms: float) -> Recommendation:
+        results = ResultsFile.model_validate(
+            {
+                "schema": "infercost.results/v1",
+                "model": MODEL,
+                "slo": {"percentile": "p90", "max_latency_ms": 80},
+                "results": [
+                    {
+                        "candidate": {"instance_type": "ml.c5.large", "accelerator_type": "ml.eia2.medium"},
+                        "latency_ms": {"avg": 47.85, "p90": eia_p90_ms},
+                    },
+                    {
+                        "candidate": {"instance_type": "ml.g5.xlarge"},
+                        "latency_ms": {"avg": 12.0, "p90": 14.0},
+                    },
+                ],
+            }
+        )
+        return recommend(results, prices)
+
+    first = run("first", 0)
+    store.create_run(first)
+    store.finish_run(first, status="SUCCEEDED", finished_at=at(5), recommendation=measured(51.74))
+
+    second = run("second", 60)
+    store.create_run(second)
+    current = measured(61.2)
+    previous = store.previous_successful_run(MODEL, second, current.slo)
+    assert previous is not None and previous.run_id == "first"
+    regressions = detect_regressions(current, previous.parsed_recommendation())
+    assert [r.kind for r in regressions] == ["latency_increase"]
+    assert store.finish_run(
+        second, status="SUCCEEDED", finished_at=at(65), recommendation=current, regressions=regressions
+    )
+    stored = store.get_run("second")
+    assert stored is not None and stored.run.regressions is not None
+    assert stored.run.regressions[0]["message"] == regressions[0].message
+    assert stored.run.parsed_recommendation() == current
