@@ -23,7 +23,6 @@ methods return False.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -45,7 +44,6 @@ MODELS_PK = "MODELS"
 
 RunStatus = Literal["RUNNING", "SUCCEEDED", "FAILED"]
 CandidateRecordStatus = Literal["PENDING", "RUNNING", "COMPLETED", "FAILED", "SKIPPED"]
-ItemType = Literal["run", "candidate", "model"]
 
 TERMINAL_RUN_STATUSES: tuple[RunStatus, ...] = ("SUCCEEDED", "FAILED")
 TERMINAL_CANDIDATE_STATUSES: tuple[CandidateRecordStatus, ...] = ("COMPLETED", "FAILED", "SKIPPED")
@@ -60,7 +58,6 @@ CANDIDATE_STATUS_RANK: dict[CandidateRecordStatus, int] = {
 
 # Keys and ids end up inside sort keys separated by '#', so they may not contain one.
 _KEY_PART = r"^[^#\s]+$"
-_ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 # DynamoDB numbers: 38 significant digits, magnitude between 1e-130 and 1e126.
 _MAX_DIGITS = 38
 _MIN_EXPONENT = -130
@@ -92,8 +89,6 @@ def _normalize_timestamp(value: Any) -> Any:
             raise ValueError("needs a time zone (UTC), e.g. 2024-05-01T12:00:00.000Z")
         return iso_utc(value)
     if isinstance(value, str):
-        if _ISO_MS.match(value):
-            return value
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
@@ -182,8 +177,9 @@ class RunRecord(RunKey):
         try:
             return Recommendation.model_validate(self.recommendation)
         except ValidationError as error:
+            problem = from_validation_error(error, prefix="recommendation").one_line()
             raise StoreError(
-                f"the stored recommendation of run {self.run_id} does not parse: {error}"
+                f"the stored recommendation of run {self.run_id} does not parse: {problem}"
             ) from None
 
 
@@ -248,7 +244,10 @@ class CandidateRecord(_Record):
         try:
             return CandidateResult.model_validate(self.result)
         except ValidationError as error:
-            raise StoreError(f"the stored result of candidate {self.index} does not parse: {error}") from None
+            problem = from_validation_error(error, prefix="result").one_line()
+            raise StoreError(
+                f"the stored result of candidate {self.index} does not parse: {problem}"
+            ) from None
 
 
 class RunView(_Record):

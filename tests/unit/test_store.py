@@ -740,8 +740,11 @@ def test_a_malformed_item_is_reported_not_raised_as_a_traceback(
 
 def test_stored_json_that_no_longer_parses_is_a_store_error() -> None:
     record = run("r1", recommendation={"model": MODEL})
-    with pytest.raises(StoreError, match="recommendation of run r1"):
+    with pytest.raises(
+        StoreError, match=r"recommendation of run r1 does not parse: recommendation\.region"
+    ) as raised:
         record.parsed_recommendation()
+    assert "\n" not in str(raised.value)
     with pytest.raises(StoreError, match="result of candidate 0"):
         candidate("r1", 0, result={"latency_ms": {}}).parsed_result()
     assert run("r1").parsed_recommendation() is None
