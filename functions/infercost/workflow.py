@@ -105,8 +105,6 @@ class RunRef(_Shape):
 class Timing(_Shape):
     """Waits, poll intervals and deadlines (docs/architecture.md, "workflow timing"), in seconds."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
     max_concurrency: int = Field(default=4, ge=1, le=40)
     endpoint_poll_seconds: int = Field(default=30, ge=0, le=3600)
     endpoint_deadline_seconds: int = Field(default=1800, ge=0, le=86_400)
@@ -244,6 +242,13 @@ def merge_timing(stack_defaults: Mapping[str, Any] | None, overrides: Mapping[st
 
     merged = deep_merge(dict(stack_defaults or {}), dict(overrides or {}))
     merged.pop("endpoint_max_polls", None)
+    unknown = sorted(set(merged) - set(Timing.model_fields))
+    if unknown:
+        raise InputError(
+            "is not a timing key",
+            field=f"workflow.{unknown[0]}",
+            hint=f"one of {', '.join(Timing.model_fields)}",
+        )
     return parse_model(Timing, merged, prefix="workflow")
 
 

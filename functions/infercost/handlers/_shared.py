@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -17,6 +18,9 @@ NAMESPACE = "infercost"
 SERVICE = "infercost"
 
 E = TypeVar("E", bound=BaseModel)
+
+# Most states publish no metric; Powertools would warn about that on every invocation.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 
 def powertools() -> tuple[Logger, Tracer, Metrics]:

@@ -94,15 +94,15 @@ def invoke_handler(
             except Exception as error:
                 response_headers["x-amz-function-error"] = "Unhandled"
                 payload = json.dumps(error_payload(error, context.aws_request_id))
-        output.publish(
-            runtime.client("logs"),
-            runtime.client("cloudwatch"),
-            fn.function_name,
-            context.aws_request_id,
-            captured.getvalue(),
-        )
     finally:
         output.uninstall()
+    output.publish(
+        runtime.client("logs"),
+        runtime.client("cloudwatch"),
+        fn.function_name,
+        context.aws_request_id,
+        captured.getvalue(),
+    )
     return payload.encode("utf-8")
 
 

@@ -54,6 +54,8 @@ class ThreadOutput(io.TextIOBase):
 
 
 _lock = threading.Lock()
+# One proxy for the process: a handler's Logger keeps the stream it found at import, so the
+# proxy must outlive every stack that installs it.
 _proxy: ThreadOutput | None = None
 _users = 0
 
@@ -64,19 +66,21 @@ def install() -> ThreadOutput:
     with _lock:
         if _proxy is None:
             _proxy = ThreadOutput(sys.stdout)
+        if _users == 0:
+            if sys.stdout is not _proxy:
+                _proxy.original = sys.stdout
             sys.stdout = _proxy
         _users += 1
         return _proxy
 
 
 def uninstall() -> None:
-    global _proxy, _users
+    """Undo one install; the last one puts the original stdout back."""
+    global _users
     with _lock:
         _users = max(_users - 1, 0)
-        if _users == 0 and _proxy is not None:
-            if sys.stdout is _proxy:
-                sys.stdout = _proxy.original
-            _proxy = None
+        if _users == 0 and _proxy is not None and sys.stdout is _proxy:
+            sys.stdout = _proxy.original
 
 
 def emf_metric_data(document: dict[str, Any]) -> tuple[str, list[dict[str, Any]]] | None:

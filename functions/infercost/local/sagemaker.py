@@ -7,6 +7,8 @@ its SageMaker backend), while a local stack runs:
   (`profile_for`) and leaves the endpoint `Creating` for `polls_until_ready` DescribeEndpoint
   calls, so the workflow's wait loop really loops; then it is `InService`.
 - DeleteEndpoint stops the server, so a deleted endpoint stops answering.
+- CreateEndpointConfig accepts the instance types of the current API (botocore's
+  `ProductionVariantInstanceType` enum); moto's own list predates g5, g6, c7g, inf2.
 - Fault points: CreateEndpoint refused (account quota) or throttled once; the endpoint ending
   `Failed` with a FailureReason and container log lines in `/aws/sagemaker/Endpoints/<name>`;
   DeleteEndpoint failing once.
@@ -15,6 +17,7 @@ its SageMaker backend), while a local stack runs:
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from typing import Any
 
@@ -117,9 +120,32 @@ def _delete_endpoint(self: Any, endpoint_name: str) -> None:
         runtime.stop_server(endpoint_name)
 
 
+@functools.cache
+def api_instance_types() -> frozenset[str]:
+    """The real-time endpoint instance types SageMaker's API accepts (from botocore's model)."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return frozenset(model.shape_for("ProductionVariantInstanceType").enum)
+
+
+def _validate_instance_type(self: Any, instance_type: str) -> None:
+    if instance_type not in api_instance_types():
+        from moto.sagemaker.exceptions import ValidationError
+
+        raise ValidationError(
+            message=f"Value '{instance_type}' at 'instanceType' failed to satisfy constraint: "
+            "Member must satisfy enum value set of ProductionVariantInstanceType"
+        )
+
+
 def install() -> None:
     """Patch moto's SageMaker backend (idempotent)."""
-    from moto.sagemaker.models import SageMakerModelBackend
+    from moto.sagemaker.models import FakeEndpointConfig, SageMakerModelBackend
+
+    if "validate_instance_type" not in _originals:
+        _originals["validate_instance_type"] = FakeEndpointConfig.validate_instance_type
+        FakeEndpointConfig.validate_instance_type = _validate_instance_type  # type: ignore[method-assign]
 
     patches = {
         "create_endpoint": _create_endpoint,

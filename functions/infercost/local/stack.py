@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import socket
 import threading
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from infercost.handlers import HANDLERS, JANITOR, function_name, handler_path
+from infercost.local import output
 from infercost.local.faults import Faults
 from infercost.local.runtime import LocalRuntime, activate, deactivate
 
@@ -122,6 +124,8 @@ class EmbeddedStack:
         self._mock: Any = None
         self._server: Any = None
         self._config_patch: Any = None
+        self._moto_log_level = logging.NOTSET
+        self._output_installed = False
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -135,6 +139,10 @@ class EmbeddedStack:
     def start(self) -> None:
         """Start moto, install the extensions, provision the stack's resources."""
         self._saved_env = dict(os.environ)
+        # moto logs every failed state at WARNING with its whole parse tree; the workflow's own
+        # records say what failed.
+        self._moto_log_level = logging.getLogger("moto").level
+        logging.getLogger("moto").setLevel(logging.CRITICAL)
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
         os.environ["AWS_DEFAULT_REGION"] = self.region
@@ -142,6 +150,8 @@ class EmbeddedStack:
         try:
             self._start_moto()
             install_extensions()
+            output.install()
+            self._output_installed = True
             self.runtime = LocalRuntime(
                 client=self.client,
                 region=self.region,
@@ -202,6 +212,9 @@ class EmbeddedStack:
 
             loadgen.clear_endpoint_resolvers()
             self.runtime = None
+        if self._output_installed:
+            output.uninstall()
+            self._output_installed = False
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
@@ -215,12 +228,16 @@ class EmbeddedStack:
             self._config_patch.stop()
             self._config_patch = None
         self._clients.clear()
+        from infercost.local import stepfunctions
+
+        stepfunctions.clear_clients()
         if self._saved_env is not None:
             os.environ.clear()
             os.environ.update(self._saved_env)
             self._saved_env = None
         reset_settings()
         aws.clear_clients()
+        logging.getLogger("moto").setLevel(self._moto_log_level)
 
     def _stop_running_executions(self) -> None:
         sfn = self.client("stepfunctions")
@@ -467,9 +484,19 @@ class EmbeddedStack:
 
 def install_extensions() -> None:
     """Install every moto extension of the local stack (each is idempotent)."""
-    from infercost.local import eventbridge, lambda_invoke, sagemaker, servicequotas, sfn_errors
+    from infercost.local import (
+        cloudwatch,
+        eventbridge,
+        lambda_invoke,
+        pricing_api,
+        sagemaker,
+        servicequotas,
+        stepfunctions,
+    )
 
-    sfn_errors.install()
+    cloudwatch.install()
+    pricing_api.install()
+    stepfunctions.install()
     lambda_invoke.install()
     eventbridge.install()
     sagemaker.install()
