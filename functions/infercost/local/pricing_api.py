@@ -100,7 +100,7 @@ class PricingBackend(BaseBackend):
             products = [
                 p
                 for p in sagemaker_products(load_snapshot())
-                if all(str(p["product"]["attributes"].get(k)) == v for k, v in wanted.items())
+                if all(_field(p, name) == value for name, value in wanted.items())
             ]
         page = products[start : start + max_results]
         more = start + max_results < len(products)
@@ -130,6 +130,13 @@ class PricingResponse(BaseResponse):
 
 url_paths["{0}/$"] = PricingResponse.dispatch
 pricing_backends = BackendDict(PricingBackend, SERVICE)
+
+
+def _field(product: dict[str, Any], name: str) -> str | None:
+    # Filters name attributes, or the product's own productFamily / sku, as the real API allows.
+    item = product["product"]
+    value = item["attributes"].get(name, item.get(name))
+    return None if value is None else str(value)
 
 
 def sagemaker_products(snapshot: Snapshot) -> Iterator[dict[str, Any]]:

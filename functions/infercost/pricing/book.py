@@ -61,14 +61,13 @@ class PriceBook:
         self.live = live
         self.warnings: list[str] = []
         self._overrides = overrides
-        self._local: RegionOverrides = (
-            overrides.for_region(region) if overrides else RegionOverrides()
-        )
+        self._local: RegionOverrides = overrides.for_region(region) if overrides else RegionOverrides()
         self._client = pricing_client
         self._snapshot = snapshot
         self._live_failed = False
         # Every hosting price of the region, once rows() has asked the API for all of them.
         self._live_all: dict[str, Any] | None = None
+        self._live_missing: set[str] = set()
 
     @classmethod
     def load(
@@ -81,9 +80,7 @@ class PriceBook:
     ) -> PriceBook:
         """A price book for `region`; an unknown region or a bad overrides file is an InputError."""
         check_region(region)
-        return cls(
-            region, overrides=load_overrides(overrides), live=live, pricing_client=pricing_client
-        )
+        return cls(region, overrides=load_overrides(overrides), live=live, pricing_client=pricing_client)
 
     # -- what the cost engine asks
 
@@ -122,9 +119,7 @@ class PriceBook:
         local = self._local
         bundled = self._snapshot_data().regions.get(self.region)
         listed = bundled.serverless if bundled else None
-        if listed is None and (
-            local.compute_usd_per_gb_second is None or local.data_usd_per_gb is None
-        ):
+        if listed is None and (local.compute_usd_per_gb_second is None or local.data_usd_per_gb is None):
             raise MissingPriceError(
                 f"no serverless rates for {self.region}",
                 hint=f"bundled for {', '.join(self._regions_with_serverless())}; "
@@ -154,9 +149,7 @@ class PriceBook:
             except InputError as error:
                 raise type(error)(error.message, field="serverless", hint=error.hint) from None
             return
-        for kind, name in zip(
-            _KINDS, (candidate.instance_type, candidate.accelerator_type), strict=True
-        ):
+        for kind, name in zip(_KINDS, (candidate.instance_type, candidate.accelerator_type), strict=True):
             if name is None:
                 continue
             try:
@@ -189,9 +182,17 @@ class PriceBook:
             for name in names[kind]:
                 if family is None or _family(name) == family:
                     rows.append(self._row(kind, name, self._price(kind, name)))
-        if family in (None, "serverless") and (
-            (bundled and bundled.serverless) or self._local.compute_usd_per_gb_second
-        ):
+        if self._live_missing:
+            missing = sorted(self._live_missing)
+            more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+            self._warn(
+                f"the Price List has no {self.region} price for {', '.join(missing[:3])}{more}; "
+                "using the snapshot for those"
+            )
+        has_serverless = (bundled is not None and bundled.serverless is not None) or (
+            self._local.compute_usd_per_gb_second is not None
+        )
+        if family in (None, "serverless") and has_serverless:
             rows.extend(self._serverless_rows())
         order = {"instance": 0, "accelerator": 1, "serverless": 2}
         return sorted(rows, key=lambda row: (order[row.kind], _family(row.name), row.usd, row.name))
@@ -238,9 +239,7 @@ class PriceBook:
         if bundled is not None and name in bundled.section(kind):
             return bundled.section(kind)[name]
         elsewhere = snapshot.regions_with(kind, name)
-        where = (
-            f"bundled for {', '.join(elsewhere)}" if elsewhere else "no bundled price in any region"
-        )
+        where = f"bundled for {', '.join(elsewhere)}" if elsewhere else "no bundled price in any region"
         raise MissingPriceError(
             f"no price for {_KIND_WORDS[kind]} {name} in {self.region}",
             hint=f"{where}; give it in a price overrides file"
@@ -253,9 +252,7 @@ class PriceBook:
             return
         other: Kind = "accelerator" if kind == "instance" else "instance"
         if name in snapshot.names(other) or name in sagemaker_names(other):
-            what = (
-                "an Elastic Inference accelerator" if other == "accelerator" else "an instance type"
-            )
+            what = "an Elastic Inference accelerator" if other == "accelerator" else "an instance type"
             hint: str | None = f"{name} is {what}; give it as {_FIELDS[other]}"
         else:
             hint = _suggest(name, snapshot.names(kind) | sagemaker_names(kind))
@@ -275,9 +272,10 @@ class PriceBook:
                 self._unavailable(error)
                 return None
         if name not in table:
-            self._warn(
-                f"the Price List has no {self.region} price for {name}; using the bundled snapshot"
-            )
+            if self._live_all is None:
+                self._warn(f"the Price List has no {self.region} price for {name}; using the snapshot")
+            else:
+                self._live_missing.add(name)
         return table.get(name)
 
     def _live_table(self) -> dict[str, Any]:
@@ -291,9 +289,7 @@ class PriceBook:
         return self._live_all
 
     def _unavailable(self, error: Exception) -> None:
-        self._warn(
-            f"live prices unavailable ({error}); using the snapshot of {self.snapshot_as_of}"
-        )
+        self._warn(f"live prices unavailable ({error}); using the snapshot of {self.snapshot_as_of}")
         self._live_failed = True
 
     def _pricing_client(self) -> Any:
@@ -314,9 +310,7 @@ class PriceBook:
         return self._snapshot
 
     def _regions_with_serverless(self) -> list[str]:
-        return sorted(
-            region for region, prices in self._snapshot_data().regions.items() if prices.serverless
-        )
+        return sorted(region for region, prices in self._snapshot_data().regions.items() if prices.serverless)
 
     # -- rows
 
@@ -327,8 +321,10 @@ class PriceBook:
         elif price.source == "snapshot":
             listed = self._snapshot_price(kind, name)
             basis = listed.basis
-            cited = f"derived: {listed.method}" if listed.method else listed.source
-            source = f"snapshot {cited} ({basis})"
+            if listed.method:
+                source = f"snapshot: derived from {listed.source} ({listed.method})"
+            else:
+                source = f"snapshot: {listed.source} ({basis})"
         if price.discount_percent:
             source += f", {price.discount_percent:g}% off"
         return PriceRow(
@@ -352,7 +348,7 @@ class PriceBook:
             if (rates.source == "snapshot" and bundled and bundled.serverless)
             else "override"
         )
-        source = f"snapshot ({basis})" if rates.source == "snapshot" else "override"
+        source = f"snapshot: {basis}" if rates.source == "snapshot" else "override"
         if rates.discount_percent:
             source += f", {rates.discount_percent:g}% off"
         return [
@@ -391,11 +387,7 @@ def sagemaker_names(kind: Kind) -> frozenset[str]:
     """Instance types / accelerators SageMaker hosting accepts, from botocore's service model."""
     import botocore.session
 
-    shape = (
-        "ProductionVariantInstanceType"
-        if kind == "instance"
-        else "ProductionVariantAcceleratorType"
-    )
+    shape = "ProductionVariantInstanceType" if kind == "instance" else "ProductionVariantAcceleratorType"
     model = botocore.session.get_session().get_service_model("sagemaker")
     return frozenset(model.shape_for(shape).enum)
 

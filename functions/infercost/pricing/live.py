@@ -19,7 +19,7 @@ HOSTING_COMPONENT = "Hosting"
 PRICING_API_REGIONS = ("us-east-1", "eu-central-1", "ap-south-1")
 # Throttling (and other transient errors) are retried by botocore with exponential backoff.
 RETRY_MODE = "standard"
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 5  # in all, the first call included
 PAGE_SIZE = 100
 
 _cache: dict[tuple[str, str, str | None], dict[str, LivePrice]] = {}
@@ -46,13 +46,11 @@ def pricing_client(api_region: str = "us-east-1", *, endpoint_url: str | None = 
 
     if api_region not in PRICING_API_REGIONS:
         api_region = PRICING_API_REGIONS[0]
-    config = Config(retries={"mode": RETRY_MODE, "max_attempts": MAX_ATTEMPTS})
+    config = Config(retries={"mode": RETRY_MODE, "total_max_attempts": MAX_ATTEMPTS})
     return boto3.client("pricing", region_name=api_region, endpoint_url=endpoint_url, config=config)
 
 
-def hosting_prices(
-    client: Any, region: str, *, instance_name: str | None = None
-) -> dict[str, LivePrice]:
+def hosting_prices(client: Any, region: str, *, instance_name: str | None = None) -> dict[str, LivePrice]:
     """Hosting prices in `region` by name: one name, or every name when `instance_name` is None."""
     key = (str(client.meta.endpoint_url), region, instance_name)
     if key not in _cache:
@@ -69,9 +67,7 @@ def product_filters(region: str, instance_name: str | None) -> list[dict[str, st
     filters = {"regionCode": region, "component": HOSTING_COMPONENT}
     if instance_name is not None:
         filters["instanceName"] = instance_name
-    return [
-        {"Type": "TERM_MATCH", "Field": name, "Value": value} for name, value in filters.items()
-    ]
+    return [{"Type": "TERM_MATCH", "Field": name, "Value": value} for name, value in filters.items()]
 
 
 def _fetch(client: Any, region: str, instance_name: str | None) -> dict[str, LivePrice]:
@@ -93,9 +89,7 @@ def _fetch(client: Any, region: str, instance_name: str | None) -> dict[str, Liv
     except ClientError as error:
         details = error.response.get("Error", {})
         code = details.get("Code", "error")
-        raise LivePriceError(
-            f"GetProducts failed: {code}: {details.get('Message') or error}"
-        ) from None
+        raise LivePriceError(f"GetProducts failed: {code}: {details.get('Message') or error}") from None
     except BotoCoreError as error:
         raise LivePriceError(f"GetProducts failed: {error}") from None
     return prices
@@ -122,9 +116,7 @@ def parse_price_item(item: str | dict[str, Any]) -> LivePrice | None:
             try:
                 value = float(usd)
             except ValueError:
-                raise LivePriceError(
-                    f"GetProducts returned a price that is not a number: {usd!r}"
-                ) from None
+                raise LivePriceError(f"GetProducts returned a price that is not a number: {usd!r}") from None
             if value > 0:
                 published = data.get("publicationDate")
                 return LivePrice(

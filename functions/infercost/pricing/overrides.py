@@ -92,9 +92,7 @@ def parse_overrides(data: Any, *, origin: str) -> Overrides:
     for region, body in raw_regions.items():
         prefix = f"regions.{region}."
         if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", str(region)):
-            raise InputError(
-                "is not an AWS region code such as eu-west-1", field=f"regions.{region}"
-            )
+            raise InputError("is not an AWS region code such as eu-west-1", field=f"regions.{region}")
         if not isinstance(body, Mapping):
             raise InputError("must be an object", field=f"regions.{region}")
         _no_unknown_keys(body, _SECTION_KEYS, prefix=prefix)
@@ -109,9 +107,7 @@ def _section(data: Mapping[str, Any], *, prefix: str) -> dict[str, Any]:
             data["discount_percent"], f"{prefix}discount_percent", "a number from 0 to below 100"
         )
         if not 0 <= discount < 100:
-            raise InputError(
-                "must be a number from 0 to below 100", field=f"{prefix}discount_percent"
-            )
+            raise InputError("must be a number from 0 to below 100", field=f"{prefix}discount_percent")
         section["discount_percent"] = discount
     for key, pattern, example in (
         ("instances", INSTANCE_TYPE_PATTERN, "ml.g5.xlarge"),
@@ -137,8 +133,7 @@ def _section(data: Mapping[str, Any], *, prefix: str) -> dict[str, Any]:
         )
     _no_unknown_keys(serverless, _SERVERLESS_KEYS, prefix=f"{prefix}serverless.")
     section["serverless"] = {
-        key: _number(value, f"{prefix}serverless.{key}", "a number ≥ 0")
-        for key, value in serverless.items()
+        key: _number(value, f"{prefix}serverless.{key}", "a number ≥ 0") for key, value in serverless.items()
     }
     return section
 

@@ -65,17 +65,13 @@ class Snapshot:
 
     def regions_with(self, kind: Kind, name: str) -> list[str]:
         """Regions whose bundled prices include this name."""
-        return sorted(
-            region for region, prices in self.regions.items() if name in prices.section(kind)
-        )
+        return sorted(region for region, prices in self.regions.items() if name in prices.section(kind))
 
 
 @functools.cache
 def load_snapshot() -> Snapshot:
     """Read and parse the bundled snapshot.json once per process."""
-    text = (
-        resources.files("infercost.pricing").joinpath("snapshot.json").read_text(encoding="utf-8")
-    )
+    text = resources.files("infercost.pricing").joinpath("snapshot.json").read_text(encoding="utf-8")
     return parse_snapshot(json.loads(text))
 
 
@@ -119,12 +115,11 @@ def parse_snapshot(data: Any) -> Snapshot:
             raise SnapshotError(f"regions.{region}: must be an object")
         sections = {}
         for kind, key in SECTIONS.items():
-            section = body.get(key) or {}
+            section = body.get(key, {})
             if not isinstance(section, dict):
                 raise SnapshotError(f"regions.{region}.{key}: must be an object")
             sections[kind] = {
-                name: price(entry, f"regions.{region}.{key}.{name}")
-                for name, entry in section.items()
+                name: price(entry, f"regions.{region}.{key}.{name}") for name, entry in section.items()
             }
         serverless = None
         if body.get("serverless") is not None:
