@@ -287,6 +287,7 @@ def test_a_serverless_candidate_has_no_hourly_price() -> None:
 def test_check_candidate_names_the_field_at_fault() -> None:
     book = PriceBook.load("eu-west-1")
     book.check_candidate(instance("ml.c5.large", "ml.eia2.medium"))
+    book.check_candidate(instance("ml.m5.large"))
     book.check_candidate(Candidate(serverless=ServerlessConfig(memory_mb=4096)))
     with pytest.raises(UnknownNameError) as caught:
         book.check_candidate(instance("ml.c5.larg", "ml.eia2.medium"))
