@@ -18,7 +18,7 @@ import json
 import threading
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from infercost.local.runtime import active
 
@@ -75,7 +75,7 @@ def _send_event_bridge_message(account_id: str, bucket: Any, event_name: str, ke
         return
     for rule in list(default_bus.rules.values()):
         if rule.state == "ENABLED":
-            rule.send_to_targets(event, transform_input=False)
+            rule.send_to_targets(cast(Any, event), transform_input=False)
 
 
 def _target_input(target: dict[str, Any], event: dict[str, Any]) -> str:
@@ -130,4 +130,4 @@ def install() -> None:
         notifications._send_event_bridge_message = _send_event_bridge_message
     if "rule" not in _originals:
         _originals["rule"] = Rule.send_to_targets
-        Rule.send_to_targets = _send_to_targets  # type: ignore[method-assign]
+        Rule.send_to_targets = _send_to_targets  # type: ignore[method-assign,assignment]

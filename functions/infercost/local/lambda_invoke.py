@@ -71,9 +71,7 @@ def error_payload(error: BaseException, request_id: str) -> dict[str, Any]:
     }
 
 
-def invoke_handler(
-    runtime: LocalRuntime, fn: Any, body: Any, response_headers: dict[str, Any]
-) -> bytes:
+def invoke_handler(runtime: LocalRuntime, fn: Any, body: Any, response_headers: dict[str, Any]) -> bytes:
     """Run the function's handler on `body`; the response payload, errors marked as Lambda does."""
     module_path, _, attribute = fn.handler.rpartition(".")
     module = module_path.removeprefix(HANDLER_PACKAGE)

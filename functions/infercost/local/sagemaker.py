@@ -97,14 +97,14 @@ def _create_endpoint(
 def _describe_endpoint(self: Any, endpoint_name: str) -> Any:
     runtime = active()
     endpoint = self.endpoints.get(endpoint_name)
-    if runtime is not None and endpoint is not None and endpoint.endpoint_status == "Creating":
-        if runtime.note_poll(endpoint_name) > runtime.polls_until_ready:
-            reason = runtime.failing.get(endpoint_name)
-            if reason is not None:
-                endpoint.endpoint_status = "Failed"
-                endpoint.failure_reason = reason
-            else:
-                endpoint.endpoint_status = "InService"
+    creating = runtime is not None and endpoint is not None and endpoint.endpoint_status == "Creating"
+    if creating and runtime is not None and runtime.note_poll(endpoint_name) > runtime.polls_until_ready:
+        reason = runtime.failing.get(endpoint_name)
+        if reason is not None:
+            endpoint.endpoint_status = "Failed"
+            endpoint.failure_reason = reason
+        else:
+            endpoint.endpoint_status = "InService"
     return _originals["describe_endpoint"](self, endpoint_name)
 
 

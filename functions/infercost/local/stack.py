@@ -174,7 +174,7 @@ class EmbeddedStack:
 
         from moto.core.config import default_user_config
 
-        config = {
+        config: Any = {
             "stepfunctions": {"execute_state_machine": True},
             "lambda": {"use_docker": False},
         }
@@ -195,7 +195,7 @@ class EmbeddedStack:
             from moto import mock_aws
 
             os.environ.pop("AWS_ENDPOINT_URL", None)
-            self._mock = mock_aws(config=config)  # type: ignore[arg-type]
+            self._mock = mock_aws(config=config)
             self._mock.start()
 
     def stop(self) -> None:
@@ -255,9 +255,7 @@ class EmbeddedStack:
                 import boto3
 
                 session = boto3.session.Session()
-                found = session.client(
-                    service, region_name=self.region, endpoint_url=self.endpoint_url
-                )
+                found = session.client(service, region_name=self.region, endpoint_url=self.endpoint_url)
                 self._clients[service] = found
             return found
 
@@ -269,7 +267,10 @@ class EmbeddedStack:
 
     def function_env(self) -> dict[str, str]:
         """The Lambda environment the CDK stack sets (docs/architecture.md)."""
-        defaults = {**self.stack_defaults, "workflow": {**self.timing, **self.stack_defaults.get("workflow", {})}}
+        defaults = {
+            **self.stack_defaults,
+            "workflow": {**self.timing, **self.stack_defaults.get("workflow", {})},
+        }
         env = {
             "INFERCOST_TABLE_NAME": self.table_name,
             "INFERCOST_ARTIFACTS_BUCKET": self.bucket,
@@ -322,9 +323,7 @@ class EmbeddedStack:
     def _role(self, name: str, service: str) -> str:
         trust = {
             "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
-            ],
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
         }
         role = self.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
         arn: str = role["Role"]["Arn"]
@@ -426,6 +425,42 @@ class EmbeddedStack:
                 self.quotas[instance_type] = 0
                 if self.runtime is not None:
                     self.runtime.quotas[instance_type] = 0
+
+    def inject(self, points: Iterable[str] | str | None, *, target_index: int = 0) -> None:
+        """Switch fault points on (replacing the current ones) for the next runs."""
+        self.faults = Faults.of(points, target_index=target_index)
+        if self.runtime is not None:
+            self.runtime.faults = self.faults
+
+    def evaluate(
+        self,
+        key: str,
+        *,
+        spec: Mapping[str, Any] | str | bytes | None = None,
+        files: Mapping[str, bytes | str] | None = None,
+        timeout_s: float = 60.0,
+    ) -> list[dict[str, Any]]:
+        """Upload a model (spec, files, artifact) and wait for the executions it starts."""
+        before = {e["executionArn"] for e in self.executions()}
+        self.upload_model(key, spec=spec, files=files)
+        return self.wait_for_new(before, timeout_s=timeout_s)
+
+    def wait_for_new(
+        self, before: set[str], *, count: int = 1, timeout_s: float = 60.0
+    ) -> list[dict[str, Any]]:
+        """Wait until `count` executions not in `before` exist and have finished."""
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout_s
+        while True:
+            new = [e for e in self.executions() if e["executionArn"] not in before]
+            if len(new) >= count and all(e["status"] in FINISHED for e in new):
+                return [sfn.describe_execution(executionArn=e["executionArn"]) for e in new]
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{len(new)} of {count} new executions after {timeout_s:.0f} s, "
+                    f"statuses {[e['status'] for e in new]}"
+                )
+            time.sleep(0.05)
 
     def executions(self) -> list[dict[str, Any]]:
         pages = self.client("stepfunctions").get_paginator("list_executions")

@@ -66,16 +66,15 @@ def install() -> None:
     """Patch moto's Step Functions interpreter (idempotent)."""
     # Import the task modules that call AWS, so that each has bound boto_client_for.
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils  # noqa: F401
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_aws_sdk as aws_sdk,
+    )
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (  # noqa: F401
         state_task_service_dynamodb,
         state_task_service_sns,
     )
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
-        state_task_service_aws_sdk as aws_sdk,
-    )
-    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
-
     from moto.stepfunctions.parser.asl.utils import boto_client
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
     aws_sdk._SERVICE_ERROR_NAMES.update(SERVICE_ERROR_NAMES)
     if "client" not in _originals:
