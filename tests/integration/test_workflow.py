@@ -32,7 +32,8 @@ G5 = {"instance_type": "ml.g5.xlarge"}
 
 @pytest.fixture(scope="module")
 def shared() -> Iterator[EmbeddedStack]:
-    with EmbeddedStack(quotas={"ml.c5.large": 4, "ml.c5.xlarge": 4, "ml.g5.xlarge": 2}) as stack:
+    quotas = {"ml.c5.large": 4, "ml.c5.xlarge": 4, "ml.g5.xlarge": 2}
+    with EmbeddedStack(quotas=quotas, slack=True) as stack:
         yield stack
     assert stack.leaked_servers == []
 
@@ -51,7 +52,12 @@ def evaluate(stack: EmbeddedStack, model: str, body: object, **kwargs: object) -
     return executions[0]
 
 
+def notified_about(stack: EmbeddedStack, model: str) -> list[dict[str, object]]:
+    return [n for n in stack.notifications() if model in str(n.get("Subject", ""))]
+
+
 def test_three_candidates_end_to_end(stack: EmbeddedStack) -> None:
+    slack_before = len(stack.slack_messages())
     execution = evaluate(stack, "three", spec("three", [C5, C5X, G5], load=SWEEP_LOAD, slo_ms=80))
 
     assert execution["status"] == "SUCCEEDED", failed_events(stack, execution["executionArn"])
@@ -71,6 +77,9 @@ def test_three_candidates_end_to_end(stack: EmbeddedStack) -> None:
     assert view.run.report_key
     html = stack.client("s3").get_object(Bucket=stack.bucket, Key=view.run.report_key)["Body"].read()
     assert b"<html" in html.lower() and b"ml.g5.xlarge" in html
+    (message,) = notified_about(stack, "three")
+    assert recommendation.recommended.label in str(message["Message"])
+    assert len(stack.slack_messages()) == slack_before + 1
     assert_nothing_left(stack)
 
 
@@ -172,6 +181,8 @@ def test_recommend_that_raises_fails_the_run_recorded_and_notified(stack: Embedd
     history = stack.history(execution["executionArn"])
     entered = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
     assert entered[-3:] == ["RecordFailure", "NotifyFailure", "RunFailed"]
+    (message,) = notified_about(stack, "recommend-raises")
+    assert "on purpose" in str(message["Message"])
     assert_nothing_left(stack)
 
 
@@ -221,6 +232,8 @@ def test_bad_spec_fails_the_run_with_the_field_and_creates_nothing(
         if "stateEnteredEventDetails" in e
     ]
     assert "CreateModel" not in entered and "NotifyFailure" in entered
+    (message,) = notified_about(stack, name)
+    assert expected in str(message["Message"])
     assert_nothing_left(stack)
 
 

@@ -27,6 +27,7 @@ from infercost.handlers import HANDLERS, JANITOR, function_name, handler_path
 from infercost.local import output
 from infercost.local.faults import Faults
 from infercost.local.runtime import LocalRuntime, activate, deactivate
+from infercost.local.webhook import WebhookReceiver
 
 ACCOUNT_ID = "123456789012"
 ASL_ENV = "INFERCOST_ASL_PATH"
@@ -93,6 +94,7 @@ class EmbeddedStack:
         key_prefix: str = "models/",
         key_suffix: str = ".tar.gz",
         slack_webhook_url: str | None = None,
+        slack: bool = False,
         polls_until_ready: int = 1,
         name: str = "infercost",
     ) -> None:
@@ -106,16 +108,24 @@ class EmbeddedStack:
         self.key_prefix = key_prefix
         self.key_suffix = key_suffix
         self.slack_webhook_url = slack_webhook_url
+        # A local receiver stands in for Slack when asked (and no URL is given).
+        self.slack = WebhookReceiver() if slack and not slack_webhook_url else None
+        self._sns_inbox: list[dict[str, Any]] = []
+        self._queue_url = ""
         self.polls_until_ready = polls_until_ready
         self.name = name
         self.bucket = f"{name}-artifacts-{ACCOUNT_ID}"
         self.table_name = f"{name}-results"
         self.endpoint_url: str | None = None
         self.runtime: LocalRuntime | None = None
-        self.topic_arn = ""
+        self.topic_arn = f"arn:aws:sns:{region}:{ACCOUNT_ID}:{name}-notifications"
         self.secret_arn: str | None = None
         self.state_machine_arn = ""
-        self.function_arns: dict[str, str] = {}
+        # What Lambda names the functions (known before they exist, for the substitutions).
+        self.function_arns = {
+            state: f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{name}-{function_name(state)}"
+            for state in [*HANDLERS, JANITOR]
+        }
         self.execution_role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{name}-sagemaker-execution"
         self.leaked_servers: list[str] = []
         self._clients: dict[str, Any] = {}
@@ -161,6 +171,8 @@ class EmbeddedStack:
                 polls_until_ready=self.polls_until_ready,
             )
             activate(self.runtime)
+            if self.slack is not None:
+                self.slack_webhook_url = self.slack.start()
             from infercost import loadgen
 
             loadgen.register_endpoint_resolver(self.runtime.url_for)
@@ -203,6 +215,8 @@ class EmbeddedStack:
         from infercost import aws
         from infercost.config import reset_settings
 
+        if self.slack is not None:
+            self.slack.stop()
         if self.runtime is not None:
             with suppress(Exception):
                 self._stop_running_executions()
@@ -349,7 +363,15 @@ class EmbeddedStack:
             Bucket=self.bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
         )
         create_table(self.client("dynamodb"), self.table_name)
-        self.topic_arn = self.client("sns").create_topic(Name=f"{self.name}-notifications")["TopicArn"]
+        sns = self.client("sns")
+        sns.create_topic(Name=self.topic_arn.rsplit(":", 1)[-1])
+        # An SQS queue subscribed to the topic stands in for the team's e-mail subscription.
+        sqs = self.client("sqs")
+        self._queue_url = sqs.create_queue(QueueName=f"{self.name}-notifications-inbox")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=self._queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=queue_arn)
         if self.slack_webhook_url:
             self.secret_arn = self.client("secretsmanager").create_secret(
                 Name=f"{self.name}/slack-webhook", SecretString=self.slack_webhook_url
@@ -369,7 +391,8 @@ class EmbeddedStack:
                 MemorySize=1024,
                 Environment={"Variables": self.function_env()},
             )
-            self.function_arns[state] = created["FunctionArn"]
+            if created["FunctionArn"] != self.function_arns[state]:
+                raise RuntimeError(f"Lambda named {state}'s function {created['FunctionArn']}")
 
         definition = substitute(asl_path().read_text(encoding="utf-8"), self.substitutions())
         self.state_machine_arn = self.client("stepfunctions").create_state_machine(
@@ -503,6 +526,24 @@ class EmbeddedStack:
             executionArn=execution_arn, maxResults=1000
         )["events"]
         return events
+
+    def notifications(self) -> list[dict[str, Any]]:
+        """Every SNS notification published so far ({"Subject", "Message", ...}), oldest first."""
+        sqs = self.client("sqs")
+        for _ in range(100):
+            messages = sqs.receive_message(QueueUrl=self._queue_url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
+            if not messages:
+                break
+            for message in messages:
+                self._sns_inbox.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return list(self._sns_inbox)
+
+    def slack_messages(self) -> list[Any]:
+        """What the local Slack stand-in received (empty without one)."""
+        return self.slack.received() if self.slack is not None else []
 
     def leftovers(self) -> dict[str, list[str]]:
         """Endpoints, endpoint configs and models that still exist, and model servers still up."""
