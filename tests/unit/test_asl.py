@@ -57,7 +57,9 @@ def test_every_function_placeholder_is_a_registered_handler() -> None:
         for _, state in all_states()
         if state.get("Resource") == "arn:aws:states:::lambda:invoke"
     }
-    expected = {"${%sFunctionArn}" % s for s in HANDLERS} | {"${%sArn}" % function_name(JANITOR)}
+    expected = {"${" + f"{s}FunctionArn" + "}" for s in HANDLERS} | {
+        "${" + f"{function_name(JANITOR)}Arn" + "}"
+    }
     assert functions == expected
 
 
