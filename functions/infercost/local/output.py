@@ -61,14 +61,17 @@ _users = 0
 
 
 def install() -> ThreadOutput:
-    """Put the proxy in front of sys.stdout (counted: each install needs an uninstall)."""
+    """Put the proxy in front of sys.stdout (counted: each install needs an uninstall).
+
+    Called again while installed, it puts the proxy back if something (a test runner's output
+    capture) replaced sys.stdout in the meantime, forwarding to that replacement.
+    """
     global _proxy, _users
     with _lock:
         if _proxy is None:
             _proxy = ThreadOutput(sys.stdout)
-        if _users == 0:
-            if sys.stdout is not _proxy:
-                _proxy.original = sys.stdout
+        if sys.stdout is not _proxy:
+            _proxy.original = sys.stdout
             sys.stdout = _proxy
         _users += 1
         return _proxy
