@@ -458,18 +458,41 @@ def slack_webhook_from_secret(secrets_client: Any, secret_id: str) -> str | None
     return text
 
 
-def presign_report(s3_client: Any, bucket: str, key: str, expires_s: int = MAX_PRESIGN_SECONDS) -> str:
-    """A pre-signed GET URL of the report, valid for `expires_s` seconds (at most 7 days).
+def report_s3_client(region: str | None = None, *, endpoint_url: str | None = None) -> Any:
+    """An S3 client whose pre-signed URLs are SigV4 on the regional host, as `presign_report` needs.
 
-    A URL signed with temporary credentials (a Lambda role) stops working when those
-    credentials expire, which may be hours before `expires_s`.
+    boto3's default S3 client still pre-signs with the legacy SigV2 query string, and the global
+    host can redirect a browser to the regional one, which breaks a SigV4 signature.
+    """
+    import boto3
+    from botocore.config import Config
+
+    # A custom endpoint (the local demo's moto server) is an IP address: path-style there.
+    addressing = "path" if endpoint_url else "virtual"
+    config = Config(signature_version="s3v4", s3={"addressing_style": addressing})
+    return boto3.client("s3", region_name=region, endpoint_url=endpoint_url, config=config)
+
+
+def presign_report(s3_client: Any, bucket: str, key: str, expires_s: int = MAX_PRESIGN_SECONDS) -> str:
+    """A SigV4 pre-signed GET URL of the report, valid for `expires_s` seconds (at most 7 days).
+
+    Create the client with `report_s3_client`. A URL signed with temporary credentials (a
+    Lambda role) stops working when those credentials expire, which may be hours before
+    `expires_s`.
     """
     if not 1 <= expires_s <= MAX_PRESIGN_SECONDS:
         raise InputError(
-            f"must be between 1 and {MAX_PRESIGN_SECONDS} seconds (7 days, the SigV4 maximum), got {expires_s}",
+            f"must be between 1 and {MAX_PRESIGN_SECONDS} seconds (7 days, the SigV4 maximum), "
+            f"got {expires_s}",
             field="expires_s",
         )
     url: str = s3_client.generate_presigned_url(
         "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_s
     )
+    if "X-Amz-Algorithm=AWS4-HMAC-SHA256" not in url:
+        raise InputError(
+            "the S3 client pre-signs with the legacy SigV2, whose links are not bounded to 7 days",
+            field="s3_client",
+            hint="create it with infercost.notify.report_s3_client(region)",
+        )
     return url

@@ -165,7 +165,7 @@ class ReportInput(BaseModel):
         `"simulated"` (true, or the sentence to show) — the demo sets it.
         """
         run = run_view.run
-        recommendation = Recommendation.model_validate(run.recommendation) if run.recommendation else None
+        recommendation = run.parsed_recommendation()
         ranked = {item.label: item for item in recommendation.ranked} if recommendation else {}
         slo = recommendation.slo if recommendation else run.slo
         candidates = sorted(run_view.candidates, key=lambda record: record.index)
