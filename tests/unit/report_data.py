@@ -129,8 +129,12 @@ def _sweep(profile: Profile, slo: Slo) -> tuple[list[dict[str, Any]], float]:
     return levels, round(best, 2)
 
 
-def results_file(*, inf2_latency_factor: float = 1.0) -> ResultsFile:
-    """The evaluation as a results file; the factor scales Inferentia's latency (for regressions)."""
+def results_file(*, inf2_latency_factor: float = 1.0, traffic: bool = True) -> ResultsFile:
+    """The evaluation as a results file; the factor scales Inferentia's latency (for regressions).
+
+    Without `traffic` there is no monthly projection — and no infinite monthly cost for the
+    candidates that meet the SLO at no load level, which the store cannot hold.
+    """
     results = []
     for profile in PROFILES:
         avg = profile.avg_ms * (inf2_latency_factor if "inf2" in str(profile.candidate) else 1.0)
@@ -155,7 +159,7 @@ def results_file(*, inf2_latency_factor: float = 1.0) -> ResultsFile:
             "model": "densenet121",
             "region": "us-east-1",
             "slo": SLO.model_dump(),
-            "traffic": TRAFFIC,
+            "traffic": TRAFFIC if traffic else None,
             "results": results,
             "failures": failures,
         }
@@ -166,10 +170,10 @@ def recommendation(results: ResultsFile | None = None) -> Recommendation:
     return recommend(results or results_file(), PRICES)
 
 
-def regressions() -> list[Regression]:
+def regressions(*, traffic: bool = True) -> list[Regression]:
     """What got worse since a previous run in which Inferentia was 30 % faster."""
-    previous = recommendation(results_file(inf2_latency_factor=0.7))
-    current = recommendation(results_file())
+    previous = recommendation(results_file(inf2_latency_factor=0.7, traffic=traffic))
+    current = recommendation(results_file(traffic=traffic))
     return detect_regressions(current, previous)
 
 
@@ -179,9 +183,10 @@ def run_view(
     with_recommendation: bool = True,
     error: str | None = None,
     simulated: bool = False,
+    traffic: bool = True,
 ) -> RunView:
     """The evaluation as the store returns it: run item plus 20 candidate items."""
-    results = results_file()
+    results = results_file(traffic=traffic)
     answer = recommendation(results)
     run_id = "r42"
     started = "2026-11-20T10:00:00.000Z"
@@ -235,7 +240,7 @@ def run_view(
         endpoint_seconds=sum(record.endpoint_seconds or 0 for record in records),
         benchmark_cost_usd=round(sum(record.benchmark_cost_usd or 0 for record in records), 4),
         recommendation=answer.to_json() if with_recommendation else None,
-        regressions=[item.model_dump(mode="json") for item in regressions()],
+        regressions=[item.model_dump(mode="json") for item in regressions(traffic=traffic)],
         error=error,
     )
     return RunView(run=run, candidates=records)

@@ -211,7 +211,11 @@ def test_monthly_projection_lists_servable_candidates_and_names_the_rest(run_vie
     for item in rec.ranked:
         if item.monthly is not None and item.monthly.meets_peak and item.meets_slo:
             assert item.label in projected
-        if item.monthly is not None and item.monthly.instances_needed is None and not item.candidate.is_serverless:
+        if (
+            item.monthly is not None
+            and item.monthly.instances_needed is None
+            and not item.candidate.is_serverless
+        ):
             assert item.label not in projected
             assert item.label in run_page.sections["monthly"]
 
@@ -283,7 +287,7 @@ def test_a_results_file_report_uses_max_rps_bars_and_says_the_benchmark_cost_is_
     report = ReportInput.from_results(results, rec, regressions=report_data.regressions())
     assert report.sweeps == [] and report.benchmark is None
     page = Page(render_report(report))
-    assert FULL_SECTIONS <= set(page.sections)
+    assert set(page.sections) >= FULL_SECTIONS
     assert "results file" in page.sections["benchmark-cost"]
     assert [row[0] for row in page.table("failures")["rows"]] == [f.candidate.label for f in results.failures]
     assert len(page.images) == 4
@@ -291,11 +295,25 @@ def test_a_results_file_report_uses_max_rps_bars_and_says_the_benchmark_cost_is_
 
 def _minimal_results(**extra) -> ResultsFile:
     entries = [
-        {"candidate": {"instance_type": "ml.c5.large"}, "price_per_hour_usd": 0.119, "latency_ms": {"avg": 60, "p90": 70}},
-        {"candidate": {"instance_type": "ml.g5.xlarge"}, "price_per_hour_usd": 1.41, "latency_ms": {"avg": 9, "p90": 11}},
+        {
+            "candidate": {"instance_type": "ml.c5.large"},
+            "price_per_hour_usd": 0.119,
+            "latency_ms": {"avg": 60, "p90": 70},
+        },
+        {
+            "candidate": {"instance_type": "ml.g5.xlarge"},
+            "price_per_hour_usd": 1.41,
+            "latency_ms": {"avg": 9, "p90": 11},
+        },
     ]
     return ResultsFile.model_validate(
-        {"schema": "infercost.results/v1", "model": "m", "slo": {"percentile": "p90", "max_latency_ms": 80}, "results": entries, **extra}
+        {
+            "schema": "infercost.results/v1",
+            "model": "m",
+            "slo": {"percentile": "p90", "max_latency_ms": 80},
+            "results": entries,
+            **extra,
+        }
     )
 
 
