@@ -73,16 +73,15 @@ def usd(value: float | None) -> str:
 
 def monthly_rows(rec: Recommendation) -> list[RankedCandidate]:
     """Candidates with a finite monthly projection: those meeting the SLO first, cheapest first."""
-    rows = [
-        item
-        for item in rec.ranked
-        if item.monthly is not None and math.isfinite(item.monthly.monthly_cost_usd)
-    ]
-    return sorted(rows, key=lambda item: (not item.meets_slo, _monthly_cost(item), item.rank))
+    rows = [item for item in rec.ranked if _monthly_cost(item) is not None]
+    return sorted(rows, key=lambda item: (not item.meets_slo, _monthly_cost(item) or 0.0, item.rank))
 
 
-def _monthly_cost(item: RankedCandidate) -> float:
-    return item.monthly.monthly_cost_usd if item.monthly is not None else math.inf
+def _monthly_cost(item: RankedCandidate) -> float | None:
+    """The projected monthly cost, None when the candidate cannot serve the peak at any cost."""
+    cost = item.monthly.monthly_cost_usd if item.monthly is not None else None
+    # The cost engine marks "no instance count serves the peak" with an infinite cost.
+    return cost if isinstance(cost, int | float) and math.isfinite(cost) else None
 
 
 def _png(figure: Figure) -> str:
@@ -363,7 +362,7 @@ def _monthly_figure(rec: Recommendation) -> Figure | None:
         return None
     figure, (ax,) = _new_figure(10, 1.3 + 0.32 * len(rows))
     ordered = list(reversed(rows))
-    values = [_monthly_cost(item) for item in ordered]
+    values = [_monthly_cost(item) or 0.0 for item in ordered]
     colors = [
         NEUTRAL if not item.meets_slo else (MEETS if item.monthly and item.monthly.meets_peak else AMBER)
         for item in ordered

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -23,13 +23,15 @@ from infercost import costing
 from infercost.charts import monthly_rows, render_charts, usd
 from infercost.models import (
     Candidate,
+    LatencyStats,
     MonthlyProjection,
+    Percentile,
     RankedCandidate,
     Recommendation,
     ResultsFile,
     Slo,
 )
-from infercost.tables import Column, html_table, money, ranking_columns
+from infercost.tables import Column, html_table, millis, money, ranking_columns
 
 if TYPE_CHECKING:
     from infercost.store import CandidateRecord, RunView
@@ -92,6 +94,15 @@ class CandidateSweep(BaseModel):
     points: list[SweepPoint]
 
 
+class UnrankedCandidate(BaseModel):
+    """A measured candidate of a run that ended before the recommendation: its latency only."""
+
+    label: str
+    latency_ms: LatencyStats
+    invocations: int | None = None
+    errors: int = 0
+
+
 class BenchmarkLine(BaseModel):
     label: str
     status: str
@@ -121,6 +132,7 @@ class ReportInput(BaseModel):
     error: str | None = None
     recommendation: Recommendation | None = None
     failures: list[FailedCandidate] = Field(default_factory=list)
+    unranked: list[UnrankedCandidate] = Field(default_factory=list)
     sweeps: list[CandidateSweep] = Field(default_factory=list)
     benchmark: BenchmarkCost | None = None
     regressions: list[RegressionNote] = Field(default_factory=list)
@@ -179,6 +191,18 @@ class ReportInput(BaseModel):
             for record in candidates
             if (sweep := _candidate_sweep(record, ranked.get(record.candidate.label), slo)) is not None
         ]
+        unranked = [
+            UnrankedCandidate(
+                label=record.candidate.label,
+                latency_ms=result.latency_ms,
+                invocations=result.invocations,
+                errors=result.errors,
+            )
+            for record in candidates
+            if recommendation is None
+            and record.status == "COMPLETED"
+            and (result := record.parsed_result()) is not None
+        ]
         chosen = regressions if regressions is not None else (run.regressions or [])
         return cls(
             model=run.model,
@@ -192,6 +216,7 @@ class ReportInput(BaseModel):
             error=run.error,
             recommendation=recommendation,
             failures=failures,
+            unranked=unranked,
             sweeps=sweeps,
             benchmark=_benchmark_cost(run.benchmark_cost_usd, run.endpoint_seconds, candidates),
             regressions=_regression_notes(chosen),
@@ -426,11 +451,23 @@ def _meta_line(report: ReportInput) -> str:
     if report.slo:
         parts.append("SLO " + html.escape(report.slo.describe()))
     if report.started_at:
-        window = report.started_at + (f" → {report.finished_at}" if report.finished_at else "")
-        parts.append(html.escape(window))
+        parts.append(html.escape(_run_window(report.started_at, report.finished_at)))
     if report.artifact:
         parts.append(f"<code>{html.escape(report.artifact)}</code>")
     return " · ".join(parts)
+
+
+def _run_window(started_at: str, finished_at: str | None) -> str:
+    """'2026-11-20 10:00 UTC, 41 min' from the run's ISO timestamps (the raw text if unparsable)."""
+    try:
+        start = datetime.fromisoformat(started_at)
+        end = datetime.fromisoformat(finished_at) if finished_at else None
+    except ValueError:
+        return started_at + (f" → {finished_at}" if finished_at else "")
+    text = start.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if end is not None:
+        text += f", {_duration((end - start).total_seconds())}"
+    return text
 
 
 def _tile(label: str, value: str, note: str = "") -> str:
@@ -503,9 +540,24 @@ def _section_regressions(report: ReportInput) -> str:
 def _section_ranking(report: ReportInput) -> str:
     rec = report.recommendation
     if rec is None:
+        measured = ""
+        if report.unranked:
+            columns: list[Column[UnrankedCandidate]] = [
+                Column("Candidate", lambda item: item.label),
+                *[
+                    Column(f"{name} ms", _latency_cell(name), "right")
+                    for name in ("p50", "p90", "p95", "p99", "max")
+                ],
+                Column("avg ms", lambda item: millis(item.latency_ms.avg), "right"),
+                Column("Errors", lambda item: str(item.errors), "right"),
+            ]
+            measured = (
+                '<p class="caption">Measured before the run ended (latency only, not costed):</p>'
+                f'<div class="scroll">{html_table(columns, report.unranked, css_class="plain unranked")}</div>'
+            )
         return (
             '<section id="ranking"><h2>Ranking</h2><p class="empty">No ranking: the run ended before '
-            "candidates were costed. Failed and unfinished candidates are listed below.</p></section>"
+            f"candidates were costed.</p>{measured}</section>"
         )
     table = html_table(ranking_columns(rec), rec.ranked, css_class="ranking")
     basis = (
@@ -520,6 +572,10 @@ def _section_ranking(report: ReportInput) -> str:
         f'<section id="ranking"><h2>All candidates, cheapest first</h2>'
         f'<p class="caption">{html.escape(basis)}</p><div class="scroll">{table}</div>{notes}</section>'
     )
+
+
+def _latency_cell(name: Percentile) -> Callable[[UnrankedCandidate], str]:
+    return lambda item: millis(item.latency_ms.at(name))
 
 
 def _img(uri: str, alt: str) -> str:

@@ -265,6 +265,11 @@ def test_a_failed_run_without_recommendation_says_why_and_lists_unfinished_candi
     page = Page(html_text)
     assert "Recommend: no candidate could be priced" in page.sections["recommendation"]
     assert "No ranking" in page.sections["ranking"]
+    measured = page.table("unranked")
+    completed = [record for record in view.candidates if record.status == "COMPLETED"]
+    assert [row[0] for row in measured["rows"]] == [record.candidate.label for record in completed]
+    first = completed[0].parsed_result()
+    assert measured["rows"][0][2] == f"{first.latency_ms.p90:,.1f}"
     assert page.images == []
     labels = [row[0] for row in page.table("failures")["rows"]]
     assert view.candidates[0].candidate.label in labels
