@@ -54,8 +54,12 @@ def no_candidate_run() -> ReportInput:
     return ReportInput.from_run(view.model_copy(update={"run": run}))
 
 
-def failed_run(error: str = "spec: candidates[2].instance_type: unknown instance type 'ml.c9.large'") -> ReportInput:
-    return ReportInput.from_run(report_data.run_view(status="FAILED", with_recommendation=False, error=error), [])
+def failed_run(
+    error: str = "spec: candidates[2].instance_type: unknown instance type 'ml.c9.large'",
+) -> ReportInput:
+    return ReportInput.from_run(
+        report_data.run_view(status="FAILED", with_recommendation=False, error=error), []
+    )
 
 
 KINDS = {
@@ -221,7 +225,9 @@ def topic(aws):
     sqs = boto3.client("sqs", region_name="us-east-1")
     arn = sns.create_topic(Name="infercost-notifications")["TopicArn"]
     queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queue_arn)
 
     def delivered() -> list[dict]:
@@ -251,7 +257,9 @@ def test_sns_delivers_subject_body_and_attributes(topic, kind):
 def test_notify_run_takes_a_stored_run_view_and_regressions(topic):
     sns, arn, delivered = topic
     view = report_data.run_view()
-    result = notify_run(view, sns_client=sns, topic_arn=arn, slack_webhook_url=None, report_url=None, regressions=[])
+    result = notify_run(
+        view, sns_client=sns, topic_arn=arn, slack_webhook_url=None, report_url=None, regressions=[]
+    )
     assert result.kind == "success"
     assert "Regressions" not in delivered()[0]["Message"]
 
@@ -292,7 +300,9 @@ class Webhook:
         self.server.daemon_threads = True
         self.server.block_on_close = False
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/services/T000/B000/XXXX"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     def stop(self) -> None:
@@ -364,7 +374,9 @@ def test_a_refused_connection_is_reported():
     assert retries == [1.0]
 
 
-@pytest.mark.parametrize("url", ["file:///etc/passwd", "http://hooks.slack.com/services/x", "ftp://x/y", "hooks"])
+@pytest.mark.parametrize(
+    "url", ["file:///etc/passwd", "http://hooks.slack.com/services/x", "ftp://x/y", "hooks"]
+)
 def test_only_https_or_local_http_webhooks_are_used(url):
     with pytest.raises(InputError, match="slack_webhook_url"):
         check_webhook_url(url)
@@ -390,7 +402,9 @@ def test_a_failing_slack_never_fails_the_run(topic, webhook):
 def test_a_working_slack_is_reported_delivered(topic, webhook):
     sns, arn, _ = topic
     hook = webhook((200, 0))
-    result = notify_run(success_run(), sns_client=sns, topic_arn=arn, slack_webhook_url=hook.url, report_url=None)
+    result = notify_run(
+        success_run(), sns_client=sns, topic_arn=arn, slack_webhook_url=hook.url, report_url=None
+    )
     assert result.slack_delivered is True and result.slack_error is None
     assert block_kit_problems(hook.received[0]) == []
 
@@ -402,7 +416,10 @@ def test_a_working_slack_is_reported_delivered(topic, webhook):
     ("secret", "expected"),
     [
         ("https://hooks.slack.com/services/T1/B2/c3", "https://hooks.slack.com/services/T1/B2/c3"),
-        ('{"webhook_url": "https://hooks.slack.com/services/T1/B2/c3"}', "https://hooks.slack.com/services/T1/B2/c3"),
+        (
+            '{"webhook_url": "https://hooks.slack.com/services/T1/B2/c3"}',
+            "https://hooks.slack.com/services/T1/B2/c3",
+        ),
         ("  https://hooks.slack.com/services/T1/B2/c3\n", "https://hooks.slack.com/services/T1/B2/c3"),
         ("REPLACE_ME", None),
         ('{"other": 1}', None),
@@ -422,7 +439,9 @@ def test_a_missing_secret_skips_slack(aws):
 
 def test_the_report_link_is_sigv4_with_a_bounded_lifetime(aws):
     s3 = report_s3_client("eu-west-1")
-    s3.create_bucket(Bucket="infercost-artifacts", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.create_bucket(
+        Bucket="infercost-artifacts", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
     s3.put_object(Bucket="infercost-artifacts", Key="reports/r42.html", Body=b"<html></html>")
     url = presign_report(s3, "infercost-artifacts", "reports/r42.html", expires_s=3 * 24 * 3600)
     parts = urlsplit(url)
@@ -436,7 +455,9 @@ def test_the_report_link_is_sigv4_with_a_bounded_lifetime(aws):
 @pytest.mark.parametrize("seconds", [0, MAX_PRESIGN_SECONDS + 1])
 def test_a_link_beyond_seven_days_is_refused(aws, seconds):
     with pytest.raises(InputError, match="expires_s"):
-        presign_report(report_s3_client("us-east-1"), "infercost-artifacts", "reports/r.html", expires_s=seconds)
+        presign_report(
+            report_s3_client("us-east-1"), "infercost-artifacts", "reports/r.html", expires_s=seconds
+        )
 
 
 def test_a_sigv2_client_is_refused(aws):
