@@ -34,7 +34,7 @@ from infercost.models import (
 from infercost.tables import Column, html_table, millis, money, ranking_columns
 
 if TYPE_CHECKING:
-    from infercost.store import CandidateRecord, RunView
+    from infercost.store import Artifact, CandidateRecord, RunView
 
 Verdict = Literal["recommended", "none_meets_slo", "failed"]
 
@@ -253,15 +253,11 @@ def _regression_notes(items: Iterable[RegressionLike | Mapping[str, Any]]) -> li
     return notes
 
 
-def _artifact_text(artifact: Any) -> str | None:
+def _artifact_text(artifact: Artifact | None) -> str | None:
     if artifact is None:
         return None
-    data = artifact if isinstance(artifact, Mapping) else artifact.model_dump()
-    bucket, key = data.get("bucket"), data.get("key")
-    if not bucket or not key:
-        return None
-    version = data.get("version_id") or data.get("etag")
-    return f"s3://{bucket}/{key}" + (f" (version {version})" if version else "")
+    version = artifact.version_id or artifact.etag
+    return f"s3://{artifact.bucket}/{artifact.key}" + (f" (version {version})" if version else "")
 
 
 def _simulated_from_spec(spec: Mapping[str, Any] | None) -> str | None:
@@ -271,12 +267,10 @@ def _simulated_from_spec(spec: Mapping[str, Any] | None) -> str | None:
     return SIMULATED_NOTE if flag is True else None
 
 
-def _log_tail_text(log_tail: Any) -> str | None:
+def _log_tail_text(log_tail: list[str] | None) -> str | None:
     if not log_tail:
         return None
-    lines = log_tail if isinstance(log_tail, list) else str(log_tail).splitlines()
-    text = "\n".join(str(line) for line in lines[-_LOG_TAIL_LINES:])
-    return text[-_LOG_TAIL_CHARS:]
+    return "\n".join(log_tail[-_LOG_TAIL_LINES:])[-_LOG_TAIL_CHARS:]
 
 
 def _failed_candidate(record: CandidateRecord) -> FailedCandidate:

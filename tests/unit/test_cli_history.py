@@ -12,6 +12,8 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from infercost import cli
+from infercost.errors import InputError
+from infercost.history import find_run, model_history, resolve_table_name, run_regressions
 from infercost.regression import detect_regressions
 from infercost.store import ResultsStore, RunRecord, RunView, create_table
 
@@ -191,6 +193,7 @@ class TestStoredRuns:
 
     def test_report_of_a_results_file(self, monkeypatch, tmp_path, capsys):
         monkeypatch.setattr(cli, "_price_book", lambda region, prices, live: report_data.PRICES)
+        monkeypatch.setattr("infercost.report.render_charts", lambda report: {})
         results = tmp_path / "results.json"
         results.write_text(json.dumps(report_data.results_file().to_json()), encoding="utf-8")
         out_file = tmp_path / "report.html"
@@ -236,3 +239,41 @@ def test_history_against_the_local_demo_endpoint(local_endpoint, monkeypatch, ca
     assert "r42" in out and "r40" in out
     assert os.environ.get("INFERCOST_TABLE_NAME") is None
     assert Path(cli.__file__).name == "cli.py"
+
+
+class TestLookups:
+    """The history module's lookups on an empty and a seeded table."""
+
+    @pytest.fixture
+    def empty(self):
+        with mock_aws():
+            client = boto3.client("dynamodb", region_name="us-east-1")
+            create_table(client, TABLE)
+            yield ResultsStore(client, TABLE)
+
+    def test_an_empty_table_says_so(self, empty):
+        with pytest.raises(InputError, match=r"the table has no runs yet"):
+            find_run(empty, "r1", table_name=TABLE)
+        with pytest.raises(InputError, match=r"the table has no runs yet"):
+            model_history(empty, "densenet121", 5, table_name=TABLE)
+
+    def test_a_run_id_like_no_other_points_to_history(self, empty):
+        seed_view = report_data.run_view(traffic=False)
+        assert empty.create_run(seed_view.run.model_copy(update={"recommendation": None}))
+        with pytest.raises(InputError, match=r"see `infercost history MODEL` for run ids"):
+            find_run(empty, "zzzzzz", table_name=TABLE)
+
+    def test_regressions_stored_failed_or_first(self, empty):
+        stored = report_data.run_view(traffic=False).run
+        assert run_regressions(empty, stored) == stored.regressions
+        failed = stored.model_copy(update={"regressions": None, "status": "FAILED"})
+        assert run_regressions(empty, failed) == []
+        first = stored.model_copy(update={"regressions": None})
+        assert empty.create_run(first)
+        assert run_regressions(empty, first) == []
+
+    def test_a_stack_needs_a_cloudformation_client(self):
+        with pytest.raises(InputError, match="--stack"):
+            resolve_table_name(table=None, stack="infercost", cloudformation=None, environ={})
+        assert resolve_table_name(table=None, stack=None, environ={"INFERCOST_TABLE_NAME": " t "}) == "t"
+        assert resolve_table_name(table="a", stack="b", environ={}) == "a"

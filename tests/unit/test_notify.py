@@ -284,6 +284,9 @@ class Webhook:
                 webhook.received.append(json.loads(self.rfile.read(length)))
                 status, delay = webhook.script[min(len(webhook.received), len(webhook.script)) - 1]
                 time.sleep(delay)
+                if status == 0:  # hang up without an answer
+                    self.close_connection = True
+                    return
                 body = b"ok" if status == 200 else b"invalid_payload" if status == 400 else b"rollup_error"
                 try:
                     self.send_response(status)
@@ -364,6 +367,13 @@ def test_a_webhook_that_does_not_answer_times_out(webhook):
     assert len(hook.received) == 2
 
 
+def test_a_webhook_that_hangs_up_is_reported(webhook):
+    hook = webhook((0, 0), (0, 0))
+    error = post_slack(hook.url, {"text": "x"}, sleep=no_sleep)
+    assert error is not None and error.startswith("could not reach 127.0.0.1")
+    assert len(hook.received) == 2
+
+
 def test_a_refused_connection_is_reported():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -435,6 +445,21 @@ def test_the_webhook_url_is_read_from_secrets_manager(aws, secret, expected):
 def test_a_missing_secret_skips_slack(aws):
     client = boto3.client("secretsmanager", region_name="us-east-1")
     assert slack_webhook_from_secret(client, "infercost/nothing") is None
+
+
+def test_an_unreachable_secrets_manager_skips_slack():
+    from botocore.config import Config
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = boto3.client(
+        "secretsmanager",
+        region_name="us-east-1",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        config=Config(retries={"total_max_attempts": 1}, connect_timeout=1),
+    )
+    assert slack_webhook_from_secret(client, "infercost/slack") is None
 
 
 def test_the_report_link_is_sigv4_with_a_bounded_lifetime(aws):

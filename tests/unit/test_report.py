@@ -118,6 +118,12 @@ class Page(HTMLParser):
         return next(table for table in self.tables if css_class in table["class"])
 
 
+@pytest.fixture
+def no_charts(monkeypatch):
+    """Skip matplotlib where a test is about the page, not its charts (they take seconds)."""
+    monkeypatch.setattr("infercost.report.render_charts", lambda report: {})
+
+
 @pytest.fixture(scope="module")
 def run_view():
     return report_data.run_view(simulated=True)
@@ -276,7 +282,7 @@ def test_a_failed_run_without_recommendation_says_why_and_lists_unfinished_candi
     assert "did not finish" in page.sections["failures"]
 
 
-def test_no_candidate_meeting_the_slo_is_the_verdict_with_its_reason():
+def test_no_candidate_meeting_the_slo_is_the_verdict_with_its_reason(no_charts):
     results = report_data.results_file()
     rec = recommend(results, report_data.PRICES, slo=Slo(percentile="p90", max_latency_ms=2))
     report = ReportInput.from_results(results, rec)
@@ -337,3 +343,61 @@ def test_importing_report_and_notify_does_not_import_matplotlib():
     code = "import sys, infercost.report, infercost.notify; print('matplotlib' in sys.modules)"
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert output.stdout.strip() == "False"
+
+
+def test_odd_stored_records_are_shown_not_dropped(no_charts):
+    view = report_data.run_view()
+    records = list(view.candidates)
+    # A malformed sweep level is skipped; a failure without a reason still appears; a long log is cut.
+    records[10] = records[10].model_copy(
+        update={"sweep": [{"rps": 10.0}, *records[10].sweep], "endpoint_seconds": 2 * 3600 + 61}
+    )
+    records[18] = records[18].model_copy(
+        update={"error": None, "log_tail": [f"line {n}" for n in range(100)]}
+    )
+    run = view.run.model_copy(
+        update={
+            "spec": {"simulated": "Profiles from benchmarks/profiles.json."},
+            "artifact": view.run.artifact.model_copy(update={"version_id": None, "etag": None}),
+        }
+    )
+    report = ReportInput.from_run(view.model_copy(update={"run": run, "candidates": records}))
+    assert report.simulated_note == "Profiles from benchmarks/profiles.json."
+    assert report.artifact == "s3://ml-artifacts/models/densenet121/model.tar.gz"
+    g4dn = next(sweep for sweep in report.sweeps if sweep.label == "ml.g4dn.xlarge")
+    assert [point.concurrency for point in g4dn.points] == [1, 2, 4, 8, 16, 32]
+    failure = next(item for item in report.failures if item.label == "ml.p3.2xlarge")
+    assert failure.error == "no reason recorded"
+    assert failure.log_tail.splitlines() == [f"line {n}" for n in range(60, 100)]
+    page = Page(render_report(report))
+    assert "2 h 01 min" in " ".join(page.text)
+
+
+def test_a_completed_candidate_missing_from_the_recommendation_is_listed():
+    view = report_data.run_view()
+    answer = report_data.recommendation()
+    trimmed = answer.model_copy(
+        update={"ranked": [item for item in answer.ranked if item.label != "ml.c5.xlarge"]}
+    )
+    run = view.run.model_copy(update={"recommendation": trimmed.to_json()})
+    report = ReportInput.from_run(view.model_copy(update={"run": run}))
+    missing = next(item for item in report.failures if item.label == "ml.c5.xlarge")
+    assert (missing.status, missing.error) == ("COMPLETED", "measured, but not in the recommendation")
+
+
+def test_wide_cost_ranges_and_snapshot_prices_render():
+    results = _minimal_results()
+    answer = recommend(results, None)
+    answer = answer.model_copy(update={"prices_as_of": "2026-11-01"})
+    wide = answer.ranked[0].model_copy(
+        update={"cost_per_100k_usd": answer.ranked[0].cost_per_100k_usd * 1000}
+    )
+    answer = answer.model_copy(update={"ranked": [wide, *answer.ranked[1:]]})
+    page = Page(render_report(ReportInput.from_results(results, answer)))
+    assert "Prices from the bundled snapshot as of 2026-11-01." in page.sections["method"]
+    assert len(page.images) == 2
+
+
+def test_money_labels():
+    assert usd(None) == "—" and usd(float("inf")) == "∞"
+    assert usd(0.0042) == "$0.0042" and usd(0) == "$0.00" and usd(1234.5) == "$1,234.50"
