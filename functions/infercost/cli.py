@@ -183,7 +183,7 @@ def prices(
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
 ) -> None:
     """Show on-demand hourly prices of SageMaker hosting instances, accelerators and serverless."""
-    from infercost.tables import Column, money, rich_table
+    from infercost.tables import Column, rich_table, unit_price
 
     book = _price_book(region, overrides, live)
     rows = book.rows(family)
@@ -199,7 +199,7 @@ def prices(
     columns: list[Column[Any]] = [
         Column("Kind", lambda row: row.kind),
         Column("Name", lambda row: row.name),
-        Column("USD", lambda row: money(row.usd) if row.usd >= 0.01 else f"${row.usd:.7f}", "right"),
+        Column("USD", lambda row: unit_price(row.usd), "right"),
         Column("Unit", lambda row: row.unit),
         Column("Source", lambda row: row.source),
     ]
