@@ -439,7 +439,13 @@ def _meta_line(report: ReportInput) -> str:
     parts = []
     if report.run_id:
         parts.append(f"run <code>{html.escape(report.run_id)}</code>")
-    parts.append(html.escape(report.status if report.source == "run" else "from a results file"))
+    if report.source == "results file":
+        parts.append("from a results file")
+    elif report.status == "RUNNING" and report.recommendation is not None:
+        # The Report state runs before Notify marks the run SUCCEEDED.
+        parts.append("recommendation ready")
+    else:
+        parts.append(html.escape(report.status))
     if report.region:
         parts.append(html.escape(report.region))
     if report.slo:

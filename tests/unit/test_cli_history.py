@@ -192,7 +192,6 @@ class TestStoredRuns:
         assert "run r42 · SUCCEEDED" in " ".join("".join(page.text).split())
 
     def test_report_of_a_results_file(self, monkeypatch, tmp_path, capsys):
-        monkeypatch.setattr(cli, "_price_book", lambda region, prices, live: report_data.PRICES)
         monkeypatch.setattr("infercost.report.render_charts", lambda report: {})
         results = tmp_path / "results.json"
         results.write_text(json.dumps(report_data.results_file().to_json()), encoding="utf-8")

@@ -401,3 +401,13 @@ def test_wide_cost_ranges_and_snapshot_prices_render():
 def test_money_labels():
     assert usd(None) == "—" and usd(float("inf")) == "∞"
     assert usd(0.0042) == "$0.0042" and usd(0) == "$0.00" and usd(1234.5) == "$1,234.50"
+
+
+def test_a_report_written_before_the_run_is_marked_finished_says_the_recommendation_is_ready(no_charts):
+    view = report_data.run_view()
+    running = view.model_copy(
+        update={"run": view.run.model_copy(update={"status": "RUNNING", "finished_at": None})}
+    )
+    text = " ".join("".join(Page(render_run_report(running)).text).split())
+    assert "run r42 · recommendation ready · us-east-1" in text
+    assert "RUNNING" not in text
