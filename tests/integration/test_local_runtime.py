@@ -42,7 +42,9 @@ def run_definition(stack: EmbeddedStack, definition: dict[str, Any], payload: An
     """Create a one-off state machine, run it once, return the finished execution."""
     sfn = stack.client("stepfunctions")
     name = f"probe-{time.monotonic_ns()}"
-    arn = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=ROLE)["stateMachineArn"]
+    arn = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=ROLE)[
+        "stateMachineArn"
+    ]
     execution = sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps(payload or {}))
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -96,7 +98,9 @@ def test_execution_start_time_is_an_iso_string(stack: EmbeddedStack) -> None:
         stack,
         {
             "StartAt": "Show",
-            "States": {"Show": {"Type": "Pass", "Parameters": {"t.$": "$$.Execution.StartTime"}, "End": True}},
+            "States": {
+                "Show": {"Type": "Pass", "Parameters": {"t.$": "$$.Execution.StartTime"}, "End": True}
+            },
         },
     )
     started = json.loads(execution["output"])["t"]
@@ -240,7 +244,12 @@ def _endpoint(stack: EmbeddedStack, name: str, instance_type: str = "ml.c5.large
     sagemaker.create_endpoint_config(
         EndpointConfigName=name,
         ProductionVariants=[
-            {"VariantName": "AllTraffic", "ModelName": name, "InstanceType": instance_type, "InitialInstanceCount": 1}
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": name,
+                "InstanceType": instance_type,
+                "InitialInstanceCount": 1,
+            }
         ],
     )
     sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
@@ -307,12 +316,16 @@ def test_delete_endpoint_fails_once_then_succeeds(stack: EmbeddedStack) -> None:
 
 def test_current_instance_types_are_accepted_and_unknown_ones_refused(stack: EmbeddedStack) -> None:
     sagemaker = stack.client("sagemaker")
-    sagemaker.create_model(ModelName="types", ExecutionRoleArn=stack.execution_role_arn, PrimaryContainer={"Image": "i"})
+    sagemaker.create_model(
+        ModelName="types", ExecutionRoleArn=stack.execution_role_arn, PrimaryContainer={"Image": "i"}
+    )
     try:
         for instance_type in ("ml.g6.xlarge", "ml.c7g.large", "ml.inf2.xlarge"):
             sagemaker.create_endpoint_config(
                 EndpointConfigName=f"types-{instance_type.replace('.', '-')}",
-                ProductionVariants=[{"VariantName": "v", "ModelName": "types", "InstanceType": instance_type}],
+                ProductionVariants=[
+                    {"VariantName": "v", "ModelName": "types", "InstanceType": instance_type}
+                ],
             )
             sagemaker.delete_endpoint_config(EndpointConfigName=f"types-{instance_type.replace('.', '-')}")
         with pytest.raises(ClientError, match="ProductionVariantInstanceType"):
