@@ -354,7 +354,7 @@ def test_list_service_quotas_answers_sagemaker_endpoint_quotas(stack: EmbeddedSt
 
 
 def test_fault_points_are_named_and_once_points_fire_once() -> None:
-    with pytest.raises(InputError, match="unknown fault point 'bogus'.*one of create-endpoint"):
+    with pytest.raises(InputError, match=r"unknown fault point 'bogus'.*one of create-endpoint"):
         Faults.of(["bogus"])
     faults = Faults.of(list(FAULT_POINTS), target_index=2)
     assert not faults.fires("teardown-once", 1)
