@@ -18,7 +18,7 @@ from infercost.local.output import emf_metric_data
 from infercost.local.stack import EmbeddedStack
 from infercost.local.webhook import WebhookReceiver
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::UserWarning")]
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 ROLE = "arn:aws:iam::123456789012:role/infercost-state-machine"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -23,8 +24,9 @@ from tests.integration.workflow_support import (
     spec,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::UserWarning")]
 
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 C5 = {"instance_type": "ml.c5.large"}
 C5X = {"instance_type": "ml.c5.xlarge"}
 G5 = {"instance_type": "ml.g5.xlarge"}
@@ -97,6 +99,9 @@ def test_endpoint_that_goes_failed_is_recorded_with_reason_and_log(stack: Embedd
     recommendation = view.run.parsed_recommendation()
     assert recommendation is not None
     assert [f.candidate.label for f in recommendation.failures] == ["ml.c5.large"]
+    # The reason reaches the team, not only the table.
+    (message,) = notified_about(stack, "endpoint-failed")
+    assert "ping health check" in str(message["Message"])
     assert_nothing_left(stack)
 
 
@@ -268,4 +273,33 @@ def test_candidate_without_quota_is_skipped_not_failed(stack: EmbeddedStack) -> 
         if e["type"] == "TaskScheduled" and e["taskScheduledEventDetails"]["resource"] == "createModel"
     ]
     assert created == [completed.endpoint_name]
+    assert_nothing_left(stack)
+
+
+def test_max_concurrency_from_the_input_bounds_the_candidates_in_flight(stack: EmbeddedStack) -> None:
+    # A key outside the trigger pattern: uploaded without starting a run, then started by hand
+    # with a timing override in the input, as tests and the demo may do.
+    key = "manual/serial/model.tar.gz"
+    stack.put_object("manual/serial/infercost.json", json.dumps(spec("serial", [C5, C5X, G5])))
+    stack.put_object(key, b"artifact")
+    head = stack.client("s3").head_object(Bucket=stack.bucket, Key=key)
+    event = json.loads((FIXTURES / "eventbridge_s3_object_created.json").read_text())
+    event["detail"]["bucket"]["name"] = stack.bucket
+    event["detail"]["object"].update(key=key, etag=head["ETag"].strip('"'), **{"version-id": head["VersionId"]})
+    event["workflow"] = {"max_concurrency": 1}
+    before = {e["executionArn"] for e in stack.executions()}
+
+    stack.start_execution(event)
+    (execution,) = stack.wait_for_new(before)
+
+    assert execution["status"] == "SUCCEEDED", describe(execution)
+    in_flight = peak = 0
+    for item in stack.history(execution["executionArn"]):
+        if item["type"] == "MapIterationStarted":
+            in_flight += 1
+            peak = max(peak, in_flight)
+        elif item["type"] in ("MapIterationSucceeded", "MapIterationFailed"):
+            in_flight -= 1
+    assert peak == 1
+    assert [c.status for c in run_of(stack, "serial").candidates] == ["COMPLETED"] * 3
     assert_nothing_left(stack)
