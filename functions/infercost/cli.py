@@ -151,7 +151,7 @@ def render_markdown(answer: Recommendation) -> str:
     return "\n".join(parts) + "\n"
 
 
-def print_recommendation(answer: Recommendation, console: Console) -> None:
+def print_recommendation(answer: Recommendation, console: Console, *, with_failures: bool = True) -> None:
     """The recommendation for the terminal: ranked table, verdict and explanation."""
     from infercost.tables import ranking_columns, rich_table
 
@@ -162,7 +162,7 @@ def print_recommendation(answer: Recommendation, console: Console) -> None:
     else:
         console.print("[bold red]No candidate meets the SLO.[/]")
     console.print(answer.reason, highlight=False)
-    for failure in answer.failures:
+    for failure in answer.failures if with_failures else []:
         console.print(
             f"[yellow]{failure.status}[/] {failure.candidate.label}: {failure.error}", highlight=False
         )
@@ -472,7 +472,8 @@ def show(
     console.print(rich_table(columns, view.candidates, title="Candidates"))
     answer = run.parsed_recommendation()
     if answer is not None:
-        print_recommendation(answer, console)
+        # The candidates table above already lists failed and skipped candidates.
+        print_recommendation(answer, console, with_failures=False)
     for regression in run.regressions or []:
         console.print(f"[yellow]regression[/] {regression.get('message', '')}", highlight=False)
     if run.benchmark_cost_usd is not None:
