@@ -468,6 +468,7 @@ class HttpTransport:
         self._idle: list[_HttpConnection] = []
         self._active: list[_HttpConnection] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = False
         self.request = b""
 
     def __getstate__(self) -> dict[str, Any]:
@@ -496,6 +497,7 @@ class HttpTransport:
     ) -> RawLevel:
         if self._loop is None or self._loop.is_closed():
             self._loop = asyncio.new_event_loop()
+            self._closing = False
         self.request = self._build_request(payload)
         return self._loop.run_until_complete(
             self._run(requests, concurrency, deadline=deadline, max_errors=max_errors, tick=tick)
@@ -536,7 +538,7 @@ class HttpTransport:
 
     def _reconnect(self, level: _Level) -> None:
         """Replace a closed connection while the level still has requests to send."""
-        if level.issued >= level.total or level.aborted:
+        if level.issued >= level.total or level.aborted or self._closing:
             return
         task = asyncio.get_running_loop().create_task(self._replace(level))
         self._tasks.add(task)
@@ -604,11 +606,19 @@ class HttpTransport:
                 tick(level.raw.completed)
 
     def close(self) -> None:
+        self._closing = True
         for conn in self._idle + self._active:
             conn._close()
         self._idle, self._active = [], []
         if self._loop is not None and not self._loop.is_closed():
-            self._loop.run_until_complete(asyncio.sleep(0))
+            tasks = list(self._tasks)
+            for task in tasks:
+                task.cancel()
+
+            async def drain() -> None:
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+            self._loop.run_until_complete(drain())
             self._loop.close()
         self._loop = None
 
