@@ -103,7 +103,11 @@ class Candidate(_Strict):
         """Human-readable name: 'ml.c5.large + ml.eia2.medium', '2 × ml.g5.xlarge', 'serverless 4096 MB'."""
         if self.serverless is not None:
             return f"serverless {self.serverless.memory_mb} MB"
-        base = f"{self.instance_count} × {self.instance_type}" if self.instance_count > 1 else str(self.instance_type)
+        base = (
+            f"{self.instance_count} × {self.instance_type}"
+            if self.instance_count > 1
+            else str(self.instance_type)
+        )
         return f"{base} + {self.accelerator_type}" if self.accelerator_type else base
 
     @property
@@ -139,14 +143,18 @@ class Slo(_Strict):
         """Parse the CLI form 'p90:80' (percentile : milliseconds)."""
         percentile, sep, bound = text.partition(":")
         if not sep:
-            raise InputError(f"expected PERCENTILE:MILLISECONDS such as p90:80, got {text!r}", field="--slo")
+            raise InputError(
+                f"expected PERCENTILE:MILLISECONDS such as p90:80, got {text!r}", field="--slo"
+            )
         try:
             bound_ms = float(bound.removesuffix("ms"))
         except ValueError:
             raise InputError(
                 f"the latency bound {bound!r} is not a number", field="--slo", hint="e.g. p90:80"
             ) from None
-        return parse_model(cls, {"percentile": percentile, "max_latency_ms": bound_ms}, prefix="--slo")
+        return parse_model(
+            cls, {"percentile": percentile, "max_latency_ms": bound_ms}, prefix="--slo"
+        )
 
     def describe(self) -> str:
         return f"{self.percentile.upper()} ≤ {self.max_latency_ms:g} ms"
@@ -159,7 +167,10 @@ class LoadPlan(_Strict):
     requests: int = Field(default=1000, ge=1, le=1_000_000)
     concurrency: list[Annotated[int, Field(ge=1, le=1024)]] = Field(default_factory=lambda: [1])
     requests_per_level: int | None = Field(
-        default=None, ge=1, le=1_000_000, description="requests at each sweep level (default: requests)"
+        default=None,
+        ge=1,
+        le=1_000_000,
+        description="requests at each sweep level (default: requests)",
     )
     max_error_rate: float = Field(default=0.01, ge=0, le=1)
     request_timeout_s: float = Field(default=60, gt=0, le=900)
@@ -181,14 +192,18 @@ class TrafficProfile(_Strict):
 
     requests_per_month: int = Field(ge=0)
     peak_rps: float = Field(gt=0)
-    request_kb: float = Field(default=0, ge=0, description="average request payload, for serverless data charges")
+    request_kb: float = Field(
+        default=0, ge=0, description="average request payload, for serverless data charges"
+    )
     response_kb: float = Field(default=0, ge=0, description="average response payload")
 
 
 class ModelSpec(_Strict):
     name: str = Field(min_length=1, max_length=40, pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
     image_uri: str = Field(min_length=1)
-    execution_role_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
+    execution_role_arn: str | None = Field(
+        default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$"
+    )
     environment: dict[str, str] = Field(default_factory=dict)
 
 
@@ -202,7 +217,9 @@ class PayloadSpec(_Strict):
     @model_validator(mode="after")
     def _one_source(self) -> Self:
         if (self.s3_key is None) == (self.body is None):
-            raise ValueError("give exactly one of s3_key (an object in the artifacts bucket) or body (inline text)")
+            raise ValueError(
+                "give exactly one of s3_key (an object in the artifacts bucket) or body (inline text)"
+            )
         return self
 
 
@@ -234,7 +251,9 @@ class EvaluationSpec(_Strict):
     @classmethod
     def _some_candidates(cls, value: list[Candidate]) -> list[Candidate]:
         if not value:
-            raise ValueError("give at least one candidate, e.g. [{'instance_type': 'ml.c7g.large'}]")
+            raise ValueError(
+                "give at least one candidate, e.g. [{'instance_type': 'ml.c7g.large'}]"
+            )
         seen: set[str] = set()
         for candidate in value:
             if candidate.label in seen:
