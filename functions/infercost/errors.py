@@ -56,9 +56,7 @@ _HINTS = {
 
 def _strip_model_prefix(location: Iterable[int | str]) -> list[int | str]:
     # Tagged unions and function validators add their own names to the location; drop them.
-    return [
-        p for p in location if not (isinstance(p, str) and p.startswith(("function-", "tagged")))
-    ]
+    return [p for p in location if not (isinstance(p, str) and p.startswith(("function-", "tagged")))]
 
 
 def from_validation_error(error: ValidationError, *, prefix: str = "") -> InputError:

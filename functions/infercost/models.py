@@ -5,6 +5,7 @@ Field names here are an interface: the workflow, the CLI, the report and other t
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -19,6 +20,7 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
+
 from infercost.errors import InputError, from_validation_error
 
 Percentile = Literal["p50", "p90", "p95", "p99", "max"]
@@ -143,18 +145,14 @@ class Slo(_Strict):
         """Parse the CLI form 'p90:80' (percentile : milliseconds)."""
         percentile, sep, bound = text.partition(":")
         if not sep:
-            raise InputError(
-                f"expected PERCENTILE:MILLISECONDS such as p90:80, got {text!r}", field="--slo"
-            )
+            raise InputError(f"expected PERCENTILE:MILLISECONDS such as p90:80, got {text!r}", field="--slo")
         try:
             bound_ms = float(bound.removesuffix("ms"))
         except ValueError:
             raise InputError(
                 f"the latency bound {bound!r} is not a number", field="--slo", hint="e.g. p90:80"
             ) from None
-        return parse_model(
-            cls, {"percentile": percentile, "max_latency_ms": bound_ms}, prefix="--slo"
-        )
+        return parse_model(cls, {"percentile": percentile, "max_latency_ms": bound_ms}, prefix="--slo")
 
     def describe(self) -> str:
         return f"{self.percentile.upper()} ≤ {self.max_latency_ms:g} ms"
@@ -167,10 +165,7 @@ class LoadPlan(_Strict):
     requests: int = Field(default=1000, ge=1, le=1_000_000)
     concurrency: list[Annotated[int, Field(ge=1, le=1024)]] = Field(default_factory=lambda: [1])
     requests_per_level: int | None = Field(
-        default=None,
-        ge=1,
-        le=1_000_000,
-        description="requests at each sweep level (default: requests)",
+        default=None, ge=1, le=1_000_000, description="requests at each sweep level (default: requests)"
     )
     max_error_rate: float = Field(default=0.01, ge=0, le=1)
     request_timeout_s: float = Field(default=60, gt=0, le=900)
@@ -201,9 +196,7 @@ class TrafficProfile(_Strict):
 class ModelSpec(_Strict):
     name: str = Field(min_length=1, max_length=40, pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
     image_uri: str = Field(min_length=1)
-    execution_role_arn: str | None = Field(
-        default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$"
-    )
+    execution_role_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
     environment: dict[str, str] = Field(default_factory=dict)
 
 
@@ -251,9 +244,7 @@ class EvaluationSpec(_Strict):
     @classmethod
     def _some_candidates(cls, value: list[Candidate]) -> list[Candidate]:
         if not value:
-            raise ValueError(
-                "give at least one candidate, e.g. [{'instance_type': 'ml.c7g.large'}]"
-            )
+            raise ValueError("give at least one candidate, e.g. [{'instance_type': 'ml.c7g.large'}]")
         seen: set[str] = set()
         for candidate in value:
             if candidate.label in seen:
@@ -283,7 +274,7 @@ class LatencyStats(_Lenient):
     def out_of_order(self) -> str | None:
         """Describe percentiles that decrease (p50 > p90 ...), which suggests a transcription error."""
         present = [(name, self.at(name)) for name in PERCENTILES if self.at(name) is not None]
-        for (low_name, low), (high_name, high) in zip(present, present[1:], strict=False):
+        for (low_name, low), (high_name, high) in itertools.pairwise(present):
             if low is not None and high is not None and low > high:
                 return f"{low_name} ({low:g} ms) is above {high_name} ({high:g} ms)"
         return None
@@ -306,7 +297,8 @@ class CandidateResult(_Lenient):
 
     @property
     def error_rate(self) -> float:
-        attempts = (self.invocations or 0) + (self.errors if self.invocations is None else 0)
+        """Failed share of all requests; `invocations` counts every request, failed ones included."""
+        attempts = max(self.invocations or 0, self.errors)
         return self.errors / attempts if attempts else 0.0
 
 
