@@ -24,7 +24,15 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field
 
 from infercost.errors import InfercostError, InputError
-from infercost.models import LatencyStats, LoadPlan, Slo
+from infercost.models import (
+    RESULTS_SCHEMA,
+    Candidate,
+    CandidateResult,
+    LatencyStats,
+    LoadPlan,
+    ResultsFile,
+    Slo,
+)
 from infercost.sketch import RELATIVE_ACCURACY, LatencySketch
 
 if TYPE_CHECKING:
@@ -56,12 +64,8 @@ class LevelResult(BaseModel):
     requests: int = Field(ge=0, description="requests completed (ok + errors)")
     ok: int = Field(ge=0)
     errors_by_kind: dict[str, int] = Field(default_factory=dict)
-    error_examples: dict[str, str] = Field(
-        default_factory=dict, description="first message per kind"
-    )
-    latency_ms: LatencyStats | None = Field(
-        description="from successes only; None when none succeeded"
-    )
+    error_examples: dict[str, str] = Field(default_factory=dict, description="first message per kind")
+    latency_ms: LatencyStats | None = Field(description="from successes only; None when none succeeded")
     rps: float = Field(ge=0, description="successful responses per second")
     duration_s: float = Field(ge=0)
     sketch: str = Field(description="serialized mergeable latency sketch (infercost.sketch)")
@@ -245,9 +249,7 @@ class _Level:
         "total",
     )
 
-    def __init__(
-        self, raw: RawLevel, total: int, max_errors: int | None, done: asyncio.Future[None]
-    ):
+    def __init__(self, raw: RawLevel, total: int, max_errors: int | None, done: asyncio.Future[None]):
         self.raw = raw
         self.total = total
         self.issued = 0
@@ -267,11 +269,7 @@ class _Level:
 
     def finish_one(self) -> None:
         self.in_flight -= 1
-        if (
-            self.in_flight == 0
-            and (self.issued >= self.total or self.aborted)
-            and not self.done.done()
-        ):
+        if self.in_flight == 0 and (self.issued >= self.total or self.aborted) and not self.done.done():
             self.done.set_result(None)
 
     def fail(self, kind: str, message: str) -> None:
@@ -529,9 +527,7 @@ class HttpTransport:
 
     def _connect_message(self, error: BaseException) -> str:
         if isinstance(error, TimeoutError):
-            return (
-                f"cannot connect to {self.netloc}: no answer within {min(self.timeout_s, 10.0):g} s"
-            )
+            return f"cannot connect to {self.netloc}: no answer within {min(self.timeout_s, 10.0):g} s"
         code = getattr(error, "errno", None)
         reason = os.strerror(code).lower() if code else str(error) or type(error).__name__
         return f"cannot connect to {self.netloc}: {reason}"
@@ -572,7 +568,8 @@ class HttpTransport:
         started = time.perf_counter()
         for conn in connections:
             conn.send(level)
-        if level.in_flight == 0 and not level.done.done():
+        # Without connections, replacements are being opened (or every request already failed).
+        if level.in_flight == 0 and level.issued >= level.total and not level.done.done():
             level.done.set_result(None)
         watchdog = loop.create_task(self._watch(level, deadline, tick))
         try:
@@ -766,9 +763,7 @@ class SageMakerTransport:
                 with lock:
                     record(elapsed_ms)
 
-        threads = [
-            threading.Thread(target=worker, daemon=True) for _ in range(min(concurrency, requests))
-        ]
+        threads = [threading.Thread(target=worker, daemon=True) for _ in range(min(concurrency, requests))]
         started = time.perf_counter()
         for thread in threads:
             thread.start()
@@ -807,9 +802,7 @@ def clear_endpoint_resolvers() -> None:
     _RESOLVERS.clear()
 
 
-def endpoint_transport(
-    endpoint_name: str, content_type: str, *, timeout_s: float = 60.0
-) -> Transport:
+def endpoint_transport(endpoint_name: str, content_type: str, *, timeout_s: float = 60.0) -> Transport:
     """HTTP when a registered resolver knows the endpoint's URL, the SageMaker runtime otherwise."""
     for resolver in reversed(_RESOLVERS):
         url = resolver(endpoint_name)
@@ -893,22 +886,17 @@ def slo_breach(level: LevelResult, slo: Slo) -> str | None:
         return f"no successful request at concurrency {level.concurrency}"
     if value > slo.max_latency_ms:
         return (
-            f"{slo.percentile} {value:.1f} ms > {slo.max_latency_ms:g} ms "
-            f"at concurrency {level.concurrency}"
+            f"{slo.percentile} {value:.1f} ms > {slo.max_latency_ms:g} ms at concurrency {level.concurrency}"
         )
     return None
 
 
-def max_rps_at_slo(
-    levels: Sequence[LevelResult], slo: Slo | None, *, max_error_rate: float
-) -> float | None:
+def max_rps_at_slo(levels: Sequence[LevelResult], slo: Slo | None, *, max_error_rate: float) -> float | None:
     """The highest throughput among levels that meet the SLO and the error budget."""
     if slo is None:
         return None
     passing = [
-        level.rps
-        for level in levels
-        if slo_breach(level, slo) is None and level.error_rate <= max_error_rate
+        level.rps for level in levels if slo_breach(level, slo) is None and level.error_rate <= max_error_rate
     ]
     return max(passing) if passing else None
 
@@ -981,6 +969,14 @@ def _concat(first: RawLevel, second: RawLevel) -> RawLevel:
     return joined
 
 
+_HINTS = {
+    "connection": "check that the endpoint is up (InService) and reachable",
+    "timeout": "check that the endpoint is up (InService) and answers within the timeout",
+    "http_4xx": "check that the payload and content type suit the model",
+    "throttled": "the endpoint refuses the rate: check its quotas and concurrency",
+}
+
+
 def _raise_unusable(transport: Transport, raw: RawLevel, attempts: int) -> None:
     if not raw.errors:
         raise LoadTestError(
@@ -990,7 +986,10 @@ def _raise_unusable(transport: Transport, raw: RawLevel, attempts: int) -> None:
     example = raw.examples.get(kind, kind)
     raise LoadTestError(
         f"the first {attempts} requests to {transport.description} all failed ({kind}): {example}",
-        hint="check that the endpoint is up and InService and that the payload suits the model",
+        # InvokeEndpoint answers a missing or not-InService endpoint with a 400 ValidationError.
+        hint=_HINTS["connection"]
+        if "Endpoint " in example
+        else _HINTS.get(kind, "check the endpoint's logs"),
     )
 
 
@@ -1019,9 +1018,7 @@ def run_load_test(
     if plan.warmup:
         warm = _serial(transport, payload, plan.warmup, "warmup", clock, progress, 0)
         if warm.errors:
-            notes.append(
-                f"warm-up: {sum(warm.errors.values())} of {warm.completed} requests failed"
-            )
+            notes.append(f"warm-up: {sum(warm.errors.values())} of {warm.completed} requests failed")
     warm_failures = 0 if warm.latencies_ms else warm.completed
 
     started_at = time.time()
@@ -1033,13 +1030,11 @@ def run_load_test(
     if serial.completed < plan.requests:
         partial = True
         notes.append(
-            f"measured run stopped after {serial.completed} of {plan.requests} requests: "
-            f"{serial.aborted}"
+            f"measured run stopped after {serial.completed} of {plan.requests} requests: {serial.aborted}"
         )
     if measured.errors:
         notes.append(
-            f"measured run: {measured.describe_errors()}; "
-            f"latency is of the {measured.ok} successes only"
+            f"measured run: {measured.describe_errors()}; latency is of the {measured.ok} successes only"
         )
 
     sweep: list[LevelResult] = []
@@ -1055,9 +1050,7 @@ def run_load_test(
                 break
             tick = _ticker(progress, "sweep", concurrency, per_level, clock)
             if pool is not None:
-                raw = pool.run_level(
-                    per_level, concurrency, deadline_in_s=clock.deadline - time.monotonic()
-                )
+                raw = pool.run_level(per_level, concurrency, deadline_in_s=clock.deadline - time.monotonic())
                 if tick is not None:
                     tick(raw.completed)
             else:
@@ -1093,9 +1086,7 @@ def run_load_test(
 
     abandoned = serial.abandoned
     if abandoned:
-        notes.append(
-            f"{abandoned} requests in flight when the time budget ran out were not counted"
-        )
+        notes.append(f"{abandoned} requests in flight when the time budget ran out were not counted")
     return LoadTestResult(
         started_at=started_at,
         ended_at=ended_at,
@@ -1177,8 +1168,27 @@ __all__ = [
     "merge_level_results",
     "merge_load_results",
     "register_endpoint_resolver",
+    "results_document",
     "run_load_test",
     "sagemaker_transport",
     "slo_breach",
     "split_plan",
 ]
+
+
+def results_document(result: LoadTestResult, *, model: str, candidate: Candidate) -> dict[str, Any]:
+    """The load test as an `infercost.results/v1` file (client-side latency), plus the detail.
+
+    `infercost recommend` reads it; the `loadtest` key keeps every level, note and sketch.
+    """
+    entry = CandidateResult(
+        candidate=candidate,
+        latency_ms=result.latency_ms,
+        max_rps_at_slo=result.max_rps_at_slo,
+        invocations=result.measured.requests,
+        errors=result.measured.errors,
+        source="client",
+    )
+    document = ResultsFile(schema_=RESULTS_SCHEMA, model=model, slo=result.slo, results=[entry]).to_json()
+    document["loadtest"] = result.model_dump(mode="json")
+    return document

@@ -37,9 +37,7 @@ def cloudwatch(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 def put(cloudwatch: Any, **datum: Any) -> None:
     cloudwatch.put_metric_data(
         Namespace="AWS/SageMaker",
-        MetricData=[
-            {"MetricName": "ModelLatency", "Dimensions": DIMENSIONS, "Timestamp": AT, **datum}
-        ],
+        MetricData=[{"MetricName": "ModelLatency", "Dimensions": DIMENSIONS, "Timestamp": AT, **datum}],
     )
 
 
@@ -85,9 +83,7 @@ def test_values_with_counts_weigh_percentiles(cloudwatch: Any) -> None:
     }
 
 
-@settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     st.lists(st.integers(1, 10**6), min_size=1, max_size=60),
     st.sampled_from(["p0", "p1", "p50", "p90", "p95", "p99", "p100"]),
@@ -101,9 +97,7 @@ def test_percentiles_use_the_nearest_rank_of_the_raw_values(
     cloudwatch_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].metric_data.clear()
     put(cloudwatch, Values=[float(v) for v in values])
     [point] = extended(cloudwatch, [stat])
-    assert point["ExtendedStatistics"][stat] == nearest_rank(
-        [float(v) for v in values], float(stat[1:])
-    )
+    assert point["ExtendedStatistics"][stat] == nearest_rank([float(v) for v in values], float(stat[1:]))
 
 
 def test_plain_statistics_still_work_and_statistic_sets_are_left_out_of_percentiles(

@@ -110,9 +110,7 @@ def test_errors_are_counted_by_kind_and_stop_the_sweep_past_the_budget() -> None
     profile = SpeedProfile(noop=True, workers=64, fail_every=4, fail_status=503)
     plan = LoadPlan(warmup=0, requests=40, concurrency=[1, 4], requests_per_level=400)
     with serving(profile) as transport:
-        result = run_load_test(
-            transport, PAYLOAD, plan, slo=Slo(percentile="p99", max_latency_ms=500)
-        )
+        result = run_load_test(transport, PAYLOAD, plan, slo=Slo(percentile="p99", max_latency_ms=500))
     assert result.measured.errors_by_kind == {"http_5xx": 10}
     assert result.measured.ok == 30
     assert "HTTP 503" in result.measured.error_examples["http_5xx"]
@@ -125,9 +123,7 @@ def test_errors_are_counted_by_kind_and_stop_the_sweep_past_the_budget() -> None
     assert result.max_rps_at_slo is None  # a 25 % error rate passes nothing
 
 
-@pytest.mark.parametrize(
-    ("status", "kind"), [(400, "http_4xx"), (429, "throttled"), (500, "http_5xx")]
-)
+@pytest.mark.parametrize(("status", "kind"), [(400, "http_4xx"), (429, "throttled"), (500, "http_5xx")])
 def test_a_target_that_always_fails_is_reported_in_one_line(status: int, kind: str) -> None:
     profile = SpeedProfile(noop=True, fail_every=1, fail_status=status)
     with serving(profile) as transport, pytest.raises(LoadTestError) as caught:
@@ -139,9 +135,7 @@ def test_a_target_that_always_fails_is_reported_in_one_line(status: int, kind: s
 
 def test_an_unreachable_url_fails_fast_with_the_reason() -> None:
     transport = http_transport(f"http://127.0.0.1:{free_port()}", "application/json")
-    with pytest.raises(
-        LoadTestError, match=r"\(connection\): cannot connect to 127\.0\.0\.1:\d+: "
-    ):
+    with pytest.raises(LoadTestError, match=r"\(connection\): cannot connect to 127\.0\.0\.1:\d+: "):
         run_load_test(transport, PAYLOAD, LoadPlan(warmup=0, requests=1000))
     transport.close()
 
@@ -220,8 +214,7 @@ def raw_http_server(reply: Callable[[int], bytes]) -> Iterator[str]:
 @pytest.mark.parametrize(
     "answer",
     [
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-        b"4\r\nabcd\r\n3;x=1\r\nefg\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n3;x=1\r\nefg\r\n0\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nbody until the connection closes",
         b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
         b"HTTP/1.1 204 No Content\r\n\r\n",
@@ -231,9 +224,7 @@ def raw_http_server(reply: Callable[[int], bytes]) -> Iterator[str]:
 def test_response_framings_are_all_read(answer: bytes) -> None:
     with raw_http_server(lambda _: answer) as url:
         transport = http_transport(url, "application/json", timeout_s=2)
-        result = run_load_test(
-            transport, PAYLOAD, LoadPlan(warmup=1, requests=12, concurrency=[1, 3])
-        )
+        result = run_load_test(transport, PAYLOAD, LoadPlan(warmup=1, requests=12, concurrency=[1, 3]))
         transport.close()
     assert result.measured.ok == 12 and result.measured.errors == 0
     assert result.sweep[0].ok == 12
@@ -261,9 +252,7 @@ def test_only_plain_http_urls_are_accepted(url: str) -> None:
 def test_endpoint_transport_uses_a_registered_resolver_else_sagemaker() -> None:
     clear_endpoint_resolvers()
     try:
-        register_endpoint_resolver(
-            lambda name: "http://127.0.0.1:9" if name == "local-ep" else None
-        )
+        register_endpoint_resolver(lambda name: "http://127.0.0.1:9" if name == "local-ep" else None)
         local = endpoint_transport("local-ep", "text/csv", timeout_s=3)
         remote = endpoint_transport("real-ep", "text/csv")
     finally:

@@ -55,9 +55,7 @@ def test_merged_sketches_equal_one_sketch_fed_every_value(parts: list[list[float
         merged.merge(LatencySketch.from_text(LatencySketch(part).to_text()))
     single = LatencySketch(value for part in parts for value in part)
     for quantile in QUANTILES:
-        assert merged.quantile_ms(quantile) == pytest.approx(
-            single.quantile_ms(quantile), rel=1e-12
-        )
+        assert merged.quantile_ms(quantile) == pytest.approx(single.quantile_ms(quantile), rel=1e-12)
     assert merged.count == single.count
     assert merged.max_ms == single.max_ms
     assert_same_stats(merged.stats(), single.stats())

@@ -42,9 +42,7 @@ def cloudwatch(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         yield boto3.client("cloudwatch", region_name="us-east-1")
 
 
-def put_latencies(
-    cloudwatch: Any, at: float, values_us: list[float], *, name: str = "ModelLatency"
-) -> None:
+def put_latencies(cloudwatch: Any, at: float, values_us: list[float], *, name: str = "ModelLatency") -> None:
     cloudwatch.put_metric_data(
         Namespace="AWS/SageMaker",
         MetricData=[
@@ -82,9 +80,7 @@ def test_the_window_starts_at_the_whole_second_and_covers_the_run_from_there() -
 
 
 @given(st.floats(0, 10**7), st.floats(0, 86_400))
-def test_one_period_covers_the_run_and_the_end_has_a_five_minute_buffer(
-    start: float, elapsed: float
-) -> None:
+def test_one_period_covers_the_run_and_the_end_has_a_five_minute_buffer(start: float, elapsed: float) -> None:
     window = metric_window(start, start + elapsed)
     run_end = datetime.fromtimestamp(start + elapsed, UTC)
     assert window.period_s % 60 == 0

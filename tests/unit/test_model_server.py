@@ -101,8 +101,7 @@ def test_a_batch_mixing_good_and_bad_payloads_answers_each_one() -> None:
             results.append(call(server.url, "POST", "/invocations", body)[0])
 
         threads = [
-            threading.Thread(target=send, args=(b"[1]" if i % 2 else sample_payload(),))
-            for i in range(6)
+            threading.Thread(target=send, args=(b"[1]" if i % 2 else sample_payload(),)) for i in range(6)
         ]
         for thread in threads:
             thread.start()
@@ -128,9 +127,7 @@ def test_batching_serves_queued_requests_together() -> None:
 
 
 def test_parallel_workers_and_jitter_shape_the_latency() -> None:
-    profile = SpeedProfile(
-        name="cpu", base_latency_ms=20, jitter_ms=5, workers=2, noop=True, seed=3
-    )
+    profile = SpeedProfile(name="cpu", base_latency_ms=20, jitter_ms=5, workers=2, noop=True, seed=3)
     with ModelServer(profile) as server:
         transport = http_transport(server.url, "application/json")
         result = run_load_test(
@@ -147,9 +144,7 @@ def test_parallel_workers_and_jitter_shape_the_latency() -> None:
 
 
 def test_a_cold_start_delays_the_first_request_after_idle() -> None:
-    profile = SpeedProfile(
-        name="sls", base_latency_ms=1, cold_start_ms=150, cold_after_idle_s=60, noop=True
-    )
+    profile = SpeedProfile(name="sls", base_latency_ms=1, cold_start_ms=150, cold_after_idle_s=60, noop=True)
     with ModelServer(profile) as server:
         first = time.perf_counter()
         call(server.url, "POST", "/invocations", b"{}")
@@ -230,9 +225,7 @@ def test_metrics_are_published_like_sagemaker(monkeypatch: pytest.MonkeyPatch) -
             time.sleep(0.2)  # the periodic flush runs meanwhile
         window = metric_window(started, time.time())
         metrics = read_endpoint_metrics(cloudwatch, "ep-1", window)
-        listed = {
-            m["MetricName"] for m in cloudwatch.list_metrics(Namespace="AWS/SageMaker")["Metrics"]
-        }
+        listed = {m["MetricName"] for m in cloudwatch.list_metrics(Namespace="AWS/SageMaker")["Metrics"]}
     assert metrics.invocations == 31
     assert metrics.errors_5xx == 3 and metrics.errors_4xx == 0
     assert metrics.sample_count == 31
@@ -282,9 +275,7 @@ def test_declared_profiles_order_the_hardware_as_expected() -> None:
     gpu = profile_for(cpu("ml.g5.xlarge"))
     eia = profile_for(cpu("ml.c5.large", accelerator_type="ml.eia2.medium"))
     plain = profile_for(cpu("ml.c5.large"))
-    serverless = profile_for(
-        Candidate(serverless=ServerlessConfig(memory_mb=2048, max_concurrency=5))
-    )
+    serverless = profile_for(Candidate(serverless=ServerlessConfig(memory_mb=2048, max_concurrency=5)))
     assert large.base_latency_ms < small.base_latency_ms and large.workers > small.workers
     assert gpu.base_latency_ms < small.base_latency_ms and gpu.max_batch > 1
     assert eia.base_latency_ms < plain.base_latency_ms
