@@ -109,9 +109,7 @@ def _latency(
     count = sum(int(point.get("SampleCount", 0)) for point in basic)
     if not count:
         return None, 0
-    extended = _datapoints(
-        cloudwatch, NAMESPACE, name, dims, window, ExtendedStatistics=list(_EXTENDED)
-    )
+    extended = _datapoints(cloudwatch, NAMESPACE, name, dims, window, ExtendedStatistics=list(_EXTENDED))
     weights = {point["Timestamp"]: float(point.get("SampleCount", 0)) for point in basic}
     average_us = sum(point["Average"] * point["SampleCount"] for point in basic) / count
     values: dict[str, float] = {"avg": average_us / 1000}
@@ -148,9 +146,7 @@ def read_endpoint_metrics(
     overhead, _ = _latency(cloudwatch, "OverheadLatency", dims, window, notes)
     utilization: dict[str, float] = {}
     for name in UTILIZATION_METRICS:
-        points = _datapoints(
-            cloudwatch, UTILIZATION_NAMESPACE, name, dims, window, Statistics=["Average"]
-        )
+        points = _datapoints(cloudwatch, UTILIZATION_NAMESPACE, name, dims, window, Statistics=["Average"])
         if points:
             utilization[name] = sum(point["Average"] for point in points) / len(points)
     return EndpointMetrics(
@@ -223,9 +219,7 @@ def collect_endpoint_metrics(
         previous = count
 
 
-def compare_client_server(
-    client: LatencyStats, server: LatencyStats
-) -> dict[str, dict[str, float]]:
+def compare_client_server(client: LatencyStats, server: LatencyStats) -> dict[str, dict[str, float]]:
     """Client minus server latency per statistic (network, front end and SDK overhead), in ms."""
     gaps: dict[str, dict[str, float]] = {}
     for name in ("avg", *PERCENTILES):

@@ -51,9 +51,7 @@ def install() -> None:
         statistics = self._get_param("Statistics", [])
         extended = self._get_param("ExtendedStatistics", [])
         if not statistics and not extended:
-            raise InvalidParameterCombination(
-                "Must specify either Statistics or ExtendedStatistics"
-            )
+            raise InvalidParameterCombination("Must specify either Statistics or ExtendedStatistics")
         if statistics and extended:
             raise InvalidParameterCombination(
                 "Must specify either Statistics or ExtendedStatistics, but not both"

@@ -83,9 +83,7 @@ def parse_rows(body: bytes, content_type: str) -> np.ndarray:
             if isinstance(rows, list) and rows and not isinstance(rows[0], list):
                 rows = [rows]
         else:
-            raise BadRequest(
-                f"content type {kind!r} is not supported: use application/json or text/csv"
-            )
+            raise BadRequest(f"content type {kind!r} is not supported: use application/json or text/csv")
         array = np.asarray(rows, dtype=float)
     except (ValueError, TypeError, UnicodeDecodeError) as error:
         if isinstance(error, BadRequest):
@@ -159,9 +157,7 @@ class MetricBuffer:
             )
         calls = 0
         for start in range(0, len(data), 500):
-            self.cloudwatch.put_metric_data(
-                Namespace="AWS/SageMaker", MetricData=data[start : start + 500]
-            )
+            self.cloudwatch.put_metric_data(Namespace="AWS/SageMaker", MetricData=data[start : start + 500])
             calls += 1
         return calls
 
@@ -185,8 +181,7 @@ _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Al
 def _response(status: int, body: bytes, content_type: str = "application/json") -> bytes:
     reason = _REASONS.get(status, "Error")
     return (
-        f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
+        f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
     ).encode() + body
 
 
@@ -400,9 +395,7 @@ class ModelServer:
             content_type = ""
             if start >= 0:
                 stop = lower.find(b"\r\n", start + 15)
-                content_type = (
-                    lower[start + 15 : stop if stop >= 0 else len(lower)].decode().strip()
-                )
+                content_type = lower[start + 15 : stop if stop >= 0 else len(lower)].decode().strip()
             request = _Request(connection, body, content_type, arrived, time.perf_counter())
             if self.profile.immediate:
                 self._serve([request])

@@ -54,9 +54,7 @@ NOOP = SpeedProfile(name="noop", noop=True, workers=1024)
 
 def fixed_delay(delay_ms: float, *, workers: int = 1024) -> SpeedProfile:
     """A no-model endpoint that answers after exactly `delay_ms` (for benchmarks and tests)."""
-    return SpeedProfile(
-        name=f"fixed-{delay_ms:g}ms", base_latency_ms=delay_ms, workers=workers, noop=True
-    )
+    return SpeedProfile(name=f"fixed-{delay_ms:g}ms", base_latency_ms=delay_ms, workers=workers, noop=True)
 
 
 # Size multipliers: a larger instance of a family has more cores (more parallel workers)
