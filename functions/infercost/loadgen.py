@@ -1038,6 +1038,7 @@ def run_load_test(
         )
 
     sweep: list[LevelResult] = []
+    sweep_abandoned = 0
     levels = [level for level in plan.concurrency if level > 1]
     per_level = plan.requests_per_level or plan.requests
     max_errors = math.floor(plan.max_error_rate * per_level)
@@ -1064,6 +1065,7 @@ def run_load_test(
                 )
             level = raw.to_level()
             sweep.append(level)
+            sweep_abandoned += raw.abandoned
             if raw.aborted == "time budget ran out":
                 partial = True
                 notes.append(f"time budget ran out during concurrency {concurrency}")
@@ -1084,7 +1086,7 @@ def run_load_test(
         if pool is not None:
             pool.close()
 
-    abandoned = serial.abandoned
+    abandoned = serial.abandoned + sweep_abandoned
     if abandoned:
         notes.append(f"{abandoned} requests in flight when the time budget ran out were not counted")
     return LoadTestResult(

@@ -315,3 +315,14 @@ def test_a_local_worker_pool_drives_the_sweep_from_several_processes() -> None:
         result = run_load_test(transport, PAYLOAD, plan, workers=2)
     assert result.measured.concurrency == 1 and result.measured.ok == 10
     assert [(level.concurrency, level.ok) for level in result.sweep] == [(4, 200)]
+
+
+def test_the_time_budget_can_also_end_a_sweep_level() -> None:
+    plan = LoadPlan(warmup=0, requests=5, concurrency=[1, 2, 4], requests_per_level=10_000)
+    with serving(fixed_delay(20)) as transport:
+        result = run_load_test(transport, PAYLOAD, plan, time_budget_s=0.6)
+    assert result.partial and result.measured.ok == 5
+    assert [level.concurrency for level in result.sweep] == [2]
+    assert 0 < result.sweep[0].requests < 10_000
+    assert "time budget ran out during concurrency 2" in result.notes
+    assert any("in flight when the time budget ran out were not counted" in note for note in result.notes)
