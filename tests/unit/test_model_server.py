@@ -285,3 +285,38 @@ def test_declared_profiles_order_the_hardware_as_expected() -> None:
     assert all(p.simulated for p in (small, gpu, serverless))
     assert "simulated" in SIMULATED_NOTE
     assert fixed_delay(3).noop and fixed_delay(3).base_latency_ms == 3
+
+
+def raw_exchange(url: str, request: bytes, *, then: bytes = b"") -> bytes:
+    """Send `request` (and `then` after the first answer) on one socket; read until it closes."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(request)
+        answer = sock.recv(65536)
+        if then:
+            sock.sendall(then)
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_a_client_asking_to_close_is_answered_then_disconnected() -> None:
+    with ModelServer(NOOP) as server:
+        answer = raw_exchange(
+            server.url, b"GET /ping HTTP/1.1\r\nConnection: close\r\n\r\nGET /ping HTTP/1.1\r\n\r\n"
+        )
+        old = raw_exchange(server.url, b"POST /invocations HTTP/1.0\r\nContent-Length: 2\r\n\r\n{}")
+    assert answer.count(b"HTTP/1.1 200 OK") == 1  # the pipelined second request is dropped
+    assert old.startswith(b"HTTP/1.1 200 OK") and old.endswith(b'{"predictions":[]}')
+
+
+def test_expect_100_continue_is_honoured() -> None:
+    with ModelServer(SpeedProfile(name="model")) as server:
+        body = sample_payload()
+        head = (
+            "POST /invocations HTTP/1.1\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+            f"Connection: close\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        answer = raw_exchange(server.url, head, then=body)
+    assert answer.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK")
+    assert b'"predictions"' in answer

@@ -198,6 +198,8 @@ class _Connection(asyncio.Protocol):
         self.buffer = b""
         self.transport: asyncio.Transport | None = None
         self.first_byte = 0.0
+        self.continued = False
+        self.closing = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -208,8 +210,11 @@ class _Connection(asyncio.Protocol):
         self.transport = None
 
     def write(self, data: bytes) -> None:
+        """Send a response; a client that asked for `Connection: close` is then disconnected."""
         if self.transport is not None:
             self.transport.write(data)
+            if self.closing and not data.startswith(b"HTTP/1.1 100 "):
+                self.transport.close()
 
     def data_received(self, data: bytes) -> None:
         if not self.buffer:
@@ -232,11 +237,22 @@ class _Connection(asyncio.Protocol):
                 return
             total = end + 4 + length
             if len(buffer) < total:
+                if not self.continued and b"\r\nexpect: 100-continue" in lower:
+                    self.continued = True
+                    self.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                 break
             body = buffer[end + 4 : total]
             buffer = buffer[total:]
+            self.continued = False
+            first_line = lower[: lower.find(b"\r\n")] if b"\r\n" in lower else lower
+            self.closing = b"\r\nconnection: close" in lower or (
+                first_line.endswith(b"http/1.0") and b"\r\nconnection: keep-alive" not in lower
+            )
             self.server._dispatch(self, head, lower, body, self.first_byte)
             self.first_byte = time.perf_counter()
+            if self.closing:
+                buffer = b""
+                break
         self.buffer = buffer
 
     def _close(self) -> None:
