@@ -327,3 +327,18 @@ def test_the_time_budget_can_also_end_a_sweep_level() -> None:
     assert 0 < result.sweep[0].requests < 10_000
     assert "time budget ran out during concurrency 2" in result.notes
     assert any("in flight when the time budget ran out were not counted" in note for note in result.notes)
+
+
+def test_without_uvloop_the_standard_event_loop_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+    import sys
+
+    from infercost.loadgen import new_event_loop
+
+    monkeypatch.setitem(sys.modules, "uvloop", None)
+    loop = new_event_loop()
+    try:
+        assert isinstance(loop, asyncio.BaseEventLoop)
+        assert type(loop).__module__.startswith("asyncio")
+    finally:
+        loop.close()

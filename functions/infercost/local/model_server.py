@@ -23,6 +23,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from infercost.loadgen import new_event_loop
 from infercost.local.profiles import NOOP, SpeedProfile, fixed_delay
 from infercost.sketch import LatencySketch
 
@@ -309,7 +310,7 @@ class ModelServer:
         failure: list[BaseException] = []
 
         def serve() -> None:
-            loop = asyncio.new_event_loop()
+            loop = new_event_loop()
             self._loop = loop
             try:
                 self._server = loop.run_until_complete(
