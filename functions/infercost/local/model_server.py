@@ -328,8 +328,11 @@ class ModelServer:
                 loop.run_forever()
             finally:
                 self._server.close()
+                # abort, not close: a client that stopped reading must not hold the shutdown
+                # (wait_closed waits for every connection on Python 3.12).
                 for connection in list(self._connections):
-                    connection._close()
+                    if connection.transport is not None:
+                        connection.transport.abort()
                 loop.run_until_complete(self._server.wait_closed())
                 loop.close()
                 self._stopped.set()
