@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from infercost.errors import InputError
-from infercost.loadgen import LevelResult, RawLevel, merge_level_results
+from infercost.loadgen import LevelResult, LoadTestResult, RawLevel, merge_level_results
 from infercost.models import LatencyStats
 from infercost.sketch import RELATIVE_ACCURACY, LatencySketch
 
@@ -120,3 +120,17 @@ def test_level_without_successes_has_no_latency_but_keeps_its_errors() -> None:
     assert level.error_rate == 1.0
     assert level.describe_errors() == "2 errors of 2 (timeout 2)"
     assert level.latency_at("p90") is None
+
+
+def test_a_whole_sweep_fits_easily_in_step_functions_state() -> None:
+    # Seven levels of latencies spread over 0.1 ms .. 60 s, each with errors of every kind.
+    levels = []
+    for concurrency in (1, 2, 4, 8, 16, 32, 64):
+        raw = RawLevel(concurrency, duration_s=10.0)
+        raw.latencies_ms.extend(0.1 * 1.0005**i for i in range(27_000))
+        for kind in ("http_4xx", "http_5xx", "throttled", "timeout", "connection", "other"):
+            raw.error(kind, "x" * 500)
+        levels.append(raw.to_level())
+    result = LoadTestResult(started_at=0, ended_at=1, measured=levels[0], sweep=levels[1:])
+    assert len(result.model_dump_json()) < 40_000  # the state limit is 256 KB
+    assert LoadTestResult.model_validate_json(result.model_dump_json()) == result
