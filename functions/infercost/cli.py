@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from infercost.errors import InfercostError
+from infercost.errors import InfercostError, InputError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from infercost.models import Recommendation
+    from infercost.models import RankedCandidate, Recommendation
     from infercost.pricing.book import PriceBook
+    from infercost.store import CandidateRecord, ResultsStore, RunRecord
 
 EXIT_INVALID_INPUT = 2
 
@@ -182,7 +183,7 @@ def prices(
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
 ) -> None:
     """Show on-demand hourly prices of SageMaker hosting instances, accelerators and serverless."""
-    from infercost.tables import Column, money, rich_table
+    from infercost.tables import Column, rich_table, unit_price
 
     book = _price_book(region, overrides, live)
     rows = book.rows(family)
@@ -198,7 +199,7 @@ def prices(
     columns: list[Column[Any]] = [
         Column("Kind", lambda row: row.kind),
         Column("Name", lambda row: row.name),
-        Column("USD", lambda row: money(row.usd) if row.usd >= 0.01 else f"${row.usd:.7f}", "right"),
+        Column("USD", lambda row: unit_price(row.usd), "right"),
         Column("Unit", lambda row: row.unit),
         Column("Source", lambda row: row.source),
     ]
@@ -338,6 +339,190 @@ def plan(
             f"Estimated benchmark cost {money(estimate.cost_usd)}; budget {budget}.", highlight=False
         )
     check_budget(estimate)
+
+
+TableOption = Annotated[
+    str | None,
+    typer.Option(
+        "--table", help="Results table name (default: --stack's output, else $INFERCOST_TABLE_NAME)."
+    ),
+]
+StackOption = Annotated[
+    str | None,
+    typer.Option("--stack", help="Deployed infercost stack: its ResultsTableName output names the table."),
+]
+EndpointUrlOption = Annotated[
+    str | None,
+    typer.Option("--endpoint-url", help="AWS endpoint, e.g. the local demo's http://127.0.0.1:PORT."),
+]
+StoreRegionOption = Annotated[str | None, typer.Option("--region", help="AWS region of the stack/table.")]
+
+
+def _open_store(
+    table: str | None, stack: str | None, region: str | None, endpoint_url: str | None
+) -> tuple[ResultsStore, str]:
+    from infercost.history import open_store
+
+    return open_store(table=table, stack=stack, region=region, endpoint_url=endpoint_url)
+
+
+def _when(timestamp: str | None) -> str:
+    """'2026-11-20T10:00:00.000Z' -> '2026-11-20 10:00:00'."""
+    return timestamp.replace("T", " ").removesuffix("Z").split(".")[0] if timestamp else "—"
+
+
+@app.command()
+def history(
+    model: Annotated[str, typer.Argument(metavar="MODEL", help="The model's name, as in its spec.")],
+    limit: Annotated[int, typer.Option(help="Newest runs to show.", min=1, max=1000)] = 20,
+    output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
+    table: TableOption = None,
+    stack: StackOption = None,
+    region: StoreRegionOption = None,
+    endpoint_url: EndpointUrlOption = None,
+) -> None:
+    """A model's evaluations, newest first: status, recommendation, cost, benchmark cost."""
+    from infercost.history import model_history
+    from infercost.tables import Column, millis, money, rich_table
+
+    store, table_name = _open_store(table, stack, region, endpoint_url)
+    runs = model_history(store, model, limit, table_name=table_name)
+    if output is OutputFormat.json:
+        _print_json([run.model_dump(mode="json", exclude_none=True) for run in runs])
+        return
+    answers = {run.run_id: run.parsed_recommendation() for run in runs}
+
+    def winner(run: RunRecord) -> RankedCandidate | None:
+        answer = answers[run.run_id]
+        return answer.recommended if answer else None
+
+    def verdict(run: RunRecord) -> str:
+        answer = answers[run.run_id]
+        if run.status != "SUCCEEDED" or answer is None:
+            return run.error or ("running" if run.status == "RUNNING" else "—")
+        return answer.recommended.label if answer.recommended else "none meets the SLO"
+
+    def latency(run: RunRecord) -> str:
+        best = winner(run)
+        return millis(best.slo_latency_ms) if best else "—"
+
+    columns: list[Column[RunRecord]] = [
+        Column("Started (UTC)", lambda run: _when(run.started_at)),
+        Column("Run", lambda run: run.run_id),
+        Column("Status", lambda run: run.status),
+        Column("SLO", lambda run: run.slo.describe() if run.slo else "—"),
+        Column("Recommended", verdict),
+        Column(
+            "$/100k", lambda run: money(best.cost_per_100k_usd) if (best := winner(run)) else "—", "right"
+        ),
+        Column("SLO ms", latency, "right"),
+        Column("Benchmark $", lambda run: money(run.benchmark_cost_usd), "right"),
+        Column("Regressions", lambda run: str(len(run.regressions)) if run.regressions else "—", "right"),
+    ]
+    _stdout().print(rich_table(columns, runs, title=f"{model}: {len(runs)} newest runs in {table_name}"))
+
+
+@app.command()
+def show(
+    run_id: Annotated[
+        str, typer.Argument(metavar="RUN_ID", help="A run id (see `infercost history MODEL`).")
+    ],
+    output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
+    table: TableOption = None,
+    stack: StackOption = None,
+    region: StoreRegionOption = None,
+    endpoint_url: EndpointUrlOption = None,
+) -> None:
+    """One run: its candidates (measured, failed, skipped) and its recommendation."""
+    from infercost.history import find_run
+    from infercost.tables import Column, millis, money, rich_table
+
+    store, table_name = _open_store(table, stack, region, endpoint_url)
+    view = find_run(store, run_id, table_name=table_name)
+    if output is OutputFormat.json:
+        _print_json(view.model_dump(mode="json", exclude_none=True))
+        return
+    run = view.run
+    console = _stdout()
+    console.print(
+        f"[bold]{run.model}[/] run {run.run_id}: {run.status}, {_when(run.started_at)} → "
+        f"{_when(run.finished_at)}" + (f", {run.region}" if run.region else ""),
+        highlight=False,
+    )
+    if run.artifact:
+        console.print(f"artifact s3://{run.artifact.bucket}/{run.artifact.key}", highlight=False)
+    if run.error:
+        console.print(f"[bold red]error:[/] {run.error}", highlight=False)
+    percentile = run.slo.percentile if run.slo else "p90"
+
+    def measured(record: CandidateRecord, name: str) -> str:
+        result = record.parsed_result()
+        value = getattr(result.latency_ms, name) if result else None
+        return millis(value)
+
+    columns: list[Column[CandidateRecord]] = [
+        Column("#", lambda record: str(record.index), "right"),
+        Column("Candidate", lambda record: record.candidate.label),
+        Column("Status", lambda record: record.status),
+        Column(f"{percentile.upper()} ms", lambda record: measured(record, percentile), "right"),
+        Column("avg ms", lambda record: measured(record, "avg"), "right"),
+        Column("Benchmark $", lambda record: money(record.benchmark_cost_usd), "right"),
+        Column("Error", lambda record: record.error or ""),
+    ]
+    console.print(rich_table(columns, view.candidates, title="Candidates"))
+    answer = run.parsed_recommendation()
+    if answer is not None:
+        print_recommendation(answer, console)
+    for regression in run.regressions or []:
+        console.print(f"[yellow]regression[/] {regression.get('message', '')}", highlight=False)
+    if run.benchmark_cost_usd is not None:
+        console.print(f"The benchmark cost {money(run.benchmark_cost_usd)}.", highlight=False)
+
+
+@app.command()
+def report(
+    target: Annotated[
+        str, typer.Argument(metavar="RUN_ID|RESULTS.json", help="A stored run id, or a results file.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the HTML report.", dir_okay=False)],
+    prices: PricesOption = None,
+    region: Annotated[
+        str | None,
+        typer.Option("--region", help="Prices' region for a results file; the stack's region for a run id."),
+    ] = None,
+    slo: Annotated[
+        str | None, typer.Option(help="SLO as PERCENTILE:MS for a results file (overrides the file's).")
+    ] = None,
+    table: TableOption = None,
+    stack: StackOption = None,
+    endpoint_url: EndpointUrlOption = None,
+) -> None:
+    """Write the HTML report of a stored run, or of a results file, to one self-contained file."""
+    from infercost.report import ReportInput, render_report
+
+    if not out.parent.is_dir():
+        raise InputError(f"cannot write {out}: no directory {out.parent}", field="--out")
+
+    if target.endswith(".json") or Path(target).is_file():
+        from infercost.models import ResultsFile, Slo, load_json_file, parse_model
+        from infercost.recommend import DEFAULT_REGION
+        from infercost.recommend import recommend as run_recommend
+
+        results = parse_model(ResultsFile, load_json_file(Path(target)))
+        book = _price_book(region or results.region or DEFAULT_REGION, prices, False)
+        answer = run_recommend(results, book, slo=Slo.parse(slo) if slo else None)
+        document = render_report(ReportInput.from_results(results, answer))
+    else:
+        from infercost.history import find_run, run_regressions
+
+        store, table_name = _open_store(table, stack, region, endpoint_url)
+        view = find_run(store, target, table_name=table_name)
+        document = render_report(ReportInput.from_run(view, run_regressions(store, view.run)))
+    try:
+        out.write_text(document, encoding="utf-8")
+    except OSError as error:
+        raise InputError(f"cannot write {out}: {error.strerror}", field="--out") from None
+    _stderr().print(f"wrote {out} ({len(document.encode('utf-8')) / 1024:,.0f} KB)", highlight=False)
 
 
 @app.command()

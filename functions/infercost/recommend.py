@@ -236,13 +236,12 @@ def _price_of(result: CandidateResult, prices: PriceLookup | None, field: str) -
 
 
 def _with_field(field: str, lookup: Callable[[], T]) -> T:
-    """Run a price lookup; an error that names no field gets the results path of the candidate."""
+    """Run a price lookup; its error is placed under the results path of the candidate."""
     try:
         return lookup()
     except InputError as error:
-        if error.field is None:
-            raise type(error)(error.message, field=field, hint=error.hint) from None
-        raise
+        located = f"{field}.{error.field}" if error.field else field
+        raise type(error)(error.message, field=located, hint=error.hint) from None
 
 
 def _pareto_front(costed: list[_Costed]) -> set[int]:

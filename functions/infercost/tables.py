@@ -81,6 +81,13 @@ def money(value: float | None) -> str:
     return f"${value:,.2f}"
 
 
+def unit_price(value: float) -> str:
+    """A list price as published (not rounded to cents): $0.102, $1.408, $0.00002."""
+    text = f"{value:,.7f}".rstrip("0")
+    whole, _, decimals = text.partition(".")
+    return f"${whole}.{decimals.ljust(2, '0')}"
+
+
 def millis(value: float | None) -> str:
     return "—" if value is None else f"{value:,.1f}"
 

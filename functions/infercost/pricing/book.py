@@ -88,10 +88,10 @@ class PriceBook:
         """Hourly price of one instance of an instance candidate, its accelerator added."""
         if candidate.instance_type is None:
             raise InputError("a serverless candidate has no hourly price; serverless rates cost it")
-        instance = self.instance_price(candidate.instance_type)
+        instance = self._located("instance", candidate.instance_type)
         if candidate.accelerator_type is None:
             return instance
-        accelerator = self.accelerator_price(candidate.accelerator_type)
+        accelerator = self._located("accelerator", candidate.accelerator_type)
         parts = [instance, accelerator]
         dates = [part.as_of for part in parts if part.as_of]
         mixed = instance.source != accelerator.source
@@ -107,6 +107,13 @@ class PriceBook:
                 else None
             ),
         )
+
+    def _located(self, kind: Kind, name: str) -> Price:
+        """A candidate's price; an error names the candidate field at fault."""
+        try:
+            return self._price(kind, name)
+        except InputError as error:
+            raise type(error)(error.message, field=_FIELDS[kind], hint=error.hint) from None
 
     def instance_price(self, instance_type: str) -> Price:
         return self._price("instance", instance_type)
@@ -150,12 +157,8 @@ class PriceBook:
                 raise type(error)(error.message, field="serverless", hint=error.hint) from None
             return
         for kind, name in zip(_KINDS, (candidate.instance_type, candidate.accelerator_type), strict=True):
-            if name is None:
-                continue
-            try:
-                self._price(kind, name)
-            except InputError as error:
-                raise type(error)(error.message, field=_FIELDS[kind], hint=error.hint) from None
+            if name is not None:
+                self._located(kind, name)
 
     # -- the `infercost prices` table
 
