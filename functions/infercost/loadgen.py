@@ -1180,6 +1180,7 @@ __all__ = [
     "max_rps_at_slo",
     "merge_level_results",
     "merge_load_results",
+    "new_event_loop",
     "register_endpoint_resolver",
     "results_document",
     "run_load_test",
