@@ -285,7 +285,9 @@ def test_max_concurrency_from_the_input_bounds_the_candidates_in_flight(stack: E
     head = stack.client("s3").head_object(Bucket=stack.bucket, Key=key)
     event = json.loads((FIXTURES / "eventbridge_s3_object_created.json").read_text())
     event["detail"]["bucket"]["name"] = stack.bucket
-    event["detail"]["object"].update(key=key, etag=head["ETag"].strip('"'), **{"version-id": head["VersionId"]})
+    event["detail"]["object"].update(
+        key=key, etag=head["ETag"].strip('"'), **{"version-id": head["VersionId"]}
+    )
     event["workflow"] = {"max_concurrency": 1}
     before = {e["executionArn"] for e in stack.executions()}
 

@@ -271,7 +271,9 @@ def test_payload_from_the_bucket_or_inline(aws: dict[str, Any]) -> None:
 
     assert artifacts.read_payload(aws["s3"], BUCKET, PayloadSpec(body="{}")) == b"{}"
     assert artifacts.read_payload(aws["s3"], BUCKET, PayloadSpec(s3_key="models/m/sample.json")) == b"[1,2]"
-    with pytest.raises(InputError, match=r"payload\.s3_key: no payload object at s3://artifacts/models/m/none"):
+    with pytest.raises(
+        InputError, match=r"payload\.s3_key: no payload object at s3://artifacts/models/m/none"
+    ):
         artifacts.read_payload(aws["s3"], BUCKET, PayloadSpec(s3_key="models/m/none"))
 
 
