@@ -280,6 +280,7 @@ def test_endpoint_is_created_then_in_service_with_a_server_and_gone_when_deleted
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 200
+    assert stack.endpoint_activity() == {name: 1}
 
     _delete(stack, name)
 
@@ -376,3 +377,42 @@ def test_webhook_receiver_records_posts_and_stops() -> None:
     assert receiver.received() == [{"text": "hi"}]
     with pytest.raises(OSError):
         urllib.request.urlopen(urllib.request.Request(url, data=b"{}"), timeout=2)
+
+
+def test_rule_with_input_path_and_a_queue_beside_the_state_machine(stack: EmbeddedStack) -> None:
+    events, sqs = stack.client("events"), stack.client("sqs")
+    queue = sqs.create_queue(QueueName="beside")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events.put_rule(
+        Name="detail-only",
+        EventPattern=json.dumps(
+            {
+                "source": ["aws.s3"],
+                "detail-type": ["Object Created"],
+                "detail": {"object": {"key": [{"prefix": "path/"}]}},
+            }
+        ),
+    )
+    events.put_targets(
+        Rule="detail-only",
+        Targets=[
+            {"Id": "sfn", "Arn": stack.state_machine_arn, "InputPath": "$.detail.object"},
+            {"Id": "queue", "Arn": queue_arn},
+        ],
+    )
+    before = {e["executionArn"] for e in stack.executions()}
+    try:
+        stack.put_object("path/thing.bin", b"x")
+        (execution,) = stack.wait_for_new(before)
+        stack.client("s3").delete_object(Bucket=stack.bucket, Key="path/thing.bin")
+    finally:
+        events.remove_targets(Rule="detail-only", Ids=["sfn", "queue"])
+        events.delete_rule(Name="detail-only")
+
+    assert json.loads(execution["input"])["key"] == "path/thing.bin"
+    queued = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+    assert [json.loads(m["Body"])["detail"]["object"]["key"] for m in queued] == ["path/thing.bin"]
+    # The deletion matched no rule and started nothing.
+    assert len([e for e in stack.executions() if e["executionArn"] not in before]) == 1

@@ -170,3 +170,42 @@ def test_not_found_is_what_sagemaker_says_for_a_missing_resource(
 ) -> None:
     error = ClientError({"Error": {"Code": code, "Message": message}}, "DeleteEndpoint")
     assert endpoints.is_not_found(error) is missing
+
+
+def test_errors_other_than_not_found_are_raised_and_log_access_is_optional(aws: dict[str, Any]) -> None:
+    sagemaker, logs = aws["sagemaker"], aws["logs"]
+    with Stubber(sagemaker) as stub:
+        stub.add_client_error("describe_endpoint", "ThrottlingException", "Rate exceeded")
+        with pytest.raises(ClientError, match="Rate exceeded"):
+            endpoints.describe_endpoint(sagemaker, logs, "x")
+    with Stubber(logs) as stub:
+        stub.add_client_error("describe_log_streams", "AccessDeniedException", "no")
+        assert endpoints.container_log_tail(logs, "x") == []
+        stub.add_client_error("describe_log_streams", "ServiceUnavailableException", "down")
+        with pytest.raises(ClientError, match="down"):
+            endpoints.container_log_tail(logs, "x")
+
+
+def test_listing_skips_resources_that_vanish_and_pages_through(aws: dict[str, Any]) -> None:
+    sagemaker = aws["sagemaker"]
+    summary = {
+        "EndpointName": "infercost-0123456789-00-a",
+        "EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/infercost-0123456789-00-a",
+        "CreationTime": "2024-01-01T00:00:00Z",
+        "LastModifiedTime": "2024-01-01T00:00:00Z",
+        "EndpointStatus": "InService",
+    }
+    with Stubber(sagemaker) as stub:
+        stub.add_response("list_endpoints", {"Endpoints": [summary], "NextToken": "2"})
+        stub.add_client_error("list_tags", "ValidationException", "Could not find endpoint")
+        stub.add_response("list_endpoints", {"Endpoints": []})
+        assert endpoints.find_managed(sagemaker, "infercost", kinds=("endpoint",)) == []
+    with Stubber(sagemaker) as stub:
+        stub.add_response("list_endpoints", {"Endpoints": [summary]})
+        stub.add_client_error("describe_endpoint", "ValidationException", "Could not find endpoint")
+        assert endpoints.instances_in_use(sagemaker, ["ml.m5.large"]) == {"ml.m5.large": 0}
+    with Stubber(sagemaker) as stub:
+        stub.add_response("list_endpoints", {"Endpoints": [summary]})
+        stub.add_client_error("list_tags", "ThrottlingException", "slow down")
+        with pytest.raises(ClientError, match="slow down"):
+            endpoints.find_managed(sagemaker, "infercost", kinds=("endpoint",))

@@ -78,6 +78,15 @@ def _send_event_bridge_message(account_id: str, bucket: Any, event_name: str, ke
             rule.send_to_targets(cast(Any, event), transform_input=False)
 
 
+def _moto_internal(event: dict[str, Any]) -> dict[str, Any]:
+    """moto's own targets expect the event time as epoch seconds, which they format themselves."""
+    time = event.get("time")
+    if not isinstance(time, str):
+        return event
+    moment = datetime.strptime(time, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return {**event, "time": moment.timestamp()}
+
+
 def _target_input(target: dict[str, Any], event: dict[str, Any]) -> str:
     if target.get("Input"):
         return str(target["Input"])
@@ -113,7 +122,7 @@ def _send_to_targets(self: Any, original_event: dict[str, Any], transform_input:
             saved = self.targets
             self.targets = others
             try:
-                _originals["rule"](self, original_event, transform_input)
+                _originals["rule"](self, _moto_internal(original_event), transform_input)
             finally:
                 self.targets = saved
     for target in states:

@@ -72,6 +72,12 @@ class LocalRuntime:
             server = self.servers.get(endpoint_name)
         return server.url if server is not None else None
 
+    def activity(self) -> dict[str, int]:
+        """Requests answered so far by each live endpoint's model server."""
+        with self._lock:
+            servers = dict(self.servers)
+        return {name: int(server.invocations) for name, server in servers.items()}
+
     def note_poll(self, endpoint_name: str) -> int:
         with self._lock:
             self.polls[endpoint_name] += 1

@@ -503,23 +503,6 @@ class EmbeddedStack:
         )["executionArn"]
         return arn
 
-    def wait(self, *, count: int | None = None, timeout_s: float = 60.0) -> list[dict[str, Any]]:
-        """Wait until `count` executions exist (if given) and none is running; their descriptions."""
-        sfn = self.client("stepfunctions")
-        deadline = time.monotonic() + timeout_s
-        while True:
-            listed = self.executions()
-            done = [e for e in listed if e["status"] in FINISHED]
-            if (count is None or len(listed) >= count) and len(done) == len(listed):
-                return [sfn.describe_execution(executionArn=e["executionArn"]) for e in listed]
-            if time.monotonic() > deadline:
-                running = [e["name"] for e in listed if e["status"] not in FINISHED]
-                raise TimeoutError(
-                    f"executions not finished after {timeout_s:.0f} s: {len(listed)} started"
-                    f"{f', running: {running}' if running else ''}"
-                )
-            time.sleep(0.05)
-
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
         """The execution's events (for diagnosing a test)."""
         events: list[dict[str, Any]] = self.client("stepfunctions").get_execution_history(
@@ -540,6 +523,10 @@ class EmbeddedStack:
                 self._sns_inbox.append(json.loads(message["Body"]))
                 sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
         return list(self._sns_inbox)
+
+    def endpoint_activity(self) -> dict[str, int]:
+        """Requests each live endpoint's model server has answered so far (for progress views)."""
+        return self.runtime.activity() if self.runtime is not None else {}
 
     def slack_messages(self) -> list[Any]:
         """What the local Slack stand-in received (empty without one)."""
