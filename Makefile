@@ -20,8 +20,8 @@ demo: install
 	$(BIN)/infercost demo
 
 lint: install
-	$(BIN)/ruff check functions infra tests benchmarks
-	$(BIN)/ruff format --check functions infra tests benchmarks
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 typecheck: install
 	$(BIN)/mypy

@@ -5,6 +5,7 @@ Field names here are an interface: the workflow, the CLI, the report and other t
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -19,6 +20,7 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
+
 from infercost.errors import InputError, from_validation_error
 
 Percentile = Literal["p50", "p90", "p95", "p99", "max"]
@@ -103,7 +105,11 @@ class Candidate(_Strict):
         """Human-readable name: 'ml.c5.large + ml.eia2.medium', '2 × ml.g5.xlarge', 'serverless 4096 MB'."""
         if self.serverless is not None:
             return f"serverless {self.serverless.memory_mb} MB"
-        base = f"{self.instance_count} × {self.instance_type}" if self.instance_count > 1 else str(self.instance_type)
+        base = (
+            f"{self.instance_count} × {self.instance_type}"
+            if self.instance_count > 1
+            else str(self.instance_type)
+        )
         return f"{base} + {self.accelerator_type}" if self.accelerator_type else base
 
     @property
@@ -181,7 +187,9 @@ class TrafficProfile(_Strict):
 
     requests_per_month: int = Field(ge=0)
     peak_rps: float = Field(gt=0)
-    request_kb: float = Field(default=0, ge=0, description="average request payload, for serverless data charges")
+    request_kb: float = Field(
+        default=0, ge=0, description="average request payload, for serverless data charges"
+    )
     response_kb: float = Field(default=0, ge=0, description="average response payload")
 
 
@@ -202,7 +210,9 @@ class PayloadSpec(_Strict):
     @model_validator(mode="after")
     def _one_source(self) -> Self:
         if (self.s3_key is None) == (self.body is None):
-            raise ValueError("give exactly one of s3_key (an object in the artifacts bucket) or body (inline text)")
+            raise ValueError(
+                "give exactly one of s3_key (an object in the artifacts bucket) or body (inline text)"
+            )
         return self
 
 
@@ -264,7 +274,7 @@ class LatencyStats(_Lenient):
     def out_of_order(self) -> str | None:
         """Describe percentiles that decrease (p50 > p90 ...), which suggests a transcription error."""
         present = [(name, self.at(name)) for name in PERCENTILES if self.at(name) is not None]
-        for (low_name, low), (high_name, high) in zip(present, present[1:], strict=False):
+        for (low_name, low), (high_name, high) in itertools.pairwise(present):
             if low is not None and high is not None and low > high:
                 return f"{low_name} ({low:g} ms) is above {high_name} ({high:g} ms)"
         return None
@@ -287,7 +297,8 @@ class CandidateResult(_Lenient):
 
     @property
     def error_rate(self) -> float:
-        attempts = (self.invocations or 0) + (self.errors if self.invocations is None else 0)
+        """Failed share of all requests; `invocations` counts every request, failed ones included."""
+        attempts = max(self.invocations or 0, self.errors)
         return self.errors / attempts if attempts else 0.0
 
 

@@ -17,16 +17,21 @@ class Price:
     usd_per_hour: float
     source: PriceSource
     as_of: str | None = None
+    # Percent off the list price (e.g. a Savings Plan); 0 for override prices, which are final.
+    discount_percent: float = 0.0
+    # Where each part came from when an instance and its accelerator have different sources.
+    detail: str | None = None
 
 
 @dataclass(frozen=True)
 class ServerlessRates:
-    """SageMaker Serverless Inference rates: compute per GB-second of memory, and data processed per GB."""
+    """SageMaker Serverless Inference rates: compute per GB-second of memory, data per GB."""
 
     compute_usd_per_gb_second: float
     data_usd_per_gb: float
     source: PriceSource
     as_of: str | None = None
+    discount_percent: float = 0.0
 
 
 class PriceLookup(Protocol):

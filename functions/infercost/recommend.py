@@ -1,0 +1,368 @@
+"""From measurements to an answer: SLO filter, ranking by cost, Pareto front, and the explanation."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from infercost import costing
+from infercost.errors import InputError, MissingPriceError
+from infercost.models import (
+    CandidateResult,
+    MonthlyProjection,
+    RankedCandidate,
+    Recommendation,
+    ResultsFile,
+    Slo,
+    TrafficProfile,
+)
+from infercost.pricing.types import Price, PriceLookup
+
+T = TypeVar("T")
+DEFAULT_REGION = "us-east-1"
+ELASTIC_INFERENCE_WARNING = (
+    "Amazon Elastic Inference is closed to new customers (since April 2023); "
+    "its price is shown for comparison only"
+)
+
+
+@dataclass(frozen=True)
+class _Costed:
+    """A result with its price and costs, before ranking."""
+
+    index: int
+    result: CandidateResult
+    price: Price | None
+    cost_per_100k_usd: float
+    cost_at_throughput_usd: float | None
+    slo_latency_ms: float
+    meets_slo: bool
+    verdict: str
+    monthly: MonthlyProjection | None
+    warnings: tuple[str, ...]
+
+    def sort_key(self) -> tuple[float, float, float, str, str]:
+        # A total order: equal costs go to the lower SLO latency, then to the lower average;
+        # the label and the full JSON make the order independent of input order.
+        return (
+            self.cost_per_100k_usd,
+            self.slo_latency_ms,
+            self.result.latency_ms.avg,
+            self.result.candidate.label,
+            json.dumps(self.result.model_dump(mode="json"), sort_keys=True),
+        )
+
+
+def recommend(
+    results: ResultsFile,
+    prices: PriceLookup | None,
+    *,
+    slo: Slo | None = None,
+    traffic: TrafficProfile | None = None,
+    max_error_rate: float = 0.01,
+) -> Recommendation:
+    """Cost every measured candidate, rank by cost per 100k, and pick the cheapest that meets the SLO."""
+    slo = slo or results.slo
+    if slo is None:
+        raise InputError(
+            "no SLO to judge the candidates against",
+            field="slo",
+            hint='add "slo": {"percentile": "p90", "max_latency_ms": 80} to the file or pass --slo p90:80',
+        )
+    traffic = traffic or results.traffic
+    region = results.region or (prices.region if prices is not None else DEFAULT_REGION)
+    costed = [
+        _cost(index, result, prices, slo, traffic, max_error_rate)
+        for index, result in enumerate(results.results)
+    ]
+    order = sorted(costed, key=_Costed.sort_key)
+    pareto = _pareto_front(costed)
+    ranked = [_ranked(rank, item, item.index in pareto) for rank, item in enumerate(order, start=1)]
+    recommended = next((item for item in ranked if item.meets_slo), None)
+
+    recommended_at_throughput = None
+    throughput_ranking = None
+    if all(
+        item.cost_at_throughput_usd is not None or item.result.max_rps_at_slo is not None for item in costed
+    ):
+        by_throughput = sorted(
+            costed,
+            key=lambda item: (
+                item.cost_at_throughput_usd if item.cost_at_throughput_usd is not None else math.inf,
+                *item.sort_key()[1:],
+            ),
+        )
+        throughput_ranking = [item.result.candidate.label for item in by_throughput]
+        winner = next(
+            (item for item in by_throughput if item.meets_slo and item.cost_at_throughput_usd is not None),
+            None,
+        )
+        if winner is not None:
+            recommended_at_throughput = next(r for r in ranked if r.rank == order.index(winner) + 1)
+
+    warnings = sorted(
+        {warning for item in ranked for warning in item.warnings if warning == ELASTIC_INFERENCE_WARNING}
+    )
+    prices_as_of = getattr(prices, "snapshot_as_of", None) if prices is not None else None
+    return Recommendation(
+        model=results.model,
+        region=region,
+        slo=slo,
+        recommended=recommended,
+        reason=explain(ranked, slo, recommended, recommended_at_throughput, traffic),
+        ranked=ranked,
+        recommended_at_throughput=recommended_at_throughput,
+        throughput_ranking=throughput_ranking,
+        failures=list(results.failures),
+        traffic=traffic,
+        warnings=warnings,
+        prices_as_of=prices_as_of if isinstance(prices_as_of, str) else None,
+    )
+
+
+def _cost(
+    index: int,
+    result: CandidateResult,
+    prices: PriceLookup | None,
+    slo: Slo,
+    traffic: TrafficProfile | None,
+    max_error_rate: float,
+) -> _Costed:
+    candidate = result.candidate
+    field = f"results[{index}]"
+    slo_latency = result.latency_ms.at(slo.percentile)
+    if slo_latency is None:
+        raise InputError(
+            f"missing: the SLO is on {slo.percentile.upper()} but this result has no {slo.percentile} latency",
+            field=f"{field}.latency_ms.{slo.percentile}",
+            hint=f"add {slo.percentile} to latency_ms, or choose an SLO percentile every result has",
+        )
+    warnings: list[str] = []
+    monthly: MonthlyProjection | None = None
+    price: Price | None = None
+    if candidate.serverless is not None:
+        if prices is None:
+            raise MissingPriceError(
+                "no price book to price a serverless candidate", field=f"{field}.candidate"
+            )
+        rates = _with_field(f"{field}.candidate.serverless", prices.serverless_rates)
+        request_kb = traffic.request_kb if traffic else 0.0
+        response_kb = traffic.response_kb if traffic else 0.0
+        cost = costing.serverless_cost_per_100k(
+            rates,
+            candidate.serverless.memory_mb,
+            result.latency_ms.avg,
+            request_kb=request_kb,
+            response_kb=response_kb,
+        )
+        # Serverless bills per request: sustained throughput costs the same per inference.
+        cost_at_throughput = cost if result.max_rps_at_slo else None
+        if traffic is not None:
+            monthly = costing.monthly_serverless_projection(
+                traffic,
+                rates,
+                memory_mb=candidate.serverless.memory_mb,
+                max_concurrency=candidate.serverless.max_concurrency,
+                avg_latency_ms=result.latency_ms.avg,
+            )
+    else:
+        price = _price_of(result, prices, field)
+        cost = costing.cost_per_100k_serial(
+            price.usd_per_hour, result.latency_ms.avg, candidate.instance_count
+        )
+        cost_at_throughput = None
+        if result.max_rps_at_slo is not None:
+            cost_at_throughput = costing.cost_per_100k_at_throughput(
+                price.usd_per_hour, result.max_rps_at_slo, candidate.instance_count
+            )
+        if traffic is not None:
+            monthly = costing.monthly_instance_projection(
+                traffic,
+                price.usd_per_hour,
+                avg_latency_ms=result.latency_ms.avg,
+                max_rps_at_slo=result.max_rps_at_slo,
+                instance_count=candidate.instance_count,
+            )
+    if candidate.uses_elastic_inference:
+        warnings.append(ELASTIC_INFERENCE_WARNING)
+    disorder = result.latency_ms.out_of_order()
+    if disorder:
+        warnings.append(f"latency percentiles out of order: {disorder}")
+    if result.errors:
+        attempts = max(result.invocations or 0, result.errors)
+        warnings.append(
+            f"{result.errors} of {attempts} requests failed; latencies describe the successful ones only"
+        )
+    if result.max_rps_at_slo == 0:
+        warnings.append("no concurrency level met the SLO")
+
+    within_bound = slo_latency <= slo.max_latency_ms
+    error_rate_ok = result.error_rate <= max_error_rate
+    name = slo.percentile.upper()
+    if not within_bound:
+        verdict = f"{name} {slo_latency:.1f} ms > {slo.max_latency_ms:g} ms"
+    elif not error_rate_ok:
+        verdict = f"error rate {result.error_rate:.1%} > {max_error_rate:.0%}"
+    else:
+        verdict = f"{name} {slo_latency:.1f} ms ≤ {slo.max_latency_ms:g} ms"
+    return _Costed(
+        index=index,
+        result=result,
+        price=price,
+        cost_per_100k_usd=cost,
+        cost_at_throughput_usd=cost_at_throughput,
+        slo_latency_ms=slo_latency,
+        meets_slo=within_bound and error_rate_ok,
+        verdict=verdict,
+        monthly=monthly,
+        warnings=tuple(warnings),
+    )
+
+
+def _price_of(result: CandidateResult, prices: PriceLookup | None, field: str) -> Price:
+    if result.price_per_hour_usd is not None:
+        return Price(usd_per_hour=result.price_per_hour_usd, source="results")
+    if prices is None:
+        raise MissingPriceError(
+            f"no price for {result.candidate.label}",
+            field=f"{field}.price_per_hour_usd",
+            hint="add price_per_hour_usd to the result or use a price book",
+        )
+    lookup = prices
+    return _with_field(f"{field}.candidate", lambda: lookup.candidate_price(result.candidate))
+
+
+def _with_field(field: str, lookup: Callable[[], T]) -> T:
+    """Run a price lookup; its error is placed under the results path of the candidate."""
+    try:
+        return lookup()
+    except InputError as error:
+        located = f"{field}.{error.field}" if error.field else field
+        raise type(error)(error.message, field=located, hint=error.hint) from None
+
+
+def _pareto_front(costed: list[_Costed]) -> set[int]:
+    """Indices of candidates no other candidate beats on both cost and SLO latency."""
+    front: set[int] = set()
+    for item in costed:
+        dominated = any(
+            other.cost_per_100k_usd <= item.cost_per_100k_usd
+            and other.slo_latency_ms <= item.slo_latency_ms
+            and (
+                other.cost_per_100k_usd < item.cost_per_100k_usd or other.slo_latency_ms < item.slo_latency_ms
+            )
+            for other in costed
+        )
+        if not dominated:
+            front.add(item.index)
+    return front
+
+
+def _ranked(rank: int, item: _Costed, pareto_optimal: bool) -> RankedCandidate:
+    result = item.result
+    return RankedCandidate(
+        rank=rank,
+        candidate=result.candidate,
+        label=result.candidate.label,
+        price_per_hour_usd=item.price.usd_per_hour if item.price else None,
+        price_source=item.price.source if item.price else "serverless rates",
+        cost_per_100k_usd=item.cost_per_100k_usd,
+        cost_per_100k_at_throughput_usd=item.cost_at_throughput_usd,
+        max_rps_at_slo=result.max_rps_at_slo,
+        latency_ms=result.latency_ms,
+        slo_latency_ms=item.slo_latency_ms,
+        meets_slo=item.meets_slo,
+        slo_verdict=item.verdict,
+        pareto_optimal=pareto_optimal,
+        monthly=item.monthly,
+        errors=result.errors,
+        warnings=list(item.warnings),
+    )
+
+
+def _money(value: float) -> str:
+    return f"${value:,.2f}" if value >= 0.01 or value == 0 else f"${value:.4f}"
+
+
+def explain(
+    ranked: list[RankedCandidate],
+    slo: Slo,
+    recommended: RankedCandidate | None,
+    recommended_at_throughput: RankedCandidate | None,
+    traffic: TrafficProfile | None,
+) -> str:
+    """One paragraph saying what was chosen and why, with the numbers that decided it."""
+    total = len(ranked)
+    passing = [item for item in ranked if item.meets_slo]
+    bound = slo.describe()
+    if recommended is None:
+        fastest = min(ranked, key=lambda item: item.slo_latency_ms)
+        over = (fastest.slo_latency_ms / slo.max_latency_ms - 1) if slo.max_latency_ms else 0
+        within = [item for item in ranked if item.slo_latency_ms <= slo.max_latency_ms]
+        if within:
+            return (
+                f"No candidate of {total} meets {bound} without errors: "
+                f"{within[0].label} is within the latency bound but {within[0].slo_verdict}. "
+                "Investigate the failing requests before relying on these figures."
+            )
+        return (
+            f"No candidate of {total} meets {bound}: the fastest, {fastest.label}, has "
+            f"{slo.percentile.upper()} {fastest.slo_latency_ms:.1f} ms ({over:.0%} over the bound). "
+            "Relax the SLO or add faster candidates (GPU or Inferentia instances, larger CPUs)."
+        )
+    winner = recommended
+    if len(passing) > 1:
+        text = f"{winner.label} is the cheapest of {len(passing)} candidates that meet {bound}"
+    else:
+        text = f"{winner.label} is the only candidate of {total} that meets {bound}"
+    text += (
+        f": {_money(winner.cost_per_100k_usd)} per 100k inferences at "
+        f"{slo.percentile.upper()} {winner.slo_latency_ms:.1f} ms"
+    )
+    runner_up = next((item for item in passing if item is not winner), None)
+    if runner_up is not None and runner_up.cost_per_100k_usd > 0:
+        saving = 1 - winner.cost_per_100k_usd / runner_up.cost_per_100k_usd
+        text += f", {saving:.0%} cheaper than the runner-up {runner_up.label} ({_money(runner_up.cost_per_100k_usd)})"
+    text += "."
+    failing = [item for item in ranked if not item.meets_slo]
+    if failing:
+        cheaper_failing = [item for item in failing if item.rank < winner.rank]
+        text += f" {len(failing)} of {total} {'misses' if len(failing) == 1 else 'miss'} the SLO"
+        if cheaper_failing:
+            cheapest = cheaper_failing[0]
+            text += (
+                f"; the cheapest of those, {cheapest.label}, would cost "
+                f"{_money(cheapest.cost_per_100k_usd)} but has {cheapest.slo_verdict}"
+            )
+        text += "."
+    sustained = recommended_at_throughput
+    sustained_cost = sustained.cost_per_100k_at_throughput_usd if sustained else None
+    if sustained is not None and sustained_cost is not None:
+        rps = f" at {sustained.max_rps_at_slo:.1f} req/s" if sustained.max_rps_at_slo else ""
+        same = " as well" if sustained.label == winner.label else ""
+        text += (
+            f" At sustained throughput (concurrency sweep) {sustained.label} is cheapest{same}: "
+            f"{_money(sustained_cost)} per 100k{rps}."
+        )
+    if traffic is not None:
+        projected = [item for item in passing if item.monthly is not None and item.monthly.meets_peak]
+        if projected:
+            best = min(
+                projected, key=lambda item: item.monthly.monthly_cost_usd if item.monthly else math.inf
+            )
+            assert best.monthly is not None
+            shape = (
+                f"{best.monthly.instances_needed} × {best.label}"
+                if best.monthly.instances_needed is not None
+                else best.label
+            )
+            text += (
+                f" For {traffic.requests_per_month:,} requests a month at a peak of {traffic.peak_rps:g} req/s, "
+                f"the cheapest way to serve it is {shape} at {_money(best.monthly.monthly_cost_usd)} a month."
+            )
+    if winner.candidate.uses_elastic_inference:
+        text += f" Note: {ELASTIC_INFERENCE_WARNING}."
+    return text

@@ -1,0 +1,302 @@
+"""Regressions: what got worse since the previous successful run of the same model and SLO.
+
+A run is compared with the newest earlier SUCCEEDED run whose SLO is the same (the store's
+`previous_successful_run`). Reported, in this order:
+
+- `recommendation_changed`: another configuration is recommended now (or none is);
+- `cost_increase`: the recommendation's cost per 100k inferences rose by more than the threshold;
+- `latency_increase`: the recommendation's latency at the SLO percentile rose by more than the
+  threshold;
+- `previous_winner_misses_slo`: the previously recommended configuration no longer meets the SLO;
+- `previous_winner_not_measured`: it was not measured this time (failed, skipped or not listed).
+
+Cost and latency compare what following the recommendation gives: the current recommendation
+against the previous one, whichever configurations they are.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from infercost.errors import InputError
+from infercost.models import Candidate, CandidateFailure, RankedCandidate, Recommendation, Slo
+
+DEFAULT_THRESHOLD = 0.10
+
+RegressionKind = Literal[
+    "recommendation_changed",
+    "cost_increase",
+    "latency_increase",
+    "previous_winner_misses_slo",
+    "previous_winner_not_measured",
+]
+
+
+class Regression(BaseModel):
+    """One thing that got worse, with a sentence for a person and the numbers behind it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: RegressionKind
+    message: str
+    previous_candidate: str | None = None
+    current_candidate: str | None = None
+    unit: Literal["usd_per_100k", "ms"] | None = None
+    previous_value: float | None = None
+    current_value: float | None = None
+    change_pct: float | None = None
+    threshold_pct: float | None = None
+
+
+class RegressionCheck(BaseModel):
+    """The outcome of a comparison: the regressions, or why the runs were not compared."""
+
+    model_config = ConfigDict(frozen=True)
+
+    compared: bool
+    note: str | None = None
+    regressions: list[Regression]
+
+
+def detect_regressions(
+    current: Recommendation,
+    previous: Recommendation | None,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> list[Regression]:
+    """What got worse since `previous` (empty when there is none, or its SLO or model differs)."""
+    return check_regressions(current, previous, threshold=threshold).regressions
+
+
+def check_regressions(
+    current: Recommendation,
+    previous: Recommendation | None,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> RegressionCheck:
+    """Like `detect_regressions`, and says why nothing was compared when that is the case."""
+    if not (math.isfinite(threshold) and threshold >= 0):
+        raise InputError(
+            f"must be a finite fraction of at least 0, got {threshold}",
+            field="threshold",
+            hint="e.g. 0.10 for 10 %",
+        )
+    reason = _not_comparable(current, previous)
+    was = previous.recommended if previous is not None else None
+    if reason is not None or was is None:
+        return RegressionCheck(compared=False, note=reason, regressions=[])
+    now = current.recommended
+    regressions: list[Regression] = []
+    if now is None:
+        regressions.append(_nothing_recommended(was, current.slo))
+    else:
+        if now.candidate != was.candidate:
+            regressions.append(_changed(was, now))
+        regressions.extend(_worse(was, now, current.slo, threshold))
+    regressions.extend(_previous_winner(was, current))
+    return RegressionCheck(compared=True, regressions=regressions)
+
+
+def _not_comparable(current: Recommendation, previous: Recommendation | None) -> str | None:
+    if previous is None:
+        return f"No earlier successful run with the SLO {current.slo.describe()} to compare with."
+    if previous.model != current.model:
+        return f"Not compared: the previous run is of model {previous.model!r}, not {current.model!r}."
+    if previous.slo != current.slo:
+        return f"Not compared: the SLO changed from {previous.slo.describe()} to {current.slo.describe()}."
+    if previous.recommended is None:
+        return (
+            f"Not compared: the previous run recommended nothing "
+            f"(no candidate met {previous.slo.describe()})."
+        )
+    return None
+
+
+def _nothing_recommended(was: RankedCandidate, slo: Slo) -> Regression:
+    return Regression(
+        kind="recommendation_changed",
+        message=(
+            f"No candidate meets {slo.describe()} any more; the previous recommendation was "
+            f"{was.label} at {_usd(was.cost_per_100k_usd)} per 100k inferences."
+        ),
+        previous_candidate=was.label,
+        unit="usd_per_100k",
+        previous_value=was.cost_per_100k_usd,
+    )
+
+
+def _changed(was: RankedCandidate, now: RankedCandidate) -> Regression:
+    change = _change(was.cost_per_100k_usd, now.cost_per_100k_usd)
+    cost = f"{_usd(was.cost_per_100k_usd)} to {_usd(now.cost_per_100k_usd)} per 100k inferences"
+    cost += f", {_pct(change)}" if change is not None else ""
+    return Regression(
+        kind="recommendation_changed",
+        message=f"The recommendation changed from {was.label} to {now.label} ({cost}).",
+        previous_candidate=was.label,
+        current_candidate=now.label,
+        unit="usd_per_100k",
+        previous_value=was.cost_per_100k_usd,
+        current_value=now.cost_per_100k_usd,
+        change_pct=_as_pct(change),
+    )
+
+
+def _worse(was: RankedCandidate, now: RankedCandidate, slo: Slo, threshold: float) -> list[Regression]:
+    on = f"on {now.label}" if now.candidate == was.candidate else f"of the recommendation ({now.label})"
+    found: list[Regression] = []
+    if _exceeds(was.cost_per_100k_usd, now.cost_per_100k_usd, threshold):
+        found.append(
+            _increase(
+                "cost_increase",
+                f"Cost per 100k inferences {on}",
+                was,
+                now,
+                "usd_per_100k",
+                was.cost_per_100k_usd,
+                now.cost_per_100k_usd,
+                threshold,
+            )
+        )
+    if _exceeds(was.slo_latency_ms, now.slo_latency_ms, threshold):
+        found.append(
+            _increase(
+                "latency_increase",
+                f"{slo.percentile.upper()} latency {on}",
+                was,
+                now,
+                "ms",
+                was.slo_latency_ms,
+                now.slo_latency_ms,
+                threshold,
+            )
+        )
+    return found
+
+
+def _increase(
+    kind: RegressionKind,
+    subject: str,
+    was: RankedCandidate,
+    now: RankedCandidate,
+    unit: Literal["usd_per_100k", "ms"],
+    before: float,
+    after: float,
+    threshold: float,
+) -> Regression:
+    show = _usd if unit == "usd_per_100k" else _ms
+    change = _change(before, after)
+    rose = f"rose {change * 100:.1f} %" if change is not None else "rose"
+    return Regression(
+        kind=kind,
+        message=(
+            f"{subject} {rose}, from {show(before)} to {show(after)} (threshold {_pct_plain(threshold)})."
+        ),
+        previous_candidate=was.label,
+        current_candidate=now.label,
+        unit=unit,
+        previous_value=before,
+        current_value=after,
+        change_pct=_as_pct(change),
+        threshold_pct=threshold * 100,
+    )
+
+
+def _previous_winner(was: RankedCandidate, current: Recommendation) -> list[Regression]:
+    again = _find(current.ranked, was.candidate)
+    if again is None:
+        failure = _find_failure(current.failures, was.candidate)
+        why = (
+            f"it {failure.status.lower()}: {failure.error}"
+            if failure is not None
+            else "it was not among the candidates"
+        )
+        return [
+            Regression(
+                kind="previous_winner_not_measured",
+                message=f"{was.label}, the previous recommendation, was not measured this time ({why}).",
+                previous_candidate=was.label,
+                unit="ms",
+                previous_value=was.slo_latency_ms,
+            )
+        ]
+    if again.meets_slo:
+        return []
+    change = _change(was.slo_latency_ms, again.slo_latency_ms)
+    went = f"{_ms(was.slo_latency_ms)} to {_ms(again.slo_latency_ms)}"
+    went += f", {_pct(change)}" if change is not None else ""
+    return [
+        Regression(
+            kind="previous_winner_misses_slo",
+            message=(
+                f"{was.label}, the previous recommendation, no longer meets "
+                f"{current.slo.describe()}: its {current.slo.percentile.upper()} latency went "
+                f"from {went}."
+            ),
+            previous_candidate=was.label,
+            current_candidate=again.label,
+            unit="ms",
+            previous_value=was.slo_latency_ms,
+            current_value=again.slo_latency_ms,
+            change_pct=_as_pct(change),
+        )
+    ]
+
+
+def _find(ranked: list[RankedCandidate], candidate: Candidate) -> RankedCandidate | None:
+    return next((entry for entry in ranked if entry.candidate == candidate), None)
+
+
+def _find_failure(failures: list[CandidateFailure], candidate: Candidate) -> CandidateFailure | None:
+    return next((entry for entry in failures if entry.candidate == candidate), None)
+
+
+def _change(before: float, after: float) -> float | None:
+    """Relative change (0.1 = 10 % more); None when `before` is 0 and no ratio exists."""
+    return (after - before) / before if before > 0 else None
+
+
+def _exceeds(before: float, after: float, threshold: float) -> bool:
+    change = _change(before, after)
+    if change is None:
+        return after > before
+    return change > threshold
+
+
+def _as_pct(change: float | None) -> float | None:
+    return None if change is None else change * 100
+
+
+def _pct(change: float | None) -> str:
+    return f"{(change or 0) * 100:+.1f} %"
+
+
+def _pct_plain(fraction: float) -> str:
+    return f"{fraction * 100:g} %"
+
+
+def _usd(value: float) -> str:
+    """Dollars with the decimals small amounts need: $0.38, $0.0412, $12.50."""
+    if value == 0:
+        return "$0.00"
+    decimals = min(8, max(2, 2 - math.floor(math.log10(abs(value)))))
+    text = f"{value:,.{decimals}f}"
+    while decimals > 2 and text.endswith("0"):
+        text, decimals = text[:-1], decimals - 1
+    return f"${text}"
+
+
+def _ms(value: float) -> str:
+    return f"{value:,.1f} ms" if value >= 1 else f"{value:.3g} ms"
+
+
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "Regression",
+    "RegressionCheck",
+    "RegressionKind",
+    "check_regressions",
+    "detect_regressions",
+]

@@ -1,0 +1,794 @@
+"""The results table (docs/architecture.md, "Results table"): runs, candidates, history queries.
+
+One DynamoDB table holds every item:
+
+- run: `PK=MODEL#<model>`, `SK=RUN#<started_at>#<run_id>`
+- candidate: `PK=MODEL#<model>`, `SK=RUN#<started_at>#<run_id>#CANDIDATE#<nn>`
+- trigger guard (written by the state machine itself, see `guard_key`):
+  `PK=ARTIFACT#<bucket>/<key>`, `SK=VERSION#<version id or etag>`
+- model registry: `PK=MODELS`, `SK=MODEL#<model>` (one per model, makes `list_models` a Query)
+
+Run and candidate items carry `run_id` (partition key of the `by-run` index) and `item_type`.
+Because a run's started_at comes first in its sort key, a model's runs sort oldest to newest and
+each run's candidates sort directly after it.
+
+Writes are conditional so that a retried or late Lambda never duplicates an item nor replaces a
+newer state with an older one. The store takes a low-level boto3 DynamoDB client; create it with
+`create_client()` or with `botocore.config.Config(retries={"mode": "standard"})` yourself, so
+that throttling (`ProvisionedThroughputExceededException`, `ThrottlingException`) is retried
+with backoff. A failed condition is an answer, not an error: it is never retried and the write
+methods return False.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from infercost.errors import InfercostError, InputError, from_validation_error
+from infercost.models import Candidate, CandidateResult, Recommendation, Slo
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+else:
+    DynamoDBClient = Any
+
+BY_RUN_INDEX = "by-run"
+TTL_ATTRIBUTE = "expires_at"
+MODELS_PK = "MODELS"
+
+RunStatus = Literal["RUNNING", "SUCCEEDED", "FAILED"]
+CandidateRecordStatus = Literal["PENDING", "RUNNING", "COMPLETED", "FAILED", "SKIPPED"]
+
+TERMINAL_RUN_STATUSES: tuple[RunStatus, ...] = ("SUCCEEDED", "FAILED")
+TERMINAL_CANDIDATE_STATUSES: tuple[CandidateRecordStatus, ...] = ("COMPLETED", "FAILED", "SKIPPED")
+# A candidate only moves forward: PENDING < RUNNING < any terminal status.
+CANDIDATE_STATUS_RANK: dict[CandidateRecordStatus, int] = {
+    "PENDING": 0,
+    "RUNNING": 1,
+    "COMPLETED": 2,
+    "FAILED": 2,
+    "SKIPPED": 2,
+}
+
+# Keys and ids end up inside sort keys separated by '#', so they may not contain one.
+_KEY_PART = r"^[^#\s]+$"
+# DynamoDB numbers: 38 significant digits, magnitude between 1e-130 and 1e126.
+_MAX_DIGITS = 38
+_MIN_EXPONENT = -130
+_MAX_EXPONENT = 125
+# The tail of a container log is for a person to read in a report; a bounded tail keeps the
+# candidate item far below DynamoDB's 400 KB item limit.
+LOG_TAIL_MAX_LINES = 100
+LOG_TAIL_MAX_LINE_CHARS = 1000
+
+
+class StoreError(InfercostError):
+    """A value the results table cannot hold, or a stored item that no longer parses."""
+
+
+def iso_utc(moment: datetime | None = None) -> str:
+    """The table's timestamp format: ISO-8601 UTC with milliseconds, '2024-05-01T12:00:00.123Z'."""
+    moment = datetime.now(UTC) if moment is None else moment
+    if moment.tzinfo is None:
+        raise InputError("timestamp has no time zone", hint="give a UTC time, e.g. ending in Z")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _normalize_timestamp(value: Any) -> Any:
+    """Accept a datetime or an ISO-8601 string with a zone; store it as `iso_utc` text."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("needs a time zone (UTC), e.g. 2024-05-01T12:00:00.000Z")
+        return iso_utc(value)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(
+                f"must be ISO-8601 UTC such as 2024-05-01T12:00:00.000Z, got {value!r}"
+            ) from None
+        if parsed.tzinfo is None:
+            raise ValueError(f"needs a time zone (UTC), e.g. 2024-05-01T12:00:00.000Z, got {value!r}")
+        return iso_utc(parsed)
+    return value
+
+
+class _Record(BaseModel):
+    # Frozen like the other models; unknown attributes (written by a newer version) are ignored.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class RunKey(_Record):
+    """What identifies a run item: its model and its start time and id (the sort key)."""
+
+    model: str = Field(min_length=1, max_length=256, pattern=_KEY_PART)
+    started_at: str
+    run_id: str = Field(min_length=1, max_length=128, pattern=_KEY_PART)
+
+    _started = field_validator("started_at", mode="before")(_normalize_timestamp)
+
+    @property
+    def pk(self) -> str:
+        return model_pk(self.model)
+
+    @property
+    def sk(self) -> str:
+        return run_sk(self.started_at, self.run_id)
+
+    @property
+    def key(self) -> RunKey:
+        """Just the key (a RunRecord's key without its other fields)."""
+        return RunKey(model=self.model, started_at=self.started_at, run_id=self.run_id)
+
+
+class Artifact(_Record):
+    """The model artifact a run evaluates (the S3 object that triggered it)."""
+
+    bucket: str = Field(min_length=1)
+    key: str = Field(min_length=1)
+    version_id: str | None = None
+    etag: str | None = None
+
+
+class RunRecord(RunKey):
+    """One evaluation of one model artifact. Fields left None are not stored."""
+
+    status: RunStatus = "RUNNING"
+    artifact: Artifact | None = None
+    execution_arn: str | None = None
+    region: str | None = None
+    spec: dict[str, Any] | None = None
+    slo: Slo | None = None
+    finished_at: str | None = None
+    timings: dict[str, float] | None = None
+    endpoint_seconds: float | None = None
+    benchmark_cost_usd: float | None = None
+    recommendation: dict[str, Any] | None = None
+    report_key: str | None = None
+    regressions: list[dict[str, Any]] | None = None
+    error: str | None = None
+
+    _finished = field_validator("finished_at", mode="before")(_normalize_timestamp)
+
+    @field_validator("recommendation", mode="before")
+    @classmethod
+    def _recommendation_json(cls, value: Any) -> Any:
+        return value.model_dump() if isinstance(value, Recommendation) else value
+
+    @field_validator("regressions", mode="before")
+    @classmethod
+    def _regressions_json(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [item.model_dump() if isinstance(item, BaseModel) else item for item in value]
+        return value
+
+    def parsed_recommendation(self) -> Recommendation | None:
+        """The stored recommendation as the model the recommender produced (None when absent)."""
+        if self.recommendation is None:
+            return None
+        try:
+            return Recommendation.model_validate(self.recommendation)
+        except ValidationError as error:
+            problem = from_validation_error(error, prefix="recommendation").one_line()
+            raise StoreError(
+                f"the stored recommendation of run {self.run_id} does not parse: {problem}"
+            ) from None
+
+
+class CandidateRecord(_Record):
+    """One candidate of a run: its configuration, where it is in its life, and what it measured.
+
+    A write sets the fields that are not None and keeps the stored value of the others, so each
+    step of the workflow writes only what it knows.
+    """
+
+    run_id: str = Field(min_length=1, max_length=128, pattern=_KEY_PART)
+    index: int = Field(ge=0, le=99, description="0-based position in the spec")
+    candidate: Candidate
+    status: CandidateRecordStatus = "PENDING"
+    endpoint_name: str | None = None
+    error: str | None = None
+    failure_reason: str | None = None
+    log_tail: list[str] | None = None
+    result: dict[str, Any] | None = None
+    client_latency_ms: dict[str, Any] | None = None
+    server_latency_ms: dict[str, Any] | None = None
+    sweep: list[dict[str, Any]] | None = None
+    endpoint_created_at: str | None = None
+    endpoint_deleted_at: str | None = None
+    endpoint_seconds: float | None = None
+    benchmark_cost_usd: float | None = None
+    updated_at: str | None = None
+    expires_at: int | None = Field(default=None, description="TTL, epoch seconds; only for bulky raw data")
+
+    _timestamps = field_validator("endpoint_created_at", "endpoint_deleted_at", "updated_at", mode="before")(
+        _normalize_timestamp
+    )
+
+    @field_validator("error")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        # The error is shown in tables and messages: keep it to one line.
+        return " ".join(value.split()) if value is not None else None
+
+    @field_validator("log_tail", mode="before")
+    @classmethod
+    def _bounded_tail(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.splitlines()
+        if isinstance(value, list):
+            return [str(line)[:LOG_TAIL_MAX_LINE_CHARS] for line in value[-LOG_TAIL_MAX_LINES:]]
+        return value
+
+    @field_validator("result", mode="before")
+    @classmethod
+    def _result_json(cls, value: Any) -> Any:
+        return value.model_dump() if isinstance(value, CandidateResult) else value
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_CANDIDATE_STATUSES
+
+    def parsed_result(self) -> CandidateResult | None:
+        """The stored result as a `CandidateResult` (None when the candidate measured nothing)."""
+        if self.result is None:
+            return None
+        try:
+            return CandidateResult.model_validate(self.result)
+        except ValidationError as error:
+            problem = from_validation_error(error, prefix="result").one_line()
+            raise StoreError(
+                f"the stored result of candidate {self.index} does not parse: {problem}"
+            ) from None
+
+
+class RunView(_Record):
+    """A run with its candidates, sorted by their position in the spec."""
+
+    run: RunRecord
+    candidates: list[CandidateRecord]
+
+
+# --- keys -------------------------------------------------------------------------------------
+
+
+def model_pk(model: str) -> str:
+    return f"MODEL#{model}"
+
+
+def run_sk(started_at: str, run_id: str) -> str:
+    """Sort key of a run item: 'RUN#<started_at>#<run_id>' (started_at as `iso_utc` text)."""
+    return f"RUN#{started_at}#{run_id}"
+
+
+def candidate_sk(started_at: str, run_id: str, index: int) -> str:
+    """Sort key of a candidate item: the run's sort key + '#CANDIDATE#<nn>' (two digits)."""
+    return f"{run_sk(started_at, run_id)}#CANDIDATE#{index:02d}"
+
+
+def guard_key(bucket: str, key: str, version_id: str | None, etag: str | None) -> tuple[str, str]:
+    """(PK, SK) of the trigger-guard item for one artifact version.
+
+    The state machine writes this item itself, as its first state, with
+    `ConditionExpression: attribute_not_exists(PK)`, so that a re-delivered S3 event fails the
+    condition and starts no second run. Mirrored in ASL from the EventBridge event:
+
+    - PK: `States.Format('ARTIFACT#{}/{}', $.detail.bucket.name, $.detail.object.key)`
+    - SK: `States.Format('VERSION#{}', $.detail.object['version-id'])` when the event has a
+      version id other than 'null' (a Choice: IsPresent and not StringEquals 'null'), else
+      `States.Format('VERSION#{}', $.detail.object.etag)`.
+
+    The key is used exactly as the event carries it. A version id of 'null' (a bucket without
+    versioning) names no version, so the ETag stands in; quotes around an ETag (as HeadObject
+    returns it) are dropped so that both sources give the same guard.
+    """
+    version = version_id if version_id and version_id != "null" else None
+    tag = etag.strip('"') if etag else None
+    identity = version or tag
+    if not identity:
+        raise InputError(
+            f"artifact s3://{bucket}/{key} has neither a version id nor an ETag",
+            field="artifact",
+            hint="pass the version-id or etag from the S3 event",
+        )
+    return f"ARTIFACT#{bucket}/{key}", f"VERSION#{identity}"
+
+
+# --- attribute values -------------------------------------------------------------------------
+
+
+def _number(value: int | float | Decimal, path: str) -> str:
+    if isinstance(value, float | Decimal) and not math.isfinite(value):
+        raise StoreError(
+            f"{value} cannot be stored: DynamoDB holds finite numbers only",
+            field=path,
+            hint="store null for an unknown value",
+        )
+    # str() of a float is its shortest exact representation, so Decimal(str(x)) round-trips.
+    text = str(value)
+    decimal = Decimal(text)
+    significant = "".join(map(str, decimal.as_tuple().digits)).strip("0")
+    if decimal != 0 and (
+        len(significant) > _MAX_DIGITS or not _MIN_EXPONENT <= decimal.adjusted() <= _MAX_EXPONENT
+    ):
+        raise StoreError(
+            f"{text} is outside what DynamoDB stores (38 digits, magnitude 1e-130 to 1e125)",
+            field=path,
+        )
+    return text
+
+
+def to_attribute(value: Any, path: str = "value") -> dict[str, Any]:
+    """A JSON-like Python value (dict, list, str, int, float, bool, None) as an AttributeValue."""
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int | float | Decimal):
+        return {"N": _number(value, path)}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, Mapping):
+        return {"M": {str(k): to_attribute(v, f"{path}.{k}") for k, v in value.items()}}
+    if isinstance(value, list | tuple):
+        return {"L": [to_attribute(v, f"{path}[{i}]") for i, v in enumerate(value)]}
+    raise StoreError(
+        f"a {type(value).__name__} cannot be stored", field=path, hint="convert it to JSON types"
+    )
+
+
+def from_attribute(attribute: Mapping[str, Any]) -> Any:
+    """A DynamoDB AttributeValue as a Python value; numbers come back as int or float."""
+    (kind, value), *_ = attribute.items()
+    if kind == "S":
+        return value
+    if kind == "N":
+        return _parse_number(value)
+    if kind == "BOOL":
+        return bool(value)
+    if kind == "NULL":
+        return None
+    if kind == "M":
+        return {k: from_attribute(v) for k, v in value.items()}
+    if kind == "L":
+        return [from_attribute(v) for v in value]
+    if kind in ("SS", "BS"):
+        return sorted(value)
+    if kind == "NS":
+        return sorted(_parse_number(v) for v in value)
+    if kind == "B":
+        return bytes(value)
+    raise StoreError(f"unknown DynamoDB attribute type {kind!r}")
+
+
+def _parse_number(text: str) -> int | float:
+    # DynamoDB gives numbers as text; one without a point or exponent was stored as an int.
+    return float(text) if any(c in text for c in ".eE") else int(text)
+
+
+def to_item(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """A dict of attributes as a DynamoDB item; None values are left out."""
+    return {name: to_attribute(value, name) for name, value in values.items() if value is not None}
+
+
+def from_item(item: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    return {name: from_attribute(value) for name, value in item.items()}
+
+
+# --- table ------------------------------------------------------------------------------------
+
+
+def table_definition(table_name: str | None = None) -> dict[str, Any]:
+    """The `CreateTable` arguments of the results table; the CDK stack and the demo use the same."""
+    definition: dict[str, Any] = {
+        "AttributeDefinitions": [
+            {"AttributeName": "PK", "AttributeType": "S"},
+            {"AttributeName": "SK", "AttributeType": "S"},
+            {"AttributeName": "run_id", "AttributeType": "S"},
+        ],
+        "KeySchema": [
+            {"AttributeName": "PK", "KeyType": "HASH"},
+            {"AttributeName": "SK", "KeyType": "RANGE"},
+        ],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": BY_RUN_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "run_id", "KeyType": "HASH"},
+                    {"AttributeName": "SK", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    if table_name is not None:
+        definition["TableName"] = table_name
+    return definition
+
+
+def create_table(client: DynamoDBClient, table_name: str) -> None:
+    """Create the results table with its index and TTL (tests and the local demo)."""
+    client.create_table(**table_definition(table_name))
+    client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    client.update_time_to_live(
+        TableName=table_name,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+    )
+
+
+def create_client(**kwargs: Any) -> DynamoDBClient:
+    """A DynamoDB client with standard retry mode (throttling retried with backoff)."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"mode": "standard", "max_attempts": 5})
+    return boto3.client("dynamodb", config=config, **kwargs)
+
+
+# --- store ------------------------------------------------------------------------------------
+
+_RUN_FIELDS_FIXED = frozenset({"model", "started_at", "run_id", "status"})
+
+
+class _Update:
+    """Builds an UpdateExpression with a placeholder for every name (many are reserved words)."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+        self.values: dict[str, dict[str, Any]] = {}
+        self.assignments: list[str] = []
+
+    def name(self, attribute: str) -> str:
+        placeholder = f"#n{len(self.names)}"
+        self.names[placeholder] = attribute
+        return placeholder
+
+    def value(self, value: Any, path: str) -> str:
+        placeholder = f":v{len(self.values)}"
+        self.values[placeholder] = to_attribute(value, path)
+        return placeholder
+
+    def set(self, attribute: str, value: Any) -> None:
+        self.assignments.append(f"{self.name(attribute)} = {self.value(value, attribute)}")
+
+    def expression(self) -> str:
+        return "SET " + ", ".join(self.assignments)
+
+
+class ResultsStore:
+    """Runs and candidates of the results table, written idempotently, read newest first."""
+
+    def __init__(self, client: DynamoDBClient, table_name: str, *, page_size: int | None = None):
+        """`page_size` caps items per Query page (None: DynamoDB's 1 MB pages), for tests."""
+        self._client = client
+        self._table = table_name
+        self._page_size = page_size
+
+    # --- writes -------------------------------------------------------------------------------
+
+    def create_run(self, run: RunRecord) -> bool:
+        """Write a new run item; False (and nothing changed) when the run already exists."""
+        item = self._run_item(run.model_dump())
+        created = self._conditional(
+            "put_item",
+            Item=item,
+            ConditionExpression="attribute_not_exists(PK)",
+        )
+        # The registry entry is idempotent, and also written on a retry whose first try may
+        # have stopped between the two writes.
+        self._client.put_item(
+            TableName=self._table,
+            Item=to_item(
+                {
+                    "PK": MODELS_PK,
+                    "SK": model_pk(run.model),
+                    "item_type": "model",
+                    "model": run.model,
+                }
+            ),
+        )
+        return created
+
+    def put_candidate(self, run: RunRecord | RunKey, record: CandidateRecord) -> bool:
+        """Create or advance a candidate item; False when the stored state is already further along.
+
+        Applied when the item is new, the stored status ranks lower (PENDING < RUNNING <
+        terminal), or the stored status is the same (a retry). The first terminal status wins.
+        Fields left None keep their stored values.
+        """
+        key = run.key
+        if record.run_id != key.run_id:
+            raise InputError(
+                f"candidate belongs to run {record.run_id!r}, not {key.run_id!r}", field="run_id"
+            )
+        if record.updated_at is None:
+            record = record.model_copy(update={"updated_at": iso_utc()})
+        rank = CANDIDATE_STATUS_RANK[record.status]
+        allowed = sorted({s for s, r in CANDIDATE_STATUS_RANK.items() if r < rank} | {record.status})
+        update = _Update()
+        fields = record.model_dump(exclude_none=True)
+        fields.update(item_type="candidate", model=key.model, started_at=key.started_at)
+        for name, value in fields.items():
+            update.set(name, value)
+        status = update.name("status")
+        choices = ", ".join(update.value(s, "status") for s in allowed)
+        return self._conditional(
+            "update_item",
+            Key=to_item({"PK": key.pk, "SK": candidate_sk(key.started_at, key.run_id, record.index)}),
+            UpdateExpression=update.expression(),
+            ConditionExpression=f"attribute_not_exists(PK) OR {status} IN ({choices})",
+            ExpressionAttributeNames=update.names,
+            ExpressionAttributeValues=update.values,
+        )
+
+    def finish_run(
+        self,
+        key: RunRecord | RunKey,
+        *,
+        status: RunStatus,
+        finished_at: str | datetime,
+        recommendation: Recommendation | dict[str, Any] | None = None,
+        error: str | None = None,
+        benchmark_cost_usd: float | None = None,
+        endpoint_seconds: float | None = None,
+        report_key: str | None = None,
+        regressions: list[Any] | None = None,
+        timings: dict[str, float] | None = None,
+    ) -> bool:
+        """Move a RUNNING run to SUCCEEDED or FAILED; False when missing or already the other one.
+
+        Repeating the same terminal status is applied again (a retry); a FAILED run never becomes
+        SUCCEEDED, nor the reverse.
+        """
+        if status not in TERMINAL_RUN_STATUSES:
+            raise InputError(f"a run finishes as SUCCEEDED or FAILED, got {status!r}", field="status")
+        run_key = key.key
+        fields = self._validated_run_fields(
+            run_key,
+            {
+                "finished_at": finished_at,
+                "recommendation": recommendation,
+                "error": error,
+                "benchmark_cost_usd": benchmark_cost_usd,
+                "endpoint_seconds": endpoint_seconds,
+                "report_key": report_key,
+                "regressions": regressions,
+                "timings": timings,
+            },
+        )
+        update = _Update()
+        update.set("status", status)
+        for name, value in fields.items():
+            update.set(name, value)
+        status_name = update.name("status")
+        running = update.value("RUNNING", "status")
+        same = update.value(status, "status")
+        return self._conditional(
+            "update_item",
+            Key=to_item({"PK": run_key.pk, "SK": run_key.sk}),
+            UpdateExpression=update.expression(),
+            ConditionExpression=f"attribute_exists(PK) AND {status_name} IN ({running}, {same})",
+            ExpressionAttributeNames=update.names,
+            ExpressionAttributeValues=update.values,
+        )
+
+    def update_run(self, key: RunRecord | RunKey, **fields: Any) -> bool:
+        """Set non-status fields of a run (report_key, regressions, ...); False if it is missing."""
+        fixed = sorted(_RUN_FIELDS_FIXED.intersection(fields))
+        if fixed:
+            raise InputError(
+                f"update_run cannot change {', '.join(fixed)}",
+                field=fixed[0],
+                hint="use finish_run for the status; the key fields never change",
+            )
+        run_key = key.key
+        values = self._validated_run_fields(run_key, fields)
+        if not values:
+            return False
+        update = _Update()
+        for name, value in values.items():
+            update.set(name, value)
+        return self._conditional(
+            "update_item",
+            Key=to_item({"PK": run_key.pk, "SK": run_key.sk}),
+            UpdateExpression=update.expression(),
+            ConditionExpression="attribute_exists(PK)",
+            ExpressionAttributeNames=update.names,
+            ExpressionAttributeValues=update.values,
+        )
+
+    # --- reads --------------------------------------------------------------------------------
+
+    def get_run(self, run_id: str) -> RunView | None:
+        """A run and its candidates by run id (via the `by-run` index, eventually consistent)."""
+        items = list(
+            self._query(
+                IndexName=BY_RUN_INDEX,
+                KeyConditionExpression="#r = :r",
+                ExpressionAttributeNames={"#r": "run_id"},
+                ExpressionAttributeValues={":r": {"S": run_id}},
+            )
+        )
+        return self._view(items)
+
+    def get_run_by_key(self, key: RunRecord | RunKey) -> RunView | None:
+        """A run and its candidates by key, with a strongly consistent read of the table."""
+        run_key = key.key
+        items = self._query(
+            KeyConditionExpression="PK = :pk AND SK BETWEEN :lo AND :hi",
+            ExpressionAttributeValues={
+                ":pk": {"S": run_key.pk},
+                ":lo": {"S": run_key.sk},
+                ":hi": {"S": candidate_sk(run_key.started_at, run_key.run_id, 99)},
+            },
+            ConsistentRead=True,
+        )
+        prefix = run_key.sk + "#CANDIDATE#"
+        return self._view([i for i in items if i["SK"] == run_key.sk or i["SK"].startswith(prefix)])
+
+    def history(self, model: str, limit: int = 20) -> list[RunRecord]:
+        """The model's runs, newest first, at most `limit`."""
+        if limit < 1:
+            raise InputError(f"must be at least 1, got {limit}", field="limit")
+        runs: list[RunRecord] = []
+        for run in self._runs(model):
+            runs.append(run)
+            if len(runs) >= limit:
+                break
+        return runs
+
+    def latest_recommendation(self, model: str) -> RunRecord | None:
+        """The model's newest SUCCEEDED run (its `recommendation` is the current answer)."""
+        return next(self._runs(model, succeeded_only=True), None)
+
+    def previous_successful_run(self, model: str, before: RunRecord | RunKey, slo: Slo) -> RunRecord | None:
+        """The newest SUCCEEDED run of the model older than `before` whose SLO equals `slo`."""
+        key = before.key
+        for run in self._runs(model, succeeded_only=True, below_sk=key.sk):
+            if run.slo == slo:
+                return run
+        return None
+
+    def list_models(self) -> list[str]:
+        """Every model that has at least one run, sorted by name (one Query on the registry)."""
+        items = self._query(
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": MODELS_PK}},
+        )
+        return sorted(str(item["model"]) for item in items)
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _runs(
+        self, model: str, *, succeeded_only: bool = False, below_sk: str | None = None
+    ) -> Iterator[RunRecord]:
+        # Candidate items share the partition and sort between runs; the filter drops them,
+        # which is why a page may hold fewer runs than it read and pagination must continue.
+        values: dict[str, dict[str, Any]] = {
+            ":pk": {"S": model_pk(model)},
+            ":run": {"S": "run"},
+        }
+        if below_sk is None:
+            condition = "PK = :pk AND begins_with(SK, :prefix)"
+            values[":prefix"] = {"S": "RUN#"}
+        else:
+            condition = "PK = :pk AND SK BETWEEN :prefix AND :below"
+            values[":prefix"] = {"S": "RUN#"}
+            # BETWEEN is inclusive; the run `below_sk` itself is dropped below.
+            values[":below"] = {"S": below_sk}
+        filters = "item_type = :run"
+        names: dict[str, str] = {}
+        if succeeded_only:
+            filters += " AND #s = :ok"
+            names["#s"] = "status"
+            values[":ok"] = {"S": "SUCCEEDED"}
+        query: dict[str, Any] = {
+            "KeyConditionExpression": condition,
+            "FilterExpression": filters,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+        }
+        if names:
+            query["ExpressionAttributeNames"] = names
+        for item in self._query(**query):
+            if item["SK"] != below_sk:
+                yield _parse(RunRecord, item)
+
+    def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        """Every item of a Query, page after page (LastEvaluatedKey), as plain Python values."""
+        kwargs["TableName"] = self._table
+        if self._page_size is not None:
+            kwargs["Limit"] = self._page_size
+        while True:
+            page = self._client.query(**kwargs)
+            for item in page.get("Items", []):
+                yield from_item(item)
+            last = page.get("LastEvaluatedKey")
+            if not last:
+                return
+            kwargs["ExclusiveStartKey"] = last
+
+    def _view(self, items: list[dict[str, Any]]) -> RunView | None:
+        runs = [item for item in items if item.get("item_type") == "run"]
+        if not runs:
+            return None
+        run = _parse(RunRecord, runs[0])
+        candidates = [
+            _parse(CandidateRecord, item)
+            for item in items
+            if item.get("item_type") == "candidate" and item["SK"].startswith(run.key.sk + "#")
+        ]
+        return RunView(run=run, candidates=sorted(candidates, key=lambda c: c.index))
+
+    def _run_item(self, fields: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        key = RunKey(model=fields["model"], started_at=fields["started_at"], run_id=fields["run_id"])
+        return to_item({"PK": key.pk, "SK": key.sk, "item_type": "run", **fields})
+
+    def _validated_run_fields(self, key: RunKey, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate fields as the record declares them; the JSON form of those that are not None."""
+        unknown = sorted(set(fields) - set(RunRecord.model_fields))
+        if unknown:
+            raise InputError(
+                f"a run has no field {unknown[0]!r}",
+                field=unknown[0],
+                hint=f"one of {', '.join(sorted(set(RunRecord.model_fields) - _RUN_FIELDS_FIXED))}",
+            )
+        given = {name: value for name, value in fields.items() if value is not None}
+        try:
+            record = RunRecord.model_validate({**key.model_dump(), **given})
+        except ValidationError as error:
+            raise from_validation_error(error) from None
+        return record.model_dump(include=set(given))
+
+    def _conditional(self, operation: str, **kwargs: Any) -> bool:
+        """Run a conditional write; True when applied, False when its condition did not hold."""
+        failed = self._client.exceptions.ConditionalCheckFailedException
+        try:
+            getattr(self._client, operation)(TableName=self._table, **kwargs)
+        except failed:
+            return False
+        return True
+
+
+def _parse(model: type[RunRecord] | type[CandidateRecord], item: dict[str, Any]) -> Any:
+    try:
+        return model.model_validate(item)
+    except ValidationError as error:
+        raise StoreError(
+            f"stored item {item.get('PK')} / {item.get('SK')} does not parse as a "
+            f"{model.__name__}: {error.errors(include_url=False)[0]['msg']}"
+        ) from None
+
+
+__all__ = [
+    "BY_RUN_INDEX",
+    "CANDIDATE_STATUS_RANK",
+    "TTL_ATTRIBUTE",
+    "Artifact",
+    "CandidateRecord",
+    "ResultsStore",
+    "RunKey",
+    "RunRecord",
+    "RunView",
+    "StoreError",
+    "candidate_sk",
+    "create_client",
+    "create_table",
+    "from_item",
+    "guard_key",
+    "iso_utc",
+    "model_pk",
+    "run_sk",
+    "table_definition",
+    "to_attribute",
+    "to_item",
+]

@@ -1,0 +1,152 @@
+"""Every table infercost prints is built from one list of columns, so no row can miss a cell.
+
+The same column list renders to the terminal (Rich), Markdown and HTML (the report).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Generic, Literal, TypeVar
+
+from infercost.models import RankedCandidate, Recommendation
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+T = TypeVar("T")
+Justify = Literal["left", "right", "center"]
+
+
+@dataclass(frozen=True)
+class Column(Generic[T]):
+    """A header and how to render one row's cell for it."""
+
+    header: str
+    value: Callable[[T], str]
+    justify: Justify = "left"
+
+
+def cells(columns: Sequence[Column[T]], rows: Sequence[T]) -> list[list[str]]:
+    """The rendered cells: one list per row, always exactly one cell per column."""
+    return [[column.value(row) for column in columns] for row in rows]
+
+
+def rich_table(columns: Sequence[Column[T]], rows: Sequence[T], *, title: str | None = None) -> Table:
+    """A Rich table for the terminal."""
+    from rich.table import Table
+
+    table = Table(title=title, header_style="bold", title_justify="left")
+    for column in columns:
+        table.add_column(column.header, justify=column.justify, overflow="fold")
+    for row in cells(columns, rows):
+        table.add_row(*row)
+    return table
+
+
+def markdown_table(columns: Sequence[Column[T]], rows: Sequence[T]) -> str:
+    """A GitHub-flavoured Markdown table."""
+    align = {"left": ":---", "right": "---:", "center": ":---:"}
+
+    def line(values: Sequence[str]) -> str:
+        return "| " + " | ".join(value.replace("|", "\\|") for value in values) + " |"
+
+    out = [line([column.header for column in columns]), line([align[column.justify] for column in columns])]
+    out.extend(line(row) for row in cells(columns, rows))
+    return "\n".join(out) + "\n"
+
+
+def html_table(columns: Sequence[Column[T]], rows: Sequence[T], *, css_class: str = "table") -> str:
+    """An HTML table with escaped cells (for the report)."""
+    head = "".join(f'<th class="{column.justify}">{html.escape(column.header)}</th>' for column in columns)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="{column.justify}">{html.escape(value)}</td>'
+            for column, value in zip(columns, row, strict=True)
+        )
+        + "</tr>"
+        for row in cells(columns, rows)
+    )
+    return f'<table class="{css_class}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def money(value: float | None) -> str:
+    """Money rounded to cents, as every table shows it; '—' when there is no figure."""
+    if value is None:
+        return "—"
+    if value == float("inf"):
+        return "∞"
+    return f"${value:,.2f}"
+
+
+def unit_price(value: float) -> str:
+    """A list price as published (not rounded to cents): $0.102, $1.408, $0.00002."""
+    text = f"{value:,.7f}".rstrip("0")
+    whole, _, decimals = text.partition(".")
+    return f"${whole}.{decimals.ljust(2, '0')}"
+
+
+def millis(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.1f}"
+
+
+def ranking_columns(recommendation: Recommendation) -> list[Column[RankedCandidate]]:
+    """The ranked-candidates columns, shared by the CLI table, Markdown and the HTML report.
+
+    Throughput, sweep and monthly columns appear only when some candidate has those figures.
+    """
+    ranked = recommendation.ranked
+    percentile = recommendation.slo.percentile.upper()
+    picked = recommendation.recommended.label if recommendation.recommended else None
+
+    def notes(item: RankedCandidate) -> str:
+        parts = []
+        if item.label == picked:
+            parts.append("recommended")
+        if item.pareto_optimal:
+            parts.append("Pareto")
+        if item.candidate.uses_elastic_inference:
+            parts.append("EI retired")
+        if item.errors:
+            parts.append(f"{item.errors} errors")
+        return ", ".join(parts)
+
+    columns: list[Column[RankedCandidate]] = [
+        Column("#", lambda item: str(item.rank), "right"),
+        Column("Candidate", lambda item: item.label),
+        Column(
+            "$/hour",
+            lambda item: "per use" if item.price_per_hour_usd is None else money(item.price_per_hour_usd),
+            "right",
+        ),
+        Column(f"{percentile} ms", lambda item: millis(item.slo_latency_ms), "right"),
+        Column("avg ms", lambda item: millis(item.latency_ms.avg), "right"),
+        Column("$/100k", lambda item: money(item.cost_per_100k_usd), "right"),
+    ]
+    if any(item.max_rps_at_slo is not None for item in ranked):
+        columns.append(
+            Column(
+                "max RPS at SLO",
+                lambda item: "—" if item.max_rps_at_slo is None else f"{item.max_rps_at_slo:,.1f}",
+                "right",
+            )
+        )
+    if any(item.cost_per_100k_at_throughput_usd is not None for item in ranked):
+        columns.append(
+            Column("$/100k at max RPS", lambda item: money(item.cost_per_100k_at_throughput_usd), "right")
+        )
+    if any(item.monthly is not None for item in ranked):
+        columns.append(
+            Column(
+                "$/month",
+                lambda item: money(item.monthly.monthly_cost_usd) if item.monthly else "—",
+                "right",
+            )
+        )
+    columns += [
+        Column("SLO", lambda item: "meets" if item.meets_slo else f"misses: {item.slo_verdict}"),
+        Column("Notes", notes),
+    ]
+    return columns

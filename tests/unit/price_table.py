@@ -1,0 +1,27 @@
+"""Test helpers shared by unit tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from infercost.errors import UnknownNameError
+from infercost.models import Candidate
+from infercost.pricing.types import Price, ServerlessRates
+
+
+@dataclass
+class TablePrices:
+    """A PriceLookup over a fixed table: the protocol the price book implements."""
+
+    hourly: dict[str, float] = field(default_factory=dict)
+    region: str = "us-east-1"
+
+    def candidate_price(self, candidate: Candidate) -> Price:
+        name = candidate.instance_type or ""
+        if name not in self.hourly:
+            raise UnknownNameError(f"unknown instance type {name!r} in {self.region}")
+        usd = self.hourly[name] + (self.hourly.get(candidate.accelerator_type or "", 0.0))
+        return Price(usd_per_hour=usd, source="snapshot", as_of="2026-11-01")
+
+    def serverless_rates(self) -> ServerlessRates:
+        return ServerlessRates(compute_usd_per_gb_second=0.00002, data_usd_per_gb=0.016, source="snapshot")

@@ -1,0 +1,249 @@
+"""The `infercost` command line as a user runs it: outputs, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from infercost.cli import EXAMPLE_SPEC, main
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+SEED = FIXTURES / "results" / "densenet_seed.json"
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    """Run the CLI in-process as the console script does; return (exit code, stdout, stderr)."""
+    try:
+        main(list(argv))
+        code = 0
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def write(tmp_path: Path, data, name: str = "results.json") -> str:
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else json.dumps(data))
+    return str(path)
+
+
+def seed() -> dict:
+    return json.loads(SEED.read_text())
+
+
+def test_recommend_json_is_the_documented_object(capsys):
+    code, out, err = run(capsys, "recommend", str(SEED), "--format", "json")
+    assert code == 0, err
+    answer = json.loads(out)
+    assert answer["recommended"]["candidate"] == {
+        "instance_type": "ml.c5.large",
+        "accelerator_type": "ml.eia2.medium",
+        "instance_count": 1,
+    }
+    assert round(answer["recommended"]["cost_per_100k_usd"], 2) == 0.38
+    assert answer["recommended"]["cost_per_100k_usd"] == pytest.approx(0.287 / 3600 * 0.04785 * 100_000)
+    assert {"candidate", "price_per_hour_usd", "cost_per_100k_usd", "meets_slo"} <= set(answer["ranked"][0])
+    assert [item["meets_slo"] for item in answer["ranked"]] == [True, True, False]
+    assert isinstance(answer["reason"], str) and answer["reason"]
+
+
+def test_recommend_table_rounds_money_to_cents_and_explains(capsys):
+    code, out, _ = run(capsys, "recommend", str(SEED))
+    assert code == 0
+    assert "$0.38" in out and "Recommended: ml.c5.large + ml.eia2.medium" in out
+    assert "P90 ms" in out
+    assert "closed to new customers" in out
+
+
+def test_recommend_markdown_rows_have_exactly_the_header_cells(capsys):
+    code, out, _ = run(capsys, "recommend", str(SEED), "--format", "markdown")
+    assert code == 0
+    table = [line for line in out.splitlines() if line.startswith("|")]
+    assert len(table) == 2 + 3
+    assert len({line.count(" | ") for line in table}) == 1
+
+
+def test_slo_option_overrides_and_nothing_meeting_it_still_exits_zero(capsys):
+    code, out, _ = run(capsys, "recommend", str(SEED), "--slo", "p99:10", "--format", "json")
+    assert code == 0
+    answer = json.loads(out)
+    assert answer["recommended"] is None
+    assert "No candidate of 3 meets P99 ≤ 10 ms" in answer["reason"]
+
+
+def test_prices_come_from_the_price_book_when_the_file_has_none(capsys, tmp_path):
+    data = seed()
+    for entry in data["results"]:
+        entry.pop("price_per_hour_usd")
+    code, out, err = run(capsys, "recommend", write(tmp_path, data), "--format", "json")
+    assert code == 0, err
+    ranked = {item["label"]: item for item in json.loads(out)["ranked"]}
+    assert ranked["ml.c5.xlarge"]["price_source"] == "snapshot"
+    assert ranked["ml.c5.xlarge"]["price_per_hour_usd"] > 0
+
+
+def test_price_overrides_file_and_region(capsys, tmp_path):
+    data = seed()
+    for entry in data["results"]:
+        entry.pop("price_per_hour_usd")
+    overrides = write(tmp_path, {"instances": {"ml.g4dn.xlarge": 0.01}}, "prices.json")
+    code, out, err = run(
+        capsys, "recommend", write(tmp_path, data), "--prices", overrides, "--format", "json"
+    )
+    assert code == 0, err
+    answer = json.loads(out)
+    # At one cent an hour the GPU becomes the cheapest candidate meeting the SLO.
+    assert answer["recommended"]["label"] == "ml.g4dn.xlarge"
+    assert answer["recommended"]["price_source"] == "override"
+    code, out, _ = run(
+        capsys, "recommend", write(tmp_path, data), "--region", "eu-west-1", "--format", "json"
+    )
+    assert code == 0
+    assert json.loads(out)["region"] == "us-east-1"  # the file names its region; prices follow --region
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (
+            lambda d: "{not json",
+            "is not valid JSON: Expecting property name enclosed in double quotes at line 1",
+        ),
+        (
+            lambda d: d["results"][0]["candidate"].update(instance_type="ml.c5.larj") or d,
+            "results[0].candidate.instance_type: unknown instance type 'ml.c5.larj'",
+        ),
+        (
+            lambda d: d["slo"].update(percentile="p42") or d,
+            "slo.percentile: must be one of p50, p90, p95, p99, max",
+        ),
+        (
+            lambda d: d["slo"].update(max_latency_ms=0) or d,
+            "slo.max_latency_ms: Input should be greater than 0",
+        ),
+        (
+            lambda d: d["slo"].update(max_latency_ms=-5) or d,
+            "slo.max_latency_ms: Input should be greater than 0",
+        ),
+        (
+            lambda d: d["results"][1]["latency_ms"].pop("avg") and d,
+            "results[1].latency_ms.avg: Field required",
+        ),
+        (
+            lambda d: d["results"][2]["latency_ms"].update(p90=-3) or d,
+            "results[2].latency_ms.p90: Input should be greater than or equal to 0",
+        ),
+        (lambda d: d.update(results=[]) or d, "results: no results"),
+        (lambda d: d["results"][0]["latency_ms"].pop("p90") and d, "results[0].latency_ms.p90: missing"),
+    ],
+)
+def test_bad_results_are_one_line_naming_the_field_and_exit_2(capsys, tmp_path, mutate, expected):
+    data = mutate(seed())
+    if isinstance(data, dict):
+        for entry in data.get("results", []):
+            entry.pop("price_per_hour_usd", None)
+    code, out, err = run(capsys, "recommend", write(tmp_path, data), "--format", "json")
+    assert code == 2
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ") and expected in lines[0]
+    assert "Traceback" not in err
+
+
+def test_missing_file_and_bad_slo_option(capsys, tmp_path):
+    code, _, err = run(capsys, "recommend", str(tmp_path / "nope.json"))
+    assert code == 2 and "no such file" in err
+    code, _, err = run(capsys, "recommend", str(SEED), "--slo", "p42:80")
+    assert code == 2 and "--slo.percentile: must be one of" in err
+
+
+def test_spec_example_is_valid_and_validates(capsys, tmp_path):
+    code, out, _ = run(capsys, "spec", "example")
+    assert code == 0
+    assert json.loads(out) == EXAMPLE_SPEC
+    code, out, err = run(capsys, "spec", "validate", write(tmp_path, out, "infercost.json"))
+    assert code == 0, err
+    assert "valid" in out and "5 candidates" in out
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"candidates": []}, "candidates: give at least one candidate"),
+        ({"load": {"requests": 0}}, "load.requests: Input should be greater than or equal to 1"),
+        (
+            {"candidates": [{"instance_type": "ml.c5.hugexl"}]},
+            "candidates[0].instance_type: unknown instance type",
+        ),
+        (
+            {"candidates": [{"instance_type": "ml.c5.large", "accelerator_type": "ml.eia2.tiny"}]},
+            "candidates[0].accelerator_type: String should match pattern",
+        ),
+        ({"slo": {"percentile": "p42", "max_latency_ms": 80}}, "slo.percentile: must be one of"),
+    ],
+)
+def test_spec_validate_names_the_bad_field(capsys, tmp_path, change, expected):
+    code, _, err = run(capsys, "spec", "validate", write(tmp_path, EXAMPLE_SPEC | change, "infercost.json"))
+    assert code == 2
+    assert expected in err and len(err.strip().splitlines()) == 1
+
+
+def test_spec_validate_warns_about_elastic_inference(capsys, tmp_path):
+    spec = EXAMPLE_SPEC | {
+        "candidates": [{"instance_type": "ml.c5.large", "accelerator_type": "ml.eia2.medium"}]
+    }
+    code, out, _ = run(capsys, "spec", "validate", write(tmp_path, spec, "infercost.json"))
+    assert code == 0 and "closed to new customers" in out
+
+
+def test_prices_lists_a_family_with_list_prices(capsys):
+    code, out, _ = run(capsys, "prices", "--family", "serverless", "--format", "json")
+    assert code == 0
+    rows = json.loads(out)["prices"]
+    assert {row["kind"] for row in rows} == {"serverless"}
+    code, out, _ = run(capsys, "prices", "--family", "g5")
+    assert code == 0 and "ml.g5.xlarge" in out and "ml.c5.large" not in out
+
+
+def test_prices_unknown_region_suggests_the_closest(capsys):
+    code, _, err = run(capsys, "prices", "--region", "us-eest-1")
+    assert code == 2 and "did you mean" in err and "us-east-1" in err
+
+
+def test_plan_prints_the_estimate_and_refuses_over_budget(capsys, tmp_path):
+    spec_path = write(tmp_path, EXAMPLE_SPEC, "infercost.json")
+    code, out, err = run(capsys, "plan", spec_path, "--format", "json")
+    assert code == 0, err
+    plan = json.loads(out)
+    assert len(plan["candidates"]) == 5 and plan["within_budget"]
+    assert [s["name"].split(" ")[0] for s in plan["strategies"]] == ["infercost", "seed", "SageMaker"]
+    code, out, err = run(
+        capsys, "plan", write(tmp_path, EXAMPLE_SPEC | {"max_benchmark_cost_usd": 0.05}, "s.json")
+    )
+    assert code == 2
+    assert "The same benchmark, three ways" in out
+    assert "max_benchmark_cost_usd: the estimated benchmark cost" in err
+
+
+def test_demo_placeholder_and_help(capsys):
+    code, out, _ = run(capsys, "--help")
+    assert code == 0 and "recommend" in out and "prices" in out
+
+
+def test_console_script_runs_as_a_user_would(tmp_path):
+    script = Path(sys.executable).parent / "infercost"
+    done = subprocess.run(
+        [str(script), "recommend", str(SEED), "--format", "json"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["recommended"]["label"] == "ml.c5.large + ml.eia2.medium"
+    bad = subprocess.run(
+        [str(script), "recommend", str(tmp_path / "x.json")], capture_output=True, text=True, timeout=60
+    )
+    assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr
