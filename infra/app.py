@@ -48,8 +48,7 @@ def build(app: App) -> InfercostStack:
         config.resource_prefix,
         config=config,
         description=(
-            "infercost: measure SageMaker endpoint configurations, "
-            "recommend the cheapest that meets the SLO"
+            "infercost: measure SageMaker endpoint configurations, recommend the cheapest that meets the SLO"
         ),
     )
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
@@ -74,8 +73,7 @@ def main() -> int:
         if "ValidationFailed" not in str(error):
             raise
         print(
-            "infercost: cdk-nag findings without an acknowledgment; "
-            f"see {app.outdir}/validation-report.json",
+            f"infercost: cdk-nag findings without an acknowledgment; see {app.outdir}/validation-report.json",
             file=sys.stderr,
         )
         return 1

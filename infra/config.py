@@ -77,9 +77,7 @@ class StackConfig(BaseModel):
     load: LoadPlan | None = None
     traffic: TrafficProfile | None = None
     workflow: dict[str, int] = Field(default_factory=lambda: dict(WORKFLOW_DEFAULTS))
-    max_concurrency: int = Field(
-        default=4, ge=1, le=40, description="candidates benchmarked at once"
-    )
+    max_concurrency: int = Field(default=4, ge=1, le=40, description="candidates benchmarked at once")
     max_endpoint_age_minutes: int = Field(default=180, ge=15, le=7 * 24 * 60)
     janitor_schedule_minutes: int = Field(default=15, ge=1, le=1440)
     notification_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -121,14 +119,9 @@ class StackConfig(BaseModel):
     def _workflow(cls, value: dict[str, int]) -> dict[str, int]:
         unknown = sorted(set(value) - set(WORKFLOW_DEFAULTS))
         if unknown:
-            hint = (
-                " (it has its own key, infercost:max_concurrency)"
-                if "max_concurrency" in unknown
-                else ""
-            )
+            hint = " (it has its own key, infercost:max_concurrency)" if "max_concurrency" in unknown else ""
             raise ValueError(
-                f"unknown timing key {unknown[0]!r}{hint}; "
-                f"valid keys: {', '.join(WORKFLOW_DEFAULTS)}"
+                f"unknown timing key {unknown[0]!r}{hint}; valid keys: {', '.join(WORKFLOW_DEFAULTS)}"
             )
         for key, seconds in value.items():
             if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:

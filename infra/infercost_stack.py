@@ -35,9 +35,7 @@ OUTPUTS = (
 class InfercostStack(Stack):
     """Upload -> EventBridge -> evaluation state machine -> results table, report, SNS, Slack."""
 
-    def __init__(
-        self, scope: Construct, construct_id: str, *, config: StackConfig, **kwargs: Any
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         artifacts = ArtifactsBucket(self, "Artifacts", config=config)
         results = ResultsTable(self, "Results")

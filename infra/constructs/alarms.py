@@ -32,9 +32,7 @@ class Alarms(Construct):
         self.failed_executions = cloudwatch.Alarm(
             self,
             "EvaluationFailed",
-            alarm_description=(
-                "An infercost evaluation failed; its run record and notification say why."
-            ),
+            alarm_description=("An infercost evaluation failed; its run record and notification say why."),
             metric=state_machine.metric_failed(period=Duration.minutes(5), statistic="Sum"),
             threshold=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

@@ -56,9 +56,7 @@ class ArtifactsBucket(Construct):
         rule = events.Rule(
             self,
             "ArtifactUploaded",
-            description=(
-                f"Evaluate each model artifact uploaded as {self.config.artifact_key_pattern}"
-            ),
+            description=(f"Evaluate each model artifact uploaded as {self.config.artifact_key_pattern}"),
             event_pattern=events.EventPattern(
                 source=["aws.s3"],
                 detail_type=["Object Created"],

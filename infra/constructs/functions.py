@@ -202,7 +202,6 @@ class EvaluationFunctions(Construct):
         nag.acknowledge(
             function,
             "AwsSolutions-L1",
-            "Python 3.12 is the runtime the dependency layers are built for and the code "
-            "is tested on",
+            "Python 3.12 is the runtime the dependency layers are built for and the code is tested on",
         )
         return function

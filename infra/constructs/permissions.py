@@ -43,9 +43,7 @@ _NO_RESOURCE_LEVEL = "{} support no resource-level permissions"
 
 def _read_objects(res: Resources, role: iam.Role, prefix: str, why: str) -> None:
     role.add_to_policy(
-        iam.PolicyStatement(
-            actions=["s3:GetObject"], resources=[res.artifacts.arn_for_objects(f"{prefix}*")]
-        )
+        iam.PolicyStatement(actions=["s3:GetObject"], resources=[res.artifacts.arn_for_objects(f"{prefix}*")])
     )
     # Without ListBucket a missing key answers AccessDenied instead of NoSuchKey, and the
     # person would be told "access denied" rather than "no infercost.json beside the artifact".
@@ -71,16 +69,12 @@ def read_artifact_inputs(res: Resources, role: iam.Role) -> None:
 
 def read_reports(res: Resources, role: iam.Role) -> None:
     """Report objects, so that a pre-signed link to them works."""
-    _read_objects(
-        res, role, res.config.reports_prefix, "each run writes its report under the reports prefix"
-    )
+    _read_objects(res, role, res.config.reports_prefix, "each run writes its report under the reports prefix")
 
 
 def write_reports(res: Resources, role: iam.Role) -> None:
     """Put (and read back) each run's HTML report and charts under the reports prefix."""
-    _read_objects(
-        res, role, res.config.reports_prefix, "each run writes its report under the reports prefix"
-    )
+    _read_objects(res, role, res.config.reports_prefix, "each run writes its report under the reports prefix")
     role.add_to_policy(
         iam.PolicyStatement(
             actions=["s3:PutObject"],
@@ -127,9 +121,7 @@ def check_quotas(res: Resources, role: iam.Role) -> None:
     role.add_to_policy(
         iam.PolicyStatement(
             actions=["servicequotas:GetServiceQuota"],
-            resources=[
-                stack.format_arn(service="servicequotas", resource="sagemaker", resource_name="*")
-            ],
+            resources=[stack.format_arn(service="servicequotas", resource="sagemaker", resource_name="*")],
         )
     )
     nag.wildcard_resource(
@@ -152,9 +144,7 @@ def check_quotas(res: Resources, role: iam.Role) -> None:
 def invoke_benchmark_endpoints(res: Resources, role: iam.Role) -> None:
     """Drive load at the stack's own benchmark endpoints, and no other endpoint."""
     role.add_to_policy(
-        iam.PolicyStatement(
-            actions=["sagemaker:InvokeEndpoint"], resources=res.sagemaker.arns("endpoint")
-        )
+        iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=res.sagemaker.arns("endpoint"))
     )
     for text in res.sagemaker.arn_texts("endpoint"):
         nag.wildcard_resource(role, text, "benchmark endpoints are named '<prefix>-<run-id>-…'")

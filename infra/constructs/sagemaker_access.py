@@ -42,13 +42,9 @@ class SageMakerAccess(Construct):
         """`arn:…:sagemaker:<region>:<account>:<kind>/<prefix>-*` for each kind."""
         for kind in kinds:
             if kind not in BENCHMARK_KINDS:
-                raise ValueError(
-                    f"unknown SageMaker resource kind {kind!r}; use one of {BENCHMARK_KINDS}"
-                )
+                raise ValueError(f"unknown SageMaker resource kind {kind!r}; use one of {BENCHMARK_KINDS}")
         return [
-            self._stack.format_arn(
-                service="sagemaker", resource=kind, resource_name=f"{self.prefix}-*"
-            )
+            self._stack.format_arn(service="sagemaker", resource=kind, resource_name=f"{self.prefix}-*")
             for kind in kinds
         ]
 
@@ -89,9 +85,7 @@ class SageMakerAccess(Construct):
             "model artifacts are any object under the stack's artifact key prefix",
         )
         role.add_to_policy(
-            iam.PolicyStatement(
-                sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]
-            )
+            iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"])
         )
         role.add_to_policy(
             iam.PolicyStatement(

@@ -98,9 +98,7 @@ class EvaluationStateMachine(Construct):
         )
 
     @staticmethod
-    def _grant(
-        role: iam.Role, resources: Resources, functions: dict[str, lambda_.IFunction]
-    ) -> None:
+    def _grant(role: iam.Role, resources: Resources, functions: dict[str, lambda_.IFunction]) -> None:
         sagemaker = resources.sagemaker
         # Only resources named with the stack's prefix, and only when the request tags them with
         # a run id and as managed: what the janitor can later find and delete.

@@ -32,9 +32,7 @@ class Synth:
     @property
     def template(self) -> dict[str, Any]:
         manifest = json.loads((self.outdir / "manifest.json").read_text())
-        stacks = [
-            a for a in manifest["artifacts"].values() if a["type"] == "aws:cloudformation:stack"
-        ]
+        stacks = [a for a in manifest["artifacts"].values() if a["type"] == "aws:cloudformation:stack"]
         assert len(stacks) == 1, "the app defines exactly one stack"
         template_file = stacks[0]["properties"]["templateFile"]
         data: dict[str, Any] = json.loads((self.outdir / template_file).read_text())
@@ -94,9 +92,7 @@ def logical_id(template: dict[str, Any], resource_type: str, path: str) -> str:
 
     CDK derives logical ids from the construct path plus an eight-character hash.
     """
-    matches = [
-        k for k in resources_of(template, resource_type) if re.fullmatch(f"{path}[0-9A-F]{{8}}", k)
-    ]
+    matches = [k for k in resources_of(template, resource_type) if re.fullmatch(f"{path}[0-9A-F]{{8}}", k)]
     assert len(matches) == 1, f"{resource_type} at {path!r}: {matches}"
     return matches[0]
 

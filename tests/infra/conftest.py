@@ -11,9 +11,7 @@ import pytest
 # node major versions to keep quiet about (a plain "1" silences nothing).
 _QUIET_MAJORS = "18,20,22,24,26"
 _eol = os.environ.get("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "")
-os.environ["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = ",".join(
-    filter(None, [_eol, _QUIET_MAJORS])
-)
+os.environ["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = ",".join(filter(None, [_eol, _QUIET_MAJORS]))
 os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 
@@ -21,7 +19,7 @@ import shutil  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from cdk_support import TEST_CONTEXT, AppRun, Synth  # noqa: E402
+from tests.infra.cdk_support import TEST_CONTEXT, AppRun, Synth  # noqa: E402
 
 _HERE = Path(__file__).resolve().parent
 _background: list[AppRun] = []

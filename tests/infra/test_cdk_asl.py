@@ -7,9 +7,9 @@ import re
 from typing import Any
 
 import pytest
-from cdk_support import ROOT, Synth, only
 
 from infercost.handlers import HANDLERS
+from tests.infra.cdk_support import ROOT, Synth, only
 
 pytestmark = pytest.mark.infra
 

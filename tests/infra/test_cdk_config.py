@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import pytest
-from cdk_support import ROOT
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -18,6 +17,7 @@ from infra.config import (
     context_keys,
     from_context,
 )
+from tests.infra.cdk_support import ROOT
 
 pytestmark = pytest.mark.infra
 
@@ -93,9 +93,7 @@ def test_cli_strings_are_parsed_like_json() -> None:
 
 
 def test_null_means_the_default() -> None:
-    assert (
-        from_context({"infercost:max_concurrency": None, "infercost:slo": "null"}) == StackConfig()
-    )
+    assert from_context({"infercost:max_concurrency": None, "infercost:slo": "null"}) == StackConfig()
 
 
 @pytest.mark.parametrize(
@@ -145,9 +143,7 @@ def test_keys_of_other_tools_are_left_alone() -> None:
 @given(st.sampled_from(LOG_RETENTION_DAYS))
 def test_every_cloudwatch_retention_period_maps_to_its_own_enum(days: int) -> None:
     config = StackConfig(log_retention_days=days)
-    others = [
-        StackConfig(log_retention_days=d).log_retention for d in LOG_RETENTION_DAYS if d != days
-    ]
+    others = [StackConfig(log_retention_days=d).log_retention for d in LOG_RETENTION_DAYS if d != days]
     assert config.log_retention not in others
     assert config.log_retention.name != "INFINITE"
 

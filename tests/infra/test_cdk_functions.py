@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from cdk_support import TEST_CONTEXT
 
 from infercost.errors import InputError
 from infercost.handlers import HANDLERS, JANITOR
+from tests.infra.cdk_support import TEST_CONTEXT
 
 pytestmark = pytest.mark.infra
 

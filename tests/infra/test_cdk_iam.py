@@ -9,9 +9,9 @@ from functools import cache
 from typing import Any
 
 import pytest
-from cdk_support import ROOT, Statement, identity_statements, logical_id, text
 
 from infercost.handlers import HANDLERS
+from tests.infra.cdk_support import ROOT, Statement, identity_statements, logical_id, text
 
 pytestmark = pytest.mark.infra
 
@@ -40,9 +40,7 @@ def _role_statements(
 
 
 def test_no_sagemaker_wildcard_action(statements: list[Statement]) -> None:
-    sagemaker_actions = {
-        a for s in statements for a in s.actions if a.lower().startswith("sagemaker:")
-    }
+    sagemaker_actions = {a for s in statements for a in s.actions if a.lower().startswith("sagemaker:")}
     assert sagemaker_actions, "the stack grants SageMaker calls"
     assert [a for a in sagemaker_actions if "*" in a] == []
 
@@ -50,9 +48,7 @@ def test_no_sagemaker_wildcard_action(statements: list[Statement]) -> None:
 def test_sagemaker_access_is_scoped_to_the_stack_prefix(statements: list[Statement]) -> None:
     for statement in statements:
         scoped = [
-            a
-            for a in statement.actions
-            if a.startswith("sagemaker:") and a not in SAGEMAKER_UNSCOPABLE
+            a for a in statement.actions if a.startswith("sagemaker:") and a not in SAGEMAKER_UNSCOPABLE
         ]
         if not scoped:
             continue
@@ -60,13 +56,10 @@ def test_sagemaker_access_is_scoped_to_the_stack_prefix(statements: list[Stateme
         bad = [r for r in statement.resources if not PREFIXED.match(r)]
         assert bad == [], f"{scoped} on {bad}"
     unscoped = [
-        s
-        for s in statements
-        if "*" in s.resources and any(a.startswith("sagemaker:") for a in s.actions)
+        s for s in statements if "*" in s.resources and any(a.startswith("sagemaker:") for a in s.actions)
     ]
     assert all(
-        set(a for a in s.actions if a.startswith("sagemaker:")) <= SAGEMAKER_UNSCOPABLE
-        for s in unscoped
+        set(a for a in s.actions if a.startswith("sagemaker:")) <= SAGEMAKER_UNSCOPABLE for s in unscoped
     )
 
 
@@ -78,9 +71,7 @@ def test_pass_role_only_for_the_execution_role_and_only_to_sagemaker(
     assert len(passing) == 1
     [statement] = passing
     assert statement.resources == (f"${{{execution_role}.Arn}}",)
-    assert statement.conditions == {
-        "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
-    }
+    assert statement.conditions == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
     assert statement.roles == (f"${{{logical_id(template, 'AWS::IAM::Role', 'EvaluationRole')}}}",)
 
 
@@ -111,9 +102,7 @@ def test_only_the_janitor_and_teardown_delete_and_the_janitor_needs_the_run_id_t
     teardown = _role_statements(template, statements, "FunctionsTeardownFunctionRole")
     assert {id(s) for s in deleting} <= {id(s) for s in janitor + teardown}
     [janitor_delete] = [s for s in deleting if s in janitor]
-    assert janitor_delete.conditions == {
-        "Null": {"sagemaker:ResourceTag/infercost:run-id": "false"}
-    }
+    assert janitor_delete.conditions == {"Null": {"sagemaker:ResourceTag/infercost:run-id": "false"}}
 
 
 def test_the_workflow_invokes_exactly_its_handlers(
@@ -137,9 +126,7 @@ def _asl_actions() -> set[str]:
         parts = resource.removeprefix("arn:aws:states:::").split(".")[0].split(":")
         service, action = (parts[1], parts[2]) if parts[0] == "aws-sdk" else (parts[0], parts[1])
         iam_action = (
-            "InvokeFunction"
-            if (service, action) == ("lambda", "invoke")
-            else action[0].upper() + action[1:]
+            "InvokeFunction" if (service, action) == ("lambda", "invoke") else action[0].upper() + action[1:]
         )
         actions.add(f"{service}:{iam_action}")
     return actions
@@ -148,9 +135,7 @@ def _asl_actions() -> set[str]:
 def test_the_workflow_role_allows_every_call_of_the_definition(
     template: dict[str, Any], statements: list[Statement]
 ) -> None:
-    granted = {
-        a for s in _role_statements(template, statements, "EvaluationRole") for a in s.actions
-    }
+    granted = {a for s in _role_statements(template, statements, "EvaluationRole") for a in s.actions}
     called = _asl_actions()
     assert "lambda:InvokeFunction" in called
     assert called - granted == set()
@@ -167,11 +152,7 @@ def _actions(name: str) -> list[dict[str, Any]]:
     """The reference entries of an action, or of every action a wildcard like 'kms:Get*' covers."""
     service, action = name.split(":")
     pattern = re.escape(action.lower()).replace(r"\*", ".*")
-    names = [
-        a
-        for a in _iam().actions.get_actions_for_service(service)
-        if re.fullmatch(pattern, a.lower())
-    ]
+    names = [a for a in _iam().actions.get_actions_for_service(service) if re.fullmatch(pattern, a.lower())]
     assert names, f"{name} is not an IAM action"
     return [_iam().actions.get_action_details(service, a) for a in names]
 
@@ -225,8 +206,5 @@ def test_no_identity_policy_allows_all_actions(statements: list[Statement]) -> N
 
 def test_statements_render(template: dict[str, Any]) -> None:
     # The text rendering the other tests read is faithful: a join of a partition and a name.
-    assert (
-        text({"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":x"]]})
-        == "arn:${AWS::Partition}:x"
-    )
+    assert text({"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":x"]]}) == "arn:${AWS::Partition}:x"
     assert json.loads(text({"Unknown": 1})) == {"Unknown": 1}

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from cdk_support import TEST_CONTEXT
+
+from tests.infra.cdk_support import TEST_CONTEXT
 
 pytestmark = pytest.mark.infra
 
@@ -39,11 +40,7 @@ def test_acknowledgments_and_findings_match_one_to_one(monkeypatch: pytest.Monke
         name, path = finding
         return name == rule and (path == scope_path or path.startswith(scope_path + "/"))
 
-    stale = [
-        (path, rule)
-        for path, rule in acknowledged
-        if not any(covers(path, rule, f) for f in findings)
-    ]
+    stale = [(path, rule) for path, rule in acknowledged if not any(covers(path, rule, f) for f in findings)]
     missing = [f for f in findings if not any(covers(path, rule, f) for path, rule in acknowledged)]
     assert stale == [], "acknowledgments that no finding needs"
     assert missing == [], "findings without an acknowledgment"

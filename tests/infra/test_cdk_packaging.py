@@ -37,9 +37,7 @@ def _pyproject(tmp_path: Path, dependencies: list[str]) -> Path:
 
 
 def test_pins_come_from_pyproject(tmp_path: Path) -> None:
-    path = _pyproject(
-        tmp_path, ["Aws_Lambda.Powertools==3.37.0", "pydantic == 2.14.4", "numpy==2.4.6"]
-    )
+    path = _pyproject(tmp_path, ["Aws_Lambda.Powertools==3.37.0", "pydantic == 2.14.4", "numpy==2.4.6"])
     assert project_pins(path) == {
         "aws-lambda-powertools": "3.37.0",
         "pydantic": "2.14.4",
@@ -146,11 +144,7 @@ def _wheel(folder: Path, name: str, version: str, requires: list[str] = ()) -> N
     }
     record = []
     for path, content in files.items():
-        digest = (
-            base64.urlsafe_b64encode(hashlib.sha256(content.encode()).digest())
-            .rstrip(b"=")
-            .decode()
-        )
+        digest = base64.urlsafe_b64encode(hashlib.sha256(content.encode()).digest()).rstrip(b"=").decode()
         record.append(f"{path},sha256={digest},{len(content.encode())}")
     record.append(f"{dist_info}/RECORD,,")
     files[f"{dist_info}/RECORD"] = "\n".join(record) + "\n"
@@ -165,9 +159,7 @@ def test_the_bundler_builds_a_layer_with_pip_and_drops_botocore(tmp_path: Path) 
     _wheel(wheels, "probe", "1.0", requires=["botocore"])
     _wheel(wheels, "botocore", "0.1")
     output = tmp_path / "asset"
-    bundler = PipLayerBundler(
-        ["probe==1.0"], ["botocore==0.1"], ["--no-index", "--find-links", str(wheels)]
-    )
+    bundler = PipLayerBundler(["probe==1.0"], ["botocore==0.1"], ["--no-index", "--find-links", str(wheels)])
     assert bundler.try_bundle(str(output)) is True
     site = output / "python"
     assert (site / "probe" / "__init__.py").read_text() == "VERSION = '1.0'\n"

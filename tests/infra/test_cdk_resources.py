@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 import pytest
-from cdk_support import logical_id, only, resources_of
 
 from infercost.handlers import HANDLERS, JANITOR
+from tests.infra.cdk_support import logical_id, only, resources_of
 
 pytestmark = pytest.mark.infra
 
@@ -96,9 +96,7 @@ def test_artifacts_bucket_is_private_encrypted_versioned_logged_and_tls_only(
     # CDK switches on EventBridge notifications through its custom resource.
     _, notifications = only(template, "Custom::S3BucketNotifications")
     assert notifications["Properties"]["BucketName"] == _ref(bucket)
-    assert notifications["Properties"]["NotificationConfiguration"] == {
-        "EventBridgeConfiguration": {}
-    }
+    assert notifications["Properties"]["NotificationConfiguration"] == {"EventBridgeConfiguration": {}}
 
 
 def test_upload_of_an_artifact_starts_the_state_machine_with_the_event(
@@ -149,6 +147,19 @@ def test_results_table_matches_the_documented_schema(template: dict[str, Any]) -
     assert properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert properties["SSESpecification"]["SSEEnabled"] is True
     assert table["DeletionPolicy"] == "Retain"
+
+
+def test_results_table_is_the_one_the_store_defines(template: dict[str, Any]) -> None:
+    from infercost.store import TTL_ATTRIBUTE, table_definition
+
+    _, table = only(template, "AWS::DynamoDB::Table")
+    properties = table["Properties"]
+    definition = table_definition()
+    for key in ("KeySchema", "GlobalSecondaryIndexes", "BillingMode"):
+        assert properties[key] == definition[key], key
+    by_name = sorted(properties["AttributeDefinitions"], key=lambda a: a["AttributeName"])
+    assert by_name == sorted(definition["AttributeDefinitions"], key=lambda a: a["AttributeName"])
+    assert properties["TimeToLiveSpecification"]["AttributeName"] == TTL_ATTRIBUTE
 
 
 def test_topic_is_encrypted_with_a_rotating_key_and_tls_only(
@@ -228,9 +239,9 @@ def _function_names() -> dict[str, str]:
 def _functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Handler module -> its function's properties."""
     return {
-        module: template["Resources"][
-            logical_id(template, "AWS::Lambda::Function", f"Functions{name}")
-        ]["Properties"]
+        module: template["Resources"][logical_id(template, "AWS::Lambda::Function", f"Functions{name}")][
+            "Properties"
+        ]
         for name, module in _function_names().items()
     }
 
@@ -305,9 +316,7 @@ def test_only_the_report_function_carries_the_plotting_layer(template: dict[str,
 
 
 def test_janitor_runs_on_a_schedule(template: dict[str, Any]) -> None:
-    rule = template["Resources"][logical_id(template, "AWS::Events::Rule", "JanitorSchedule")][
-        "Properties"
-    ]
+    rule = template["Resources"][logical_id(template, "AWS::Events::Rule", "JanitorSchedule")]["Properties"]
     janitor = logical_id(template, "AWS::Lambda::Function", "FunctionsJanitorFunction")
     assert rule["ScheduleExpression"] == "rate(15 minutes)"
     [target] = rule["Targets"]
@@ -320,9 +329,7 @@ def test_janitor_runs_on_a_schedule(template: dict[str, Any]) -> None:
 def test_alarms_fire_on_a_failed_run_and_on_an_old_endpoint(template: dict[str, Any]) -> None:
     topic, _ = only(template, "AWS::SNS::Topic")
     machine, _ = only(template, "AWS::StepFunctions::StateMachine")
-    failed = template["Resources"][
-        logical_id(template, "AWS::CloudWatch::Alarm", "AlarmsEvaluationFailed")
-    ]
+    failed = template["Resources"][logical_id(template, "AWS::CloudWatch::Alarm", "AlarmsEvaluationFailed")]
     over_age = template["Resources"][
         logical_id(template, "AWS::CloudWatch::Alarm", "AlarmsEndpointOverMaxAge")
     ]

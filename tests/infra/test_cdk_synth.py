@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cdk_support import ROOT, Synth, run_app
+
+from tests.infra.cdk_support import ROOT, Synth, run_app
 
 pytestmark = pytest.mark.infra
 
@@ -36,9 +37,7 @@ def test_every_acknowledgment_gives_a_reason(synth: Synth) -> None:
         if entry["type"] == "aws:cdk:acknowledged-rules"
         for rule, reason in entry["data"].items()
     }
-    assert acknowledged, (
-        "the stack acknowledges its wildcards; none recorded means cdk-nag saw none"
-    )
+    assert acknowledged, "the stack acknowledges its wildcards; none recorded means cdk-nag saw none"
     short = {rule: reason for rule, reason in acknowledged.items() if len(reason.split()) < 5}
     assert short == {}
 
