@@ -37,6 +37,14 @@ def test_cdk_json_runs_the_app_from_the_repository_root() -> None:
     assert json.loads((ROOT / "cdk.json").read_text())["app"] == "python3 infra/app.py"
 
 
+def test_deploy_guide_documents_every_key_and_output() -> None:
+    from infra.infercost_stack import OUTPUTS
+
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    assert [key for key in context_keys() if f"`{key}`" not in guide] == []
+    assert [name for name in OUTPUTS if f"`{name}`" not in guide] == []
+
+
 def test_defaults_give_the_documented_workflow_timing() -> None:
     config = StackConfig()
     assert config.artifact_key_pattern == "models/*.tar.gz"
