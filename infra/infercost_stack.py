@@ -57,6 +57,7 @@ class InfercostStack(Stack):
             config=config,
             resources=resources,
             functions={state: functions.by_state(state) for state in HANDLERS},
+            janitor=functions.janitor,
         )
         artifacts.start_evaluations(evaluation.state_machine)
         Janitor(self, "Janitor", config=config, function=functions.janitor)

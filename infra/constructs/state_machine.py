@@ -32,11 +32,18 @@ SAGEMAKER_CREATE_ACTIONS = (
 )
 
 
+def invoked_functions(
+    functions: dict[str, lambda_.IFunction], janitor: lambda_.IFunction
+) -> dict[str, lambda_.IFunction]:
+    """What the definition invokes: each state's handler, and the janitor to sweep a failed run."""
+    return {**{state: functions[state] for state in HANDLERS}, "Janitor": janitor}
+
+
 def substitutions(
     functions: dict[str, lambda_.IFunction], resources: Resources, config: StackConfig
 ) -> dict[str, str]:
-    """Every `${...}` key of the definition: one `<State>FunctionArn` per handler, and the rest."""
-    values = {f"{state}FunctionArn": functions[state].function_arn for state in HANDLERS}
+    """Every `${...}` key of the definition: `<Name>FunctionArn` per invoked function, and the rest."""
+    values = {f"{name}FunctionArn": function.function_arn for name, function in functions.items()}
     values.update(
         {
             "TableName": resources.table.table_name,
@@ -59,9 +66,11 @@ class EvaluationStateMachine(Construct):
         config: StackConfig,
         resources: Resources,
         functions: dict[str, lambda_.IFunction],
+        janitor: lambda_.IFunction,
         definition: Path = DEFINITION,
     ) -> None:
         super().__init__(scope, construct_id)
+        functions = invoked_functions(functions, janitor)
         self.log_group = logs.LogGroup(
             self,
             "Logs",
@@ -143,8 +152,14 @@ class EvaluationStateMachine(Construct):
             iam.PolicyStatement(
                 sid="InvokeHandlers",
                 actions=["lambda:InvokeFunction"],
-                resources=[functions[state].function_arn for state in HANDLERS],
+                resources=[function.function_arn for function in functions.values()],
             )
+        )
+        # The last resort when a failure can be neither recorded nor notified by a handler.
+        resources.topic.grant_publish(role)
+        resources.topic_key.grant(role, "kms:Decrypt", "kms:GenerateDataKey*")
+        nag.wildcard_action(
+            role, "kms:GenerateDataKey*", "SNS needs a data key of the topic's own key to encrypt"
         )
         # The trigger guard: the first state's conditional PutItem (and its status updates).
         role.add_to_policy(

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from infercost.handlers import HANDLERS
+from infercost.handlers import HANDLERS, JANITOR
 from tests.infra.cdk_support import ROOT, Synth, only
 
 pytestmark = pytest.mark.infra
@@ -44,15 +44,13 @@ def test_every_handler_has_its_function_arn_substituted(
     machine: dict[str, Any], template: dict[str, Any]
 ) -> None:
     substitutions = machine["DefinitionSubstitutions"]
-    for state in HANDLERS:
+    # Each state's handler, and the janitor, which the workflow calls to sweep a run.
+    for state, module in {**HANDLERS, "Janitor": JANITOR}.items():
         value = substitutions[f"{state}FunctionArn"]
         [name, attribute] = value["Fn::GetAtt"]
         assert template["Resources"][name]["Type"] == "AWS::Lambda::Function"
         assert attribute == "Arn"
-        assert (
-            template["Resources"][name]["Properties"]["Handler"]
-            == f"infercost.handlers.{HANDLERS[state]}.handler"
-        )
+        assert template["Resources"][name]["Properties"]["Handler"] == f"infercost.handlers.{module}.handler"
     assert {"TableName", "ResourcePrefix", "ExecutionRoleArn", "TopicArn"} <= set(substitutions)
     assert substitutions["ResourcePrefix"] == "infercost"
 

@@ -113,7 +113,7 @@ def test_the_workflow_invokes_exactly_its_handlers(
     [statement] = [s for s in invoking if s in workflow]
     expected = {
         f"${{{logical_id(template, 'AWS::Lambda::Function', f'Functions{state}Function')}.Arn}}"
-        for state in HANDLERS
+        for state in [*HANDLERS, "Janitor"]
     }
     assert set(statement.resources) == expected
 
