@@ -44,22 +44,25 @@ class FunctionSpec:
 
 # Handler module -> its function. LoadTest drives up to 15 minutes of requests, CollectMetrics
 # polls CloudWatch until its deadline (metrics_deadline_seconds, 600 s by default); both get
-# Lambda's maximum. Report renders charts with matplotlib, which wants memory.
+# Lambda's maximum. Report renders charts with matplotlib, which wants memory. Every step that
+# moves a candidate or a run forward writes its status to the table.
 FUNCTION_SPECS: dict[str, FunctionSpec] = {
     "prepare": FunctionSpec(
         512, 120, (p.read_artifact_inputs, p.read_write_results, p.look_up_prices, p.check_quotas)
     ),
-    "load_test": FunctionSpec(1024, 900, (p.invoke_benchmark_endpoints, p.read_artifact_inputs)),
+    "load_test": FunctionSpec(
+        1024, 900, (p.invoke_benchmark_endpoints, p.read_artifact_inputs, p.write_results)
+    ),
     "collect_metrics": FunctionSpec(256, 900, (p.read_endpoint_metrics, p.write_results)),
     "teardown": FunctionSpec(
         256, 300, (p.tear_down_benchmark_resources, p.read_endpoint_logs, p.write_results)
     ),
     "recommend": FunctionSpec(512, 120, (p.read_write_results, p.look_up_prices)),
     "report": FunctionSpec(
-        1536, 300, (p.read_results, p.write_reports), layers=(RUNTIME_LAYER, PLOTTING_LAYER)
+        1536, 300, (p.read_write_results, p.write_reports), layers=(RUNTIME_LAYER, PLOTTING_LAYER)
     ),
     "notify": FunctionSpec(
-        256, 60, (p.publish_notifications, p.read_slack_secret, p.read_results, p.read_reports)
+        256, 60, (p.publish_notifications, p.read_slack_secret, p.read_write_results, p.read_reports)
     ),
     JANITOR: FunctionSpec(256, 300, (p.sweep_benchmark_resources, p.read_write_results)),
 }

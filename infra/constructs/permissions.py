@@ -103,12 +103,6 @@ def write_results(res: Resources, role: iam.Role) -> None:
     _index_wildcard(res, role)
 
 
-def read_results(res: Resources, role: iam.Role) -> None:
-    """A run and its candidates, to render or announce them."""
-    res.table.grant_read_data(role)
-    _index_wildcard(res, role)
-
-
 def look_up_prices(res: Resources, role: iam.Role) -> None:
     """The AWS Price List API, for the hourly price of each candidate."""
     role.add_to_policy(iam.PolicyStatement(actions=["pricing:GetProducts"], resources=["*"]))
@@ -190,13 +184,15 @@ def tear_down_benchmark_resources(res: Resources, role: iam.Role) -> None:
 
 
 def read_endpoint_logs(res: Resources, role: iam.Role) -> None:
-    """The container's log lines of a failed endpoint, so the failure can say why."""
+    """The container's last log lines of a failed endpoint, so the failure can say why."""
     log_groups = res.sagemaker.endpoint_log_group_arn()
     role.add_to_policy(
         iam.PolicyStatement(
-            actions=["logs:FilterLogEvents", "logs:GetLogEvents"],
-            resources=[log_groups, f"{log_groups}:log-stream:*"],
+            actions=["logs:DescribeLogStreams", "logs:FilterLogEvents"], resources=[log_groups]
         )
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(actions=["logs:GetLogEvents"], resources=[f"{log_groups}:log-stream:*"])
     )
     text = res.sagemaker.endpoint_log_group_text()
     why = "each benchmark endpoint logs to /aws/sagemaker/Endpoints/<its name>"
