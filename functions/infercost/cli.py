@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from infercost.errors import InfercostError
+from infercost.errors import InfercostError, InputError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from infercost.models import Recommendation
+    from infercost.models import RankedCandidate, Recommendation
     from infercost.pricing.book import PriceBook
+    from infercost.store import CandidateRecord, ResultsStore, RunRecord
 
 EXIT_INVALID_INPUT = 2
 
@@ -150,7 +151,7 @@ def render_markdown(answer: Recommendation) -> str:
     return "\n".join(parts) + "\n"
 
 
-def print_recommendation(answer: Recommendation, console: Console) -> None:
+def print_recommendation(answer: Recommendation, console: Console, *, with_failures: bool = True) -> None:
     """The recommendation for the terminal: ranked table, verdict and explanation."""
     from infercost.tables import ranking_columns, rich_table
 
@@ -161,7 +162,7 @@ def print_recommendation(answer: Recommendation, console: Console) -> None:
     else:
         console.print("[bold red]No candidate meets the SLO.[/]")
     console.print(answer.reason, highlight=False)
-    for failure in answer.failures:
+    for failure in answer.failures if with_failures else []:
         console.print(
             f"[yellow]{failure.status}[/] {failure.candidate.label}: {failure.error}", highlight=False
         )
@@ -338,6 +339,364 @@ def plan(
             f"Estimated benchmark cost {money(estimate.cost_usd)}; budget {budget}.", highlight=False
         )
     check_budget(estimate)
+
+
+TableOption = Annotated[
+    str | None,
+    typer.Option(
+        "--table", help="Results table name (default: --stack's output, else $INFERCOST_TABLE_NAME)."
+    ),
+]
+StackOption = Annotated[
+    str | None,
+    typer.Option("--stack", help="Deployed infercost stack: its ResultsTableName output names the table."),
+]
+EndpointUrlOption = Annotated[
+    str | None,
+    typer.Option("--endpoint-url", help="AWS endpoint, e.g. the local demo's http://127.0.0.1:PORT."),
+]
+StoreRegionOption = Annotated[str | None, typer.Option("--region", help="AWS region of the stack/table.")]
+
+
+def _open_store(
+    table: str | None, stack: str | None, region: str | None, endpoint_url: str | None
+) -> tuple[ResultsStore, str]:
+    from infercost.history import open_store
+
+    return open_store(table=table, stack=stack, region=region, endpoint_url=endpoint_url)
+
+
+def _when(timestamp: str | None) -> str:
+    """'2026-11-20T10:00:00.000Z' -> '2026-11-20 10:00:00'."""
+    return timestamp.replace("T", " ").removesuffix("Z").split(".")[0] if timestamp else "—"
+
+
+@app.command()
+def history(
+    model: Annotated[str, typer.Argument(metavar="MODEL", help="The model's name, as in its spec.")],
+    limit: Annotated[int, typer.Option(help="Newest runs to show.", min=1, max=1000)] = 20,
+    output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
+    table: TableOption = None,
+    stack: StackOption = None,
+    region: StoreRegionOption = None,
+    endpoint_url: EndpointUrlOption = None,
+) -> None:
+    """A model's evaluations, newest first: status, recommendation, cost, benchmark cost."""
+    from infercost.history import model_history
+    from infercost.tables import Column, millis, money, rich_table
+
+    store, table_name = _open_store(table, stack, region, endpoint_url)
+    runs = model_history(store, model, limit, table_name=table_name)
+    if output is OutputFormat.json:
+        _print_json([run.model_dump(mode="json", exclude_none=True) for run in runs])
+        return
+    answers = {run.run_id: run.parsed_recommendation() for run in runs}
+
+    def winner(run: RunRecord) -> RankedCandidate | None:
+        answer = answers[run.run_id]
+        return answer.recommended if answer else None
+
+    def verdict(run: RunRecord) -> str:
+        answer = answers[run.run_id]
+        if run.status != "SUCCEEDED" or answer is None:
+            return run.error or ("running" if run.status == "RUNNING" else "—")
+        return answer.recommended.label if answer.recommended else "none meets the SLO"
+
+    def latency(run: RunRecord) -> str:
+        best = winner(run)
+        return millis(best.slo_latency_ms) if best else "—"
+
+    columns: list[Column[RunRecord]] = [
+        Column("Started (UTC)", lambda run: _when(run.started_at)),
+        Column("Run", lambda run: run.run_id),
+        Column("Status", lambda run: run.status),
+        Column("SLO", lambda run: run.slo.describe() if run.slo else "—"),
+        Column("Recommended", verdict),
+        Column(
+            "$/100k", lambda run: money(best.cost_per_100k_usd) if (best := winner(run)) else "—", "right"
+        ),
+        Column("SLO ms", latency, "right"),
+        Column("Benchmark $", lambda run: money(run.benchmark_cost_usd), "right"),
+        Column("Regressions", lambda run: str(len(run.regressions)) if run.regressions else "—", "right"),
+    ]
+    _stdout().print(rich_table(columns, runs, title=f"{model}: {len(runs)} newest runs in {table_name}"))
+
+
+@app.command()
+def show(
+    run_id: Annotated[
+        str, typer.Argument(metavar="RUN_ID", help="A run id (see `infercost history MODEL`).")
+    ],
+    output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
+    table: TableOption = None,
+    stack: StackOption = None,
+    region: StoreRegionOption = None,
+    endpoint_url: EndpointUrlOption = None,
+) -> None:
+    """One run: its candidates (measured, failed, skipped) and its recommendation."""
+    from infercost.history import find_run
+    from infercost.tables import Column, millis, money, rich_table
+
+    store, table_name = _open_store(table, stack, region, endpoint_url)
+    view = find_run(store, run_id, table_name=table_name)
+    if output is OutputFormat.json:
+        _print_json(view.model_dump(mode="json", exclude_none=True))
+        return
+    run = view.run
+    console = _stdout()
+    console.print(
+        f"[bold]{run.model}[/] run {run.run_id}: {run.status}, {_when(run.started_at)} → "
+        f"{_when(run.finished_at)}" + (f", {run.region}" if run.region else ""),
+        highlight=False,
+    )
+    if run.artifact:
+        console.print(f"artifact s3://{run.artifact.bucket}/{run.artifact.key}", highlight=False)
+    if run.error:
+        console.print(f"[bold red]error:[/] {run.error}", highlight=False)
+    percentile = run.slo.percentile if run.slo else "p90"
+
+    def measured(record: CandidateRecord, name: str) -> str:
+        result = record.parsed_result()
+        value = getattr(result.latency_ms, name) if result else None
+        return millis(value)
+
+    columns: list[Column[CandidateRecord]] = [
+        Column("#", lambda record: str(record.index), "right"),
+        Column("Candidate", lambda record: record.candidate.label),
+        Column("Status", lambda record: record.status),
+        Column(f"{percentile.upper()} ms", lambda record: measured(record, percentile), "right"),
+        Column("avg ms", lambda record: measured(record, "avg"), "right"),
+        Column("Benchmark $", lambda record: money(record.benchmark_cost_usd), "right"),
+        Column("Error", lambda record: record.error or ""),
+    ]
+    console.print(rich_table(columns, view.candidates, title="Candidates"))
+    answer = run.parsed_recommendation()
+    if answer is not None:
+        # The candidates table above already lists failed and skipped candidates.
+        print_recommendation(answer, console, with_failures=False)
+    for regression in run.regressions or []:
+        console.print(f"[yellow]regression[/] {regression.get('message', '')}", highlight=False)
+    if run.benchmark_cost_usd is not None:
+        console.print(f"The benchmark cost {money(run.benchmark_cost_usd)}.", highlight=False)
+
+
+@app.command()
+def report(
+    target: Annotated[
+        str, typer.Argument(metavar="RUN_ID|RESULTS.json", help="A stored run id, or a results file.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the HTML report.", dir_okay=False)],
+    prices: PricesOption = None,
+    region: Annotated[
+        str | None,
+        typer.Option("--region", help="Prices' region for a results file; the stack's region for a run id."),
+    ] = None,
+    slo: Annotated[
+        str | None, typer.Option(help="SLO as PERCENTILE:MS for a results file (overrides the file's).")
+    ] = None,
+    table: TableOption = None,
+    stack: StackOption = None,
+    endpoint_url: EndpointUrlOption = None,
+) -> None:
+    """Write the HTML report of a stored run, or of a results file, to one self-contained file."""
+    from infercost.report import ReportInput, render_report
+
+    if not out.parent.is_dir():
+        raise InputError(f"cannot write {out}: no directory {out.parent}", field="--out")
+
+    if target.endswith(".json") or Path(target).is_file():
+        from infercost.models import ResultsFile, Slo, load_json_file, parse_model
+        from infercost.recommend import DEFAULT_REGION
+        from infercost.recommend import recommend as run_recommend
+
+        results = parse_model(ResultsFile, load_json_file(Path(target)))
+        book = _price_book(region or results.region or DEFAULT_REGION, prices, False)
+        answer = run_recommend(results, book, slo=Slo.parse(slo) if slo else None)
+        document = render_report(ReportInput.from_results(results, answer))
+    else:
+        from infercost.history import find_run, run_regressions
+
+        store, table_name = _open_store(table, stack, region, endpoint_url)
+        view = find_run(store, target, table_name=table_name)
+        document = render_report(ReportInput.from_run(view, run_regressions(store, view.run)))
+    try:
+        out.write_text(document, encoding="utf-8")
+    except OSError as error:
+        raise InputError(f"cannot write {out}: {error.strerror}", field="--out") from None
+    _stderr().print(f"wrote {out} ({len(document.encode('utf-8')) / 1024:,.0f} KB)", highlight=False)
+
+
+@app.command()
+def loadtest(
+    payload: Annotated[
+        Path,
+        typer.Option("--payload", help="File whose bytes are sent as every request body.", dir_okay=False),
+    ],
+    endpoint: Annotated[
+        str | None, typer.Option("--endpoint", help="SageMaker endpoint name (InvokeEndpoint).")
+    ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option("--url", help="Container URL, e.g. http://127.0.0.1:8080 (POST /invocations)."),
+    ] = None,
+    content_type: Annotated[str, typer.Option("--content-type", help="Content-Type of the payload.")] = (
+        "application/json"
+    ),
+    warmup: Annotated[int, typer.Option(help="Warm-up requests, discarded.")] = 100,
+    requests: Annotated[int, typer.Option(help="Measured requests, one in flight.")] = 1000,
+    concurrency: Annotated[
+        str, typer.Option(help="Concurrency levels, e.g. 1,2,4,8 (levels above 1 form the sweep).")
+    ] = "1",
+    requests_per_level: Annotated[
+        int | None, typer.Option(help="Requests at each sweep level (default: --requests).")
+    ] = None,
+    slo: Annotated[
+        str | None, typer.Option(help="SLO as PERCENTILE:MS, e.g. p90:80; the sweep stops past it.")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds before a request counts as timed out.")] = 60.0,
+    time_budget: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds and mark the result partial.")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Processes driving the sweep levels.", min=1, max=64)] = 1,
+    instance_type: Annotated[
+        str | None, typer.Option(help="Instance type measured (names the candidate in JSON output).")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Model name for JSON output.")] = None,
+    output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
+) -> None:
+    """Measure an endpoint: warm-up, serial latency percentiles, concurrency sweep, max RPS at the SLO.
+
+    Latency is client-side (it includes the network and the SDK); errors are counted by kind.
+    """
+    from infercost.errors import InputError
+    from infercost.loadgen import endpoint_transport, http_transport, results_document, run_load_test
+    from infercost.models import Candidate, LoadPlan, Slo, parse_model
+
+    if (endpoint is None) == (url is None):
+        raise InputError("give exactly one of --endpoint NAME or --url URL", field="--endpoint/--url")
+    if output is OutputFormat.json and instance_type is None:
+        raise InputError(
+            "JSON output is a results file, which names the candidate",
+            field="--instance-type",
+            hint="e.g. --instance-type ml.c7g.large",
+        )
+    candidate = (
+        parse_model(Candidate, {"instance_type": instance_type}, prefix="--instance-type")
+        if instance_type
+        else None
+    )
+    try:
+        body = payload.read_bytes()
+    except OSError as error:
+        raise InputError(f"cannot read {payload}: {error.strerror or error}", field="--payload") from None
+    try:
+        levels = [int(part) for part in concurrency.split(",") if part.strip()]
+    except ValueError:
+        raise InputError(
+            f"expected numbers such as 1,2,4,8, got {concurrency!r}", field="--concurrency"
+        ) from None
+    plan = parse_model(
+        LoadPlan,
+        {
+            "warmup": warmup,
+            "requests": requests,
+            "concurrency": levels,
+            "requests_per_level": requests_per_level,
+            "request_timeout_s": timeout,
+        },
+    )
+    chosen_slo = Slo.parse(slo) if slo else None
+    transport = (
+        http_transport(url, content_type, timeout_s=timeout)
+        if url is not None
+        else endpoint_transport(str(endpoint), content_type, timeout_s=timeout)
+    )
+    try:
+        with _LoadProgress() as progress:
+            result = run_load_test(
+                transport,
+                body,
+                plan,
+                slo=chosen_slo,
+                progress=progress,
+                time_budget_s=time_budget,
+                workers=workers,
+            )
+    finally:
+        transport.close()
+    if output is OutputFormat.json:
+        assert candidate is not None
+        _print_json(results_document(result, model=model or endpoint or "model", candidate=candidate))
+    else:
+        print_load_test(result, transport.description, _stdout())
+
+
+class _LoadProgress:
+    """A Rich progress bar on stderr, one line per phase and level."""
+
+    def __enter__(self) -> Any:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=_stderr(),
+            transient=False,
+            # Drawn from the progress callback, not a refresh thread: a thread would take the GIL
+            # from the load generator at random moments and show up in the measured latency.
+            auto_refresh=False,
+        )
+        self.tasks: dict[tuple[str, int], Any] = {}
+        self.drawn_at = 0.0
+        self.bar.start()
+        return self.update
+
+    def update(self, event: Any) -> None:
+        key = (event.phase, event.concurrency)
+        if key not in self.tasks:
+            label = event.phase if event.phase != "sweep" else f"concurrency {event.concurrency}"
+            self.tasks[key] = self.bar.add_task(label, total=event.total)
+        self.bar.update(self.tasks[key], completed=event.done)
+        if event.done >= event.total or event.elapsed_s - self.drawn_at >= 0.5:
+            self.drawn_at = event.elapsed_s
+            self.bar.refresh()
+
+    def __exit__(self, *_: object) -> None:
+        self.bar.stop()
+
+
+def print_load_test(result: Any, target: str, console: Console) -> None:
+    """Percentiles per concurrency level, the max RPS at the SLO, and every note."""
+    from infercost.tables import Column, rich_table
+
+    def ms(name: str) -> Column[Any]:
+        def cell(level: Any) -> str:
+            value = (
+                level.latency_at(name)
+                if name != "avg"
+                else (level.latency_ms.avg if level.latency_ms else None)
+            )
+            return "—" if value is None else f"{value:.2f}"
+
+        return Column(name, cell, "right")
+
+    columns: list[Column[Any]] = [
+        Column("concurrency", lambda level: str(level.concurrency), "right"),
+        Column("requests", lambda level: str(level.requests), "right"),
+        Column("errors", lambda level: str(level.errors) if level.errors else "0", "right"),
+        *(ms(name) for name in ("avg", "p50", "p90", "p95", "p99", "max")),
+        Column("req/s", lambda level: f"{level.rps:.1f}", "right"),
+    ]
+    console.print(rich_table(columns, result.levels, title=f"Client-side latency (ms) of {target}"))
+    if result.slo is not None:
+        best = "none" if result.max_rps_at_slo is None else f"{result.max_rps_at_slo:.1f} req/s"
+        console.print(f"Max throughput meeting {result.slo.describe()}: [bold]{best}[/]", highlight=False)
+    for note in result.notes:
+        console.print(f"[yellow]note[/]: {note}", highlight=False)
+    if result.partial:
+        console.print("[yellow]partial[/]: the run stopped before its plan was complete", highlight=False)
 
 
 @app.command()

@@ -60,9 +60,9 @@ def serverless_cost_per_100k(
     return per_inference * INFERENCES
 
 
-def serial_capacity_rps(avg_latency_ms: float) -> float:
-    """Requests per second one instance serves with one request in flight."""
-    return 1000 / avg_latency_ms if avg_latency_ms > 0 else math.inf
+def serial_capacity_rps(avg_latency_ms: float) -> float | None:
+    """Requests per second one instance serves with one request in flight; None for a zero latency."""
+    return 1000 / avg_latency_ms if avg_latency_ms > 0 else None
 
 
 def instances_needed(peak_rps: float, capacity_rps_per_instance: float) -> int | None:
@@ -82,17 +82,18 @@ def monthly_instance_projection(
     instance_count: int = 1,
 ) -> MonthlyProjection:
     """Always-on instances for a month, enough for the peak; capacity from the sweep, else serial latency."""
+    capacity: float | None
     if max_rps_at_slo is not None:
         capacity = max_rps_at_slo / instance_count
         basis = "max_rps_at_slo"
     else:
         capacity = serial_capacity_rps(avg_latency_ms)
         basis = "serial_latency"
-    needed = instances_needed(traffic.peak_rps, capacity)
+    needed = instances_needed(traffic.peak_rps, capacity) if capacity is not None else None
     if needed is None:
         return MonthlyProjection(
             instances_needed=None,
-            monthly_cost_usd=math.inf,
+            monthly_cost_usd=None,
             capacity_rps_per_instance=capacity,
             basis=basis,
             meets_peak=False,
@@ -127,8 +128,9 @@ def monthly_serverless_projection(
         request_kb=traffic.request_kb,
         response_kb=traffic.response_kb,
     )
-    capacity = max_concurrency * serial_capacity_rps(avg_latency_ms)
-    meets_peak = traffic.peak_rps <= capacity
+    per_invocation = serial_capacity_rps(avg_latency_ms)
+    capacity = max_concurrency * per_invocation if per_invocation is not None else None
+    meets_peak = capacity is None or traffic.peak_rps <= capacity
     note = None
     if not meets_peak:
         note = (

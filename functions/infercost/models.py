@@ -348,7 +348,8 @@ class MonthlyProjection(BaseModel):
     """Cost of serving the traffic profile for one month (730 hours) on this candidate."""
 
     instances_needed: int | None
-    monthly_cost_usd: float
+    # None when no instance count serves the peak within the SLO (no cost to state).
+    monthly_cost_usd: float | None
     capacity_rps_per_instance: float | None
     basis: Literal["max_rps_at_slo", "serial_latency", "serverless"]
     meets_peak: bool

@@ -348,20 +348,23 @@ def explain(
             f"{_money(sustained_cost)} per 100k{rps}."
         )
     if traffic is not None:
-        projected = [item for item in passing if item.monthly is not None and item.monthly.meets_peak]
+        projected = [
+            (item, item.monthly)
+            for item in passing
+            if item.monthly is not None
+            and item.monthly.meets_peak
+            and item.monthly.monthly_cost_usd is not None
+        ]
         if projected:
-            best = min(
-                projected, key=lambda item: item.monthly.monthly_cost_usd if item.monthly else math.inf
-            )
-            assert best.monthly is not None
+            best, monthly = min(projected, key=lambda pair: pair[1].monthly_cost_usd or 0.0)
             shape = (
-                f"{best.monthly.instances_needed} × {best.label}"
-                if best.monthly.instances_needed is not None
+                f"{monthly.instances_needed} × {best.label}"
+                if monthly.instances_needed is not None
                 else best.label
             )
             text += (
                 f" For {traffic.requests_per_month:,} requests a month at a peak of {traffic.peak_rps:g} req/s, "
-                f"the cheapest way to serve it is {shape} at {_money(best.monthly.monthly_cost_usd)} a month."
+                f"the cheapest way to serve it is {shape} at {_money(monthly.monthly_cost_usd or 0.0)} a month."
             )
     if winner.candidate.uses_elastic_inference:
         text += f" Note: {ELASTIC_INFERENCE_WARNING}."

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -296,3 +298,24 @@ def test_ranking_is_a_total_order_by_cost_then_latency(entries, slo):
     assert [item.rank for item in ranked] == list(range(1, len(ranked) + 1))
     keys = [(item.cost_per_100k_usd, item.slo_latency_ms) for item in ranked]
     assert keys == sorted(keys)
+
+
+def test_a_candidate_that_never_met_the_slo_under_load_has_no_monthly_cost_and_the_answer_stores():
+    from infercost.store import to_item
+
+    answer = recommend(
+        results(
+            entry("ml.c5.large", p90=50, avg=45, max_rps_at_slo=0),
+            entry("ml.g4dn.xlarge", p90=10, avg=9, max_rps_at_slo=400),
+            slo=P90_80,
+        ),
+        PRICES,
+        traffic=TrafficProfile(requests_per_month=1_000_000, peak_rps=10),
+    )
+    stuck = next(item for item in answer.ranked if item.label == "ml.c5.large")
+    assert (
+        stuck.monthly is not None and stuck.monthly.monthly_cost_usd is None and not stuck.monthly.meets_peak
+    )
+    assert "no concurrency level met the SLO" in stuck.warnings
+    encoded = json.dumps(answer.to_json(), allow_nan=False)
+    assert to_item({"recommendation": json.loads(encoded)})

@@ -1,0 +1,345 @@
+"""The load generator over HTTP against the local model server (loopback only, bounded)."""
+
+from __future__ import annotations
+
+import socket
+import socketserver
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from infercost.errors import InputError
+from infercost.loadgen import (
+    FAIL_FAST_AFTER,
+    HttpTransport,
+    LoadProgress,
+    LoadTestError,
+    SageMakerTransport,
+    clear_endpoint_resolvers,
+    endpoint_transport,
+    http_transport,
+    merge_load_results,
+    register_endpoint_resolver,
+    run_load_test,
+    split_plan,
+)
+from infercost.local.model_server import ModelServer, sample_payload
+from infercost.local.profiles import NOOP, SpeedProfile, fixed_delay
+from infercost.models import LoadPlan, Slo
+
+PAYLOAD = sample_payload()
+# Client-side overhead allowed on top of a server's declared delay on a shared 2-core machine.
+SLACK_MS = 8.0
+
+
+@contextmanager
+def serving(profile: SpeedProfile) -> Iterator[HttpTransport]:
+    with ModelServer(profile, max_lifetime_s=120) as server:
+        transport = http_transport(server.url, "application/json", timeout_s=5)
+        try:
+            yield transport
+        finally:
+            transport.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_serial_latency_matches_a_fixed_delay_server() -> None:
+    with serving(fixed_delay(10)) as transport:
+        result = run_load_test(transport, PAYLOAD, LoadPlan(warmup=3, requests=40))
+    stats = result.latency_ms
+    assert result.measured.ok == 40 and result.measured.errors == 0
+    assert stats.p50 is not None and 10 * 0.99 <= stats.p50 <= 10 + SLACK_MS
+    assert stats.max is not None and stats.max >= 10
+    assert result.measured.rps == pytest.approx(40 / result.measured.duration_s)
+    assert result.started_at < result.ended_at
+    assert result.sweep == [] and not result.partial and result.notes == []
+
+
+def test_percentiles_follow_a_known_two_mode_distribution() -> None:
+    # Served one at a time, 9 of every 10 requests take 2 ms and the 10th takes 60 ms. The
+    # bounds are wide apart so a busy machine's scheduling hiccups cannot move a rank's mode.
+    profile = SpeedProfile(delays_ms=(2,) * 9 + (60,), workers=1, noop=True)
+    with serving(profile) as transport:
+        result = run_load_test(transport, PAYLOAD, LoadPlan(warmup=0, requests=200))
+    stats = result.latency_ms
+    assert stats.p50 is not None and 2 * 0.99 <= stats.p50 <= 2 + SLACK_MS
+    assert stats.p90 is not None and stats.p90 < 30  # rank 179 of 200 is in the fast mode
+    assert stats.p95 is not None and 60 * 0.99 <= stats.p95 < 60 + 30
+    assert stats.max is not None and stats.max >= 60
+    assert stats.avg == pytest.approx(0.9 * 2 + 0.1 * 60, abs=SLACK_MS)
+
+
+def test_sweep_measures_each_level_and_finds_the_max_rps_at_slo() -> None:
+    plan = LoadPlan(warmup=5, requests=50, concurrency=[1, 2, 4], requests_per_level=80)
+    slo = Slo(percentile="p90", max_latency_ms=100)
+    seen: list[LoadProgress] = []
+    with serving(fixed_delay(5)) as transport:
+        result = run_load_test(transport, PAYLOAD, plan, slo=slo, progress=seen.append)
+    assert [level.concurrency for level in result.sweep] == [2, 4]
+    assert all(level.ok == 80 for level in result.sweep)
+    assert result.max_rps_at_slo == max(level.rps for level in result.levels)
+    assert result.sweep[1].rps > result.measured.rps * 1.5  # 4 in flight beat 1 in flight
+    assert {p.phase for p in seen} == {"warmup", "measured", "sweep"}
+    last = [p for p in seen if p.phase == "sweep" and p.concurrency == 4][-1]
+    assert last.done == last.total == 80
+    assert result.slo == slo
+
+
+def test_sweep_stops_at_the_first_level_that_misses_the_slo() -> None:
+    # One request at a time on the server: two in flight double the latency.
+    profile = SpeedProfile(base_latency_ms=20, workers=1, noop=True)
+    plan = LoadPlan(warmup=2, requests=20, concurrency=[1, 2, 4, 8], requests_per_level=20)
+    slo = Slo(percentile="p90", max_latency_ms=32)
+    with serving(profile) as transport:
+        result = run_load_test(transport, PAYLOAD, plan, slo=slo)
+    assert [level.concurrency for level in result.sweep] == [2]
+    assert result.max_rps_at_slo == result.measured.rps
+    assert any("sweep stopped: p90" in note and "at concurrency 2" in note for note in result.notes)
+
+
+def test_errors_are_counted_by_kind_and_stop_the_sweep_past_the_budget() -> None:
+    profile = SpeedProfile(noop=True, workers=64, fail_every=4, fail_status=503)
+    plan = LoadPlan(warmup=0, requests=40, concurrency=[1, 4], requests_per_level=400)
+    with serving(profile) as transport:
+        result = run_load_test(transport, PAYLOAD, plan, slo=Slo(percentile="p99", max_latency_ms=500))
+    assert result.measured.errors_by_kind == {"http_5xx": 10}
+    assert result.measured.ok == 30
+    assert "HTTP 503" in result.measured.error_examples["http_5xx"]
+    assert any("10 errors of 40 (http_5xx 10)" in note for note in result.notes)
+    assert any("successes only" in note for note in result.notes)
+    level = result.sweep[0]
+    # The level gives up once errors pass the 1 % budget: it never sends all 400.
+    assert level.errors > 4 and level.requests < 400
+    assert any("error budget" in note for note in result.notes)
+    assert result.max_rps_at_slo is None  # a 25 % error rate passes nothing
+
+
+@pytest.mark.parametrize(("status", "kind"), [(400, "http_4xx"), (429, "throttled"), (500, "http_5xx")])
+def test_a_target_that_always_fails_is_reported_in_one_line(status: int, kind: str) -> None:
+    profile = SpeedProfile(noop=True, fail_every=1, fail_status=status)
+    with serving(profile) as transport, pytest.raises(LoadTestError) as caught:
+        run_load_test(transport, PAYLOAD, LoadPlan(warmup=3, requests=100))
+    message = str(caught.value)
+    assert "\n" not in message
+    assert f"first {FAIL_FAST_AFTER} requests" in message and f"({kind})" in message
+
+
+def test_an_unreachable_url_fails_fast_with_the_reason() -> None:
+    transport = http_transport(f"http://127.0.0.1:{free_port()}", "application/json")
+    with pytest.raises(LoadTestError, match=r"\(connection\): cannot connect to 127\.0\.0\.1:\d+: "):
+        run_load_test(transport, PAYLOAD, LoadPlan(warmup=0, requests=1000))
+    transport.close()
+
+
+def test_requests_that_outlive_the_timeout_count_as_timeouts() -> None:
+    with ModelServer(fixed_delay(400)) as server:
+        transport = http_transport(server.url, "application/json", timeout_s=0.1)
+        with pytest.raises(LoadTestError, match=r"\(timeout\): no response within 0\.1 s"):
+            run_load_test(transport, PAYLOAD, LoadPlan(warmup=0, requests=5))
+        transport.close()
+
+
+def test_the_time_budget_stops_the_run_and_marks_it_partial() -> None:
+    plan = LoadPlan(warmup=0, requests=10_000, concurrency=[1, 2])
+    with serving(fixed_delay(20)) as transport:
+        result = run_load_test(transport, PAYLOAD, plan, time_budget_s=0.5)
+    assert result.partial
+    assert 0 < result.measured.requests < 10_000
+    assert result.sweep == []
+    assert any("measured run stopped after" in note for note in result.notes)
+
+
+def test_connections_are_kept_alive_across_phases() -> None:
+    with ModelServer(NOOP) as server:
+        transport = http_transport(server.url + "/", "application/json")
+        run_load_test(transport, PAYLOAD, LoadPlan(warmup=10, requests=50, concurrency=[1, 3]))
+        # One connection for the serial phases, three for concurrency 3: none replaced.
+        assert len(transport._idle) == 3
+        assert server.invocations == 10 + 50 + 50
+        transport.close()
+
+
+@contextmanager
+def raw_http_server(reply: Callable[[int], bytes]) -> Iterator[str]:
+    """A server that answers the n-th request with the bytes `reply(n)` (framing under test)."""
+    counter = iter(range(1_000_000))
+    lock = threading.Lock()
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            buffer = b""
+            while True:
+                while b"\r\n\r\n" not in buffer:
+                    data = self.request.recv(65536)
+                    if not data:
+                        return
+                    buffer += data
+                head, _, rest = buffer.partition(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                while len(rest) < length:
+                    rest += self.request.recv(65536)
+                buffer = rest[length:]
+                with lock:
+                    number = next(counter)
+                answer = reply(number)
+                for start in range(0, len(answer), 7):  # dribble: exercise partial reads
+                    self.request.sendall(answer[start : start + 7])
+                if b"connection: close" in answer.lower() or answer.startswith(b"HTTP/1.0"):
+                    return
+
+    class Server(socketserver.ThreadingTCPServer):
+        daemon_threads = True
+        allow_reuse_address = True
+
+    server = Server(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n3;x=1\r\nefg\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nbody until the connection closes",
+        b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.1 204 No Content\r\n\r\n",
+    ],
+    ids=["chunked", "until-close", "http-1.0", "no-content"],
+)
+def test_response_framings_are_all_read(answer: bytes) -> None:
+    with raw_http_server(lambda _: answer) as url:
+        transport = http_transport(url, "application/json", timeout_s=2)
+        result = run_load_test(transport, PAYLOAD, LoadPlan(warmup=1, requests=12, concurrency=[1, 3]))
+        transport.close()
+    assert result.measured.ok == 12 and result.measured.errors == 0
+    assert result.sweep[0].ok == 12
+
+
+def test_a_server_that_drops_connections_is_counted_and_reconnected() -> None:
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    broken = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\ntoo short"
+    garbage = b"SSH-2.0-OpenSSH\r\n\r\n"
+    with raw_http_server(lambda n: [ok, ok, broken, ok, garbage][n % 5]) as url:
+        transport = http_transport(url, "application/json", timeout_s=2)
+        result = run_load_test(transport, PAYLOAD, LoadPlan(warmup=0, requests=50))
+        transport.close()
+    assert result.measured.ok == 30
+    assert result.measured.errors_by_kind == {"connection": 10, "other": 10}
+    assert "not an HTTP response" in result.measured.error_examples["other"]
+
+
+@pytest.mark.parametrize("url", ["https://example.com", "ftp://x", "http://"])
+def test_only_plain_http_urls_are_accepted(url: str) -> None:
+    with pytest.raises(InputError, match="expected an http:// URL"):
+        http_transport(url, "application/json")
+
+
+def test_endpoint_transport_uses_a_registered_resolver_else_sagemaker() -> None:
+    clear_endpoint_resolvers()
+    try:
+        register_endpoint_resolver(lambda name: "http://127.0.0.1:9" if name == "local-ep" else None)
+        local = endpoint_transport("local-ep", "text/csv", timeout_s=3)
+        remote = endpoint_transport("real-ep", "text/csv")
+    finally:
+        clear_endpoint_resolvers()
+    assert isinstance(local, HttpTransport)
+    assert local.description == "http://127.0.0.1:9/invocations" and local.timeout_s == 3
+    assert isinstance(remote, SageMakerTransport) and remote.endpoint_name == "real-ep"
+    assert isinstance(endpoint_transport("local-ep", "text/csv"), SageMakerTransport)
+
+
+plans = st.builds(
+    LoadPlan,
+    warmup=st.integers(0, 1000),
+    requests=st.integers(1, 100_000),
+    concurrency=st.lists(st.sampled_from([1, 2, 4, 8, 16, 32, 64]), min_size=1, max_size=7),
+    requests_per_level=st.none() | st.integers(1, 100_000),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(plans, st.sampled_from([1, 2, 4, 8]))
+def test_split_plan_shares_out_the_work(plan: LoadPlan, workers: int) -> None:
+    parts = split_plan(plan, workers)
+    assert len(parts) == workers
+    per_level = plan.requests_per_level or plan.requests
+    if plan.requests >= workers:
+        assert sum(p.requests for p in parts) == plan.requests
+    else:  # every worker needs at least one measured request
+        assert all(p.requests == 1 for p in parts)
+    if per_level >= workers and workers > 1:
+        assert sum(p.requests_per_level or 0 for p in parts) == per_level
+    kept = [level for level in plan.concurrency if level > 1 and level >= workers]
+    if workers > 1:
+        for index, level in enumerate(kept):
+            assert sum(p.concurrency[index + 1] for p in parts) == level
+
+
+def test_split_plan_refuses_levels_that_collide() -> None:
+    plan = LoadPlan(requests=100, concurrency=[1, 8, 9])
+    with pytest.raises(InputError, match="use multiples of 4"):
+        split_plan(plan, 4)
+    with pytest.raises(InputError, match="at least 1"):
+        split_plan(plan, 0)
+
+
+def test_workers_that_ran_split_plans_merge_into_one_result() -> None:
+    plan = LoadPlan(warmup=2, requests=20, concurrency=[1, 4], requests_per_level=40)
+    slo = Slo(percentile="p90", max_latency_ms=100)
+    with serving(fixed_delay(2)) as transport:
+        results = [run_load_test(transport, PAYLOAD, part, slo=slo) for part in split_plan(plan, 2)]
+    merged = merge_load_results(results)
+    assert merged.measured.concurrency == 2 and merged.measured.ok == 20
+    assert [(level.concurrency, level.ok) for level in merged.sweep] == [(4, 40)]
+    assert merged.max_rps_at_slo == pytest.approx(max(level.rps for level in merged.levels))
+    assert merged.notes[0] == "merged from 2 workers running at the same time"
+
+
+def test_a_local_worker_pool_drives_the_sweep_from_several_processes() -> None:
+    plan = LoadPlan(warmup=2, requests=10, concurrency=[1, 4], requests_per_level=200)
+    with serving(NOOP) as transport:
+        result = run_load_test(transport, PAYLOAD, plan, workers=2)
+    assert result.measured.concurrency == 1 and result.measured.ok == 10
+    assert [(level.concurrency, level.ok) for level in result.sweep] == [(4, 200)]
+
+
+def test_the_time_budget_can_also_end_a_sweep_level() -> None:
+    plan = LoadPlan(warmup=0, requests=5, concurrency=[1, 2, 4], requests_per_level=10_000)
+    with serving(fixed_delay(20)) as transport:
+        result = run_load_test(transport, PAYLOAD, plan, time_budget_s=0.6)
+    assert result.partial and result.measured.ok == 5
+    assert [level.concurrency for level in result.sweep] == [2]
+    assert 0 < result.sweep[0].requests < 10_000
+    assert "time budget ran out during concurrency 2" in result.notes
+    assert any("in flight when the time budget ran out were not counted" in note for note in result.notes)
+
+
+def test_without_uvloop_the_standard_event_loop_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+    import sys
+
+    from infercost.loadgen import new_event_loop
+
+    monkeypatch.setitem(sys.modules, "uvloop", None)
+    loop = new_event_loop()
+    try:
+        assert isinstance(loop, asyncio.BaseEventLoop)
+        assert type(loop).__module__.startswith("asyncio")
+    finally:
+        loop.close()
