@@ -67,7 +67,6 @@ class EvaluationStateMachine(Construct):
         resources: Resources,
         functions: dict[str, lambda_.IFunction],
         janitor: lambda_.IFunction,
-        definition: Path = DEFINITION,
     ) -> None:
         super().__init__(scope, construct_id)
         functions = invoked_functions(functions, janitor)
@@ -90,7 +89,7 @@ class EvaluationStateMachine(Construct):
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
-            definition_body=sfn.DefinitionBody.from_file(str(definition)),
+            definition_body=sfn.DefinitionBody.from_file(str(DEFINITION)),
             definition_substitutions=substitutions(functions, resources, config),
             state_machine_type=sfn.StateMachineType.STANDARD,
             role=role,
