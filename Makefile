@@ -32,8 +32,11 @@ unit: install
 test: lint typecheck
 	$(BIN)/pytest -q --cov --cov-report=term --cov-report=xml:coverage.xml
 
+# Offline and quick: the template, cdk-nag report and assets in cdk.out, without building the
+# dependency layers (that needs pip and the network; `cdk deploy` always does it).
 synth: install
-	cd infra && ../$(BIN)/python app.py
+	CDK_OUTDIR=cdk.out CDK_CONTEXT_JSON='{"infercost:bundle": false}' \
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=18,20,22,24 $(BIN)/python infra/app.py
 
 bench: install
 	bash benchmarks/run.sh

@@ -1,0 +1,1 @@
+"""The CDK app that deploys infercost into an account (docs/deploy.md)."""

