@@ -36,6 +36,10 @@ def is_not_found(error: ClientError) -> bool:
     )
 
 
+def _access_denied(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code", "") in ("AccessDenied", "AccessDeniedException")
+
+
 def _error_text(error: ClientError) -> str:
     details = error.response.get("Error", {})
     return f"{details.get('Code', 'Error')}: {details.get('Message', '')}".strip()
@@ -268,7 +272,12 @@ def endpoint_quotas(servicequotas: Any, instance_types: Iterable[str]) -> dict[s
 
 
 def instances_in_use(sagemaker: Any, instance_types: Iterable[str]) -> dict[str, int]:
-    """Instances of the given types held by live endpoints in the account and region."""
+    """Instances of the given types held by the live endpoints this role may describe.
+
+    The deployed stack may describe only its own (prefixed) endpoints; others' usage is not
+    counted, and SageMaker itself refuses an endpoint beyond the quota (the candidate then
+    fails with ResourceLimitExceeded, recorded with its message).
+    """
     wanted = set(instance_types)
     used = dict.fromkeys(wanted, 0)
     for summary in _pages(sagemaker, "list_endpoints", "Endpoints"):
@@ -278,7 +287,7 @@ def instances_in_use(sagemaker: Any, instance_types: Iterable[str]) -> dict[str,
             endpoint = sagemaker.describe_endpoint(EndpointName=summary["EndpointName"])
             config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
         except ClientError as error:
-            if is_not_found(error):
+            if is_not_found(error) or _access_denied(error):
                 continue
             raise
         for variant in config.get("ProductionVariants", []):

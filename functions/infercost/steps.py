@@ -268,6 +268,12 @@ class LoadSummary(BaseModel):
     partial: bool
 
 
+class MetricsSummary(BaseModel):
+    source: Literal["cloudwatch", "client"]
+    partial: bool
+    sample_count: int
+
+
 class CandidateState(_Event):
     """The Map iteration's state: the run, the candidate's plan, and what its steps produced."""
 
@@ -277,6 +283,7 @@ class CandidateState(_Event):
     candidate: CandidatePlan
     endpoint: EndpointPoll | None = None
     load: LoadSummary | None = None
+    metrics: MetricsSummary | None = None
     error: TaskError | None = None
 
 
@@ -340,12 +347,6 @@ def _level_summary(level: Any) -> dict[str, Any]:
     """A sweep level without its sketch (the sketch is for merging, not for reading)."""
     data: dict[str, Any] = level.model_dump(mode="json", exclude={"sketch", "error_examples"})
     return data
-
-
-class MetricsSummary(BaseModel):
-    source: Literal["cloudwatch", "client"]
-    partial: bool
-    sample_count: int
 
 
 def collect_metrics(
@@ -440,7 +441,8 @@ def teardown(
     )
     cost = _benchmark_cost(state.candidate, endpoint_seconds)
     error = _candidate_error(state, before) if failing else None
-    if not failing and _stored_result(store, state) is None:
+    if not failing and state.metrics is None:
+        # Only CollectMetrics records a result; reaching Teardown without an error means it ran.
         error = "no measurement was recorded for this candidate"
     status: Literal["COMPLETED", "FAILED"] = "FAILED" if error else "COMPLETED"
     store.put_candidate(
@@ -476,16 +478,6 @@ def _candidate_error(state: CandidateState, before: endpoints.EndpointState) -> 
     if before.failure_reason and state.error.Error in ENDPOINT_ERRORS:
         return f"endpoint {state.candidate.name} failed: {before.failure_reason}"
     return state.error.reason()
-
-
-def _stored_result(store: ResultsStore, state: CandidateState) -> dict[str, Any] | None:
-    view = store.get_run_by_key(run_key(state.run))
-    if view is None:
-        return None
-    for record in view.candidates:
-        if record.index == state.candidate.index:
-            return record.result
-    return None
 
 
 # --- after the Map ----------------------------------------------------------------------------

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 from infercost.local.model_server import sample_payload
-
 from infercost.local.stack import EmbeddedStack
 
 IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.3-cpu-py311"

@@ -201,8 +201,10 @@ def test_listing_skips_resources_that_vanish_and_pages_through(aws: dict[str, An
         stub.add_response("list_endpoints", {"Endpoints": []})
         assert endpoints.find_managed(sagemaker, "infercost", kinds=("endpoint",)) == []
     with Stubber(sagemaker) as stub:
-        stub.add_response("list_endpoints", {"Endpoints": [summary]})
+        stub.add_response("list_endpoints", {"Endpoints": [summary, summary]})
         stub.add_client_error("describe_endpoint", "ValidationException", "Could not find endpoint")
+        # Another team's endpoint that the stack's role may not describe: not counted.
+        stub.add_client_error("describe_endpoint", "AccessDeniedException", "not authorized")
         assert endpoints.instances_in_use(sagemaker, ["ml.m5.large"]) == {"ml.m5.large": 0}
     with Stubber(sagemaker) as stub:
         stub.add_response("list_endpoints", {"Endpoints": [summary]})
