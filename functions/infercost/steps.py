@@ -55,6 +55,8 @@ from infercost.workflow import (
 )
 
 MODEL_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$"
+# Step Functions state is limited to 256 KB; the inline request body is copied into it.
+MAX_INLINE_PAYLOAD_BYTES = 32 * 1024
 # LoadTest stops this long before its Lambda would be cut off, to record what it measured.
 LOAD_TEST_MARGIN_S = 30.0
 
@@ -179,6 +181,14 @@ def _accept(
     source = f"s3://{run.artifact.bucket}/{spec_key_for(run.artifact.key)}"
     merged = merge_spec(settings.defaults, spec_data) if isinstance(spec_data, Mapping) else spec_data
     spec = parse_spec(merged, source=source)
+    body = spec.payload.body
+    if body is not None and len(body.encode("utf-8")) > MAX_INLINE_PAYLOAD_BYTES:
+        raise InputError(
+            f"an inline body travels in the workflow's state, so it is limited to "
+            f"{MAX_INLINE_PAYLOAD_BYTES // 1024} KB",
+            field="payload.body",
+            hint="upload the sample request beside the artifact and give its payload.s3_key",
+        )
     role = spec.model.execution_role_arn
     if role is not None and role != settings.execution_role_arn:
         raise InputError(

@@ -149,6 +149,10 @@ def test_prepare_plans_every_candidate_and_records_the_run(aws: dict[str, Any]) 
             "model.execution_role_arn: this stack passes only its own SageMaker execution role",
         ),
         (good_spec(max_benchmark_cost_usd=0.01), "max_benchmark_cost_usd"),
+        (
+            good_spec(payload={"body": "x" * 40_000}),
+            "payload.body: an inline body travels in the workflow's state",
+        ),
     ],
 )
 def test_prepare_refuses_a_spec_it_cannot_use_and_says_why(
