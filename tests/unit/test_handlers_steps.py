@@ -288,3 +288,60 @@ def test_oversized_spec_and_report_key(aws: dict[str, Any]) -> None:
     assert artifacts.report_key("reports/", "m", "r1") == "reports/m/r1.html"
     assert artifacts.report_key("html", "m", "r1") == "html/m/r1.html"
     assert artifacts.report_key("", "m", "r1") == "m/r1.html"
+
+
+def measured_run(aws: dict[str, Any], execution: str, avg_ms: float, *, fail_all: bool = False) -> Any:
+    """A run as the Map leaves it: candidates with results (or failed), ready to recommend."""
+    request = steps.PrepareEvent(
+        event=event().event,
+        execution_arn=execution,
+        execution_started_at=f"2024-05-0{execution[-1]}T12:00:00.000Z",
+    )
+    evaluation = prepare(aws, good_spec(slo={"percentile": "p90", "max_latency_ms": 80}), request=request)
+    store = aws["store"]
+    for plan in evaluation.candidates:
+        fields: dict[str, Any] = {"status": "FAILED", "error": "broke"}
+        if not fail_all:
+            latency = avg_ms * (plan.index + 1)
+            fields = {
+                "status": "COMPLETED",
+                "result": {
+                    "candidate": plan.candidate.model_dump(mode="json"),
+                    "latency_ms": {"avg": latency, "p90": latency * 1.2},
+                    "invocations": 100,
+                    "source": "cloudwatch",
+                },
+                "benchmark_cost_usd": 0.01,
+                "endpoint_seconds": 60.0,
+            }
+        store.put_candidate(
+            steps.run_key(evaluation.run),
+            steps.CandidateRecord(
+                run_id=evaluation.run.run_id, index=plan.index, candidate=plan.candidate, **fields
+            ),
+        )
+    return evaluation.run
+
+
+def test_recommend_ranks_records_and_flags_a_regression_against_the_last_run(aws: dict[str, Any]) -> None:
+    prices = lambda: PriceBook.load("us-east-1")  # noqa: E731
+    first = measured_run(aws, "arn:aws:states:us-east-1:123456789012:execution:sm:1", avg_ms=20)
+    summary = steps.recommend_run(first, store=aws["store"], prices=prices)
+    aws["store"].finish_run(steps.run_key(first), status="SUCCEEDED", finished_at=datetime.now(UTC))
+    second = measured_run(aws, "arn:aws:states:us-east-1:123456789012:execution:sm:2", avg_ms=40)
+
+    again = steps.recommend_run(second, store=aws["store"], prices=prices)
+
+    assert summary.recommended == "ml.c5.large" and again.recommended == "ml.c5.large"
+    view = aws["store"].get_run_by_key(steps.run_key(second))
+    assert view.run.recommendation["recommended"]["label"] == "ml.c5.large"
+    assert view.run.benchmark_cost_usd == pytest.approx(0.02)
+    assert view.run.endpoint_seconds == pytest.approx(120.0)
+    kinds = {r["kind"] for r in view.run.regressions}
+    assert "cost_increase" in kinds and "latency_increase" in kinds
+
+
+def test_recommend_with_nothing_measured_says_why_per_candidate(aws: dict[str, Any]) -> None:
+    run = measured_run(aws, "arn:aws:states:us-east-1:123456789012:execution:sm:3", avg_ms=1, fail_all=True)
+    with pytest.raises(steps.NothingMeasured, match=r"ml\.c5\.large: broke; ml\.g5\.xlarge: broke"):
+        steps.recommend_run(run, store=aws["store"], prices=lambda: PriceBook.load("us-east-1"))
