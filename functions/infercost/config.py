@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -138,7 +137,3 @@ def reset_settings() -> None:
     global _settings
     with _lock:
         _settings = None
-
-
-def is_valid_prefix(prefix: str) -> bool:
-    return len(prefix) <= RESOURCE_PREFIX_MAX_CHARS and re.match(RESOURCE_PREFIX_PATTERN, prefix) is not None

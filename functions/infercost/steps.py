@@ -7,6 +7,7 @@ against moto, and each is safe to retry: store writes are conditional and delete
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -91,6 +92,7 @@ class PrepareEvent(_Event):
 
 
 def run_ref_for(event: ObjectCreatedEvent, execution_arn: str, started_at: str, model: str) -> RunRef:
+    """The run an execution evaluates: named by the execution, keyed by its start time."""
     return RunRef(
         model=model,
         started_at=iso_utc(datetime.fromisoformat(started_at.replace("Z", "+00:00"))),
@@ -106,12 +108,12 @@ def run_ref_for(event: ObjectCreatedEvent, execution_arn: str, started_at: str, 
 
 
 def run_key(run: RunRef) -> RunKey:
+    """The run item's key in the results table."""
     return RunKey(model=run.model, started_at=run.started_at, run_id=run.run_id)
 
 
 def _model_name(spec_data: Any, artifact_key: str) -> str:
-    import re
-
+    """The spec's model name when it is a valid one, else one derived from the artifact key."""
     if isinstance(spec_data, Mapping):
         model = spec_data.get("model")
         name = model.get("name") if isinstance(model, Mapping) else None
