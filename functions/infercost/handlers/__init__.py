@@ -1,10 +1,10 @@
-"""The Lambda handlers, one per workflow state (docs/architecture.md, "One name per thing").
+"""One thin Lambda handler per state of the evaluation workflow.
 
-The CDK stack creates one function per entry of `HANDLERS` and the local runtime routes
-invocations by the same registry, so adding a state means adding one line here.
+`HANDLERS` is the authoritative list (docs/architecture.md): the CDK stack creates one function
+per entry, named `<State>Function`, and the local runtime routes invocations by it. The janitor
+is scheduled, and the state machine also calls it (`${JanitorFunctionArn}`) to sweep a run.
 """
 
-# ASL state name -> module under infercost.handlers; each module exposes handler(event, context).
 HANDLERS: dict[str, str] = {
     "Prepare": "prepare",
     "LoadTest": "load_test",
@@ -14,6 +14,14 @@ HANDLERS: dict[str, str] = {
     "Report": "report",
     "Notify": "notify",
 }
-
-# The scheduled sweep that deletes orphaned or over-age benchmark endpoints.
 JANITOR = "janitor"
+
+
+def handler_path(module: str) -> str:
+    """The Lambda handler string of a module: 'infercost.handlers.<module>.handler'."""
+    return f"infercost.handlers.{module}.handler"
+
+
+def function_name(state: str) -> str:
+    """The CDK function of a state: 'Prepare' -> 'PrepareFunction' ('janitor' -> 'JanitorFunction')."""
+    return f"{state[:1].upper()}{state[1:]}Function"

@@ -1,0 +1,49 @@
+"""What every handler needs: Powertools, the settings, the results store, the price book."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, TypeVar
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from pydantic import BaseModel
+
+from infercost import aws
+from infercost.config import get_settings
+from infercost.models import parse_model
+from infercost.store import ResultsStore
+
+# docs/architecture.md, "Operational metrics": namespace infercost, dimension service=infercost.
+NAMESPACE = "infercost"
+SERVICE = "infercost"
+
+E = TypeVar("E", bound=BaseModel)
+
+# Most states publish no metric; Powertools would warn about that on every invocation.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
+
+
+def powertools() -> tuple[Logger, Tracer, Metrics]:
+    """A handler module's Logger, Tracer and Metrics (created when the module is imported)."""
+    return Logger(service=SERVICE), Tracer(service=SERVICE), Metrics(namespace=NAMESPACE, service=SERVICE)
+
+
+def parse_event(model: type[E], event: Any) -> E:
+    """The event as `model`; an InputError naming the field when the state passed something else."""
+    return parse_model(model, event, prefix="event")
+
+
+def results_store() -> ResultsStore:
+    return ResultsStore(aws.client("dynamodb"), get_settings().table_name)
+
+
+def price_book() -> Any:
+    """Prices for the function's region: overrides, then the Price List API, then the snapshot."""
+    from infercost.pricing import PriceBook
+
+    settings = get_settings()
+    # The Price List API answers in us-east-1 whatever region is priced.
+    pricing = aws.client("pricing", region="us-east-1")
+    return PriceBook.load(
+        settings.region, overrides=settings.price_overrides, live=True, pricing_client=pricing
+    )

@@ -1,0 +1,21 @@
+"""CollectMetrics: read the endpoint's latency from CloudWatch, polling until it settles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from infercost import aws, steps
+from infercost.handlers._shared import parse_event, powertools, results_store
+
+logger, tracer, metrics = powertools()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = parse_event(steps.CandidateState, event)
+    summary = steps.collect_metrics(state, cloudwatch=aws.client("cloudwatch"), store=results_store())
+    return summary.model_dump(mode="json")

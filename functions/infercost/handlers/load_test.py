@@ -1,0 +1,25 @@
+"""LoadTest: warm-up, the measured serial run and the concurrency sweep against one endpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from infercost import aws, steps
+from infercost.handlers._shared import parse_event, powertools, results_store
+
+logger, tracer, metrics = powertools()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = parse_event(steps.CandidateState, event)
+    # Stop in time to record what was measured before the Lambda is cut off.
+    budget_s = context.get_remaining_time_in_millis() / 1000 - steps.LOAD_TEST_MARGIN_S
+    summary = steps.load_test(
+        state, s3=aws.client("s3"), store=results_store(), time_budget_s=max(budget_s, 1.0)
+    )
+    return summary.model_dump(mode="json")

@@ -1,0 +1,33 @@
+"""Notify: finish a successful run, then send its message to SNS (and Slack when configured)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from infercost import aws, steps
+from infercost.config import get_settings
+from infercost.handlers._shared import parse_event, powertools, results_store
+
+logger, tracer, metrics = powertools()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    from infercost.notify import report_s3_client
+
+    request = parse_event(steps.NotifyEvent, event)
+    settings = get_settings()
+    summary = steps.notify(
+        request,
+        store=results_store(),
+        sns=aws.client("sns"),
+        secretsmanager=aws.client("secretsmanager") if settings.slack_secret_arn else None,
+        report_s3=report_s3_client(settings.region, endpoint_url=os.environ.get("AWS_ENDPOINT_URL")),
+        settings=settings,
+    )
+    return summary.model_dump(mode="json")

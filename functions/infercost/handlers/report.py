@@ -1,0 +1,24 @@
+"""Report: render the run's HTML report into the artifacts bucket."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from infercost import aws, steps
+from infercost.config import get_settings
+from infercost.handlers._shared import parse_event, powertools, results_store
+
+logger, tracer, metrics = powertools()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = parse_event(steps.RunEvent, event)
+    summary = steps.report_run(
+        request.run, store=results_store(), s3=aws.client("s3"), settings=get_settings()
+    )
+    return summary.model_dump(mode="json")

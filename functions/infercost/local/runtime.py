@@ -1,0 +1,117 @@
+"""The state the local extensions share while an embedded stack runs.
+
+moto's backends are process-wide, so the extensions are installed once and consult the active
+`LocalRuntime`: with none active, every patched method behaves exactly as moto's own.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from infercost.local.faults import Faults
+from infercost.models import Candidate
+
+ClientFactory = Callable[[str], Any]
+# Model servers publish their CloudWatch metrics this often, so CollectMetrics finds them at once.
+METRICS_FLUSH_SECONDS = 0.25
+
+
+@dataclass
+class LocalRuntime:
+    """Faults, quotas, and the model servers standing in for SageMaker endpoints."""
+
+    client: ClientFactory
+    region: str
+    account_id: str = "123456789012"
+    faults: Faults = field(default_factory=Faults)
+    # Applied 'ml.x.y for endpoint usage' quotas that ListServiceQuotas answers with.
+    quotas: dict[str, int] = field(default_factory=dict)
+    # DescribeEndpoint calls that still see 'Creating', so the workflow's poll loop runs.
+    polls_until_ready: int = 1
+    servers: dict[str, Any] = field(default_factory=dict)
+    failing: dict[str, str] = field(default_factory=dict)
+    polls: Counter[str] = field(default_factory=Counter)
+    endpoints_started: int = 0
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    def start_server(self, endpoint_name: str, candidate: Candidate) -> str:
+        """A local model server with the candidate's simulated speed, publishing its metrics."""
+        from infercost.local.model_server import ModelServer
+        from infercost.local.profiles import profile_for
+
+        server = ModelServer(
+            profile_for(candidate),
+            endpoint_name=endpoint_name,
+            cloudwatch=self.client("cloudwatch"),
+            region=self.region,
+            flush_interval_s=METRICS_FLUSH_SECONDS,
+        )
+        url = server.start()
+        with self._lock:
+            previous = self.servers.pop(endpoint_name, None)
+            self.servers[endpoint_name] = server
+            self.endpoints_started += 1
+        if previous is not None:
+            previous.stop()
+        return url
+
+    def stop_server(self, endpoint_name: str) -> None:
+        with self._lock:
+            server = self.servers.pop(endpoint_name, None)
+            self.failing.pop(endpoint_name, None)
+        if server is not None:
+            server.stop()
+
+    def url_for(self, endpoint_name: str) -> str | None:
+        """The loadgen resolver: a live endpoint's local URL."""
+        with self._lock:
+            server = self.servers.get(endpoint_name)
+        return server.url if server is not None else None
+
+    def activity(self) -> dict[str, int]:
+        """Requests answered so far by each live endpoint's model server."""
+        with self._lock:
+            servers = dict(self.servers)
+        return {name: int(server.invocations) for name, server in servers.items()}
+
+    def note_poll(self, endpoint_name: str) -> int:
+        with self._lock:
+            self.polls[endpoint_name] += 1
+            return self.polls[endpoint_name]
+
+    def stop_all(self) -> list[str]:
+        """Stop every server still running; the endpoint names (a leak if any)."""
+        with self._lock:
+            servers = dict(self.servers)
+            self.servers.clear()
+        for server in servers.values():
+            server.stop()
+        return sorted(servers)
+
+
+_lock = threading.Lock()
+_active: LocalRuntime | None = None
+
+
+def activate(runtime: LocalRuntime) -> None:
+    global _active
+    with _lock:
+        if _active is not None:
+            raise RuntimeError("a local stack is already running in this process")
+        _active = runtime
+
+
+def deactivate(runtime: LocalRuntime) -> None:
+    global _active
+    with _lock:
+        if _active is runtime:
+            _active = None
+
+
+def active() -> LocalRuntime | None:
+    """The running local stack's runtime, or None (moto then behaves as unpatched)."""
+    return _active

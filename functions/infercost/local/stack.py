@@ -1,0 +1,566 @@
+"""The embedded stack: what `cdk deploy` creates, on moto with infercost's extensions.
+
+`EmbeddedStack` starts moto (in-process, or as a server on a free loopback port for the demo and
+the CLI's `--endpoint-url`), installs the extensions, and provisions what the CDK stack would:
+the artifacts bucket with EventBridge notifications, the results table, the topic, the Slack
+secret, one Lambda function per handler, the state machine from the real ASL file with its
+substitutions, and the EventBridge rule that starts it. Leaving the context stops every model
+server and moto, and restores the environment.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import zipfile
+from collections.abc import Iterable, Mapping
+from contextlib import suppress
+from pathlib import Path
+from typing import Any, Literal
+
+from infercost.handlers import HANDLERS, JANITOR, function_name, handler_path
+from infercost.local import output
+from infercost.local.faults import Faults
+from infercost.local.runtime import LocalRuntime, activate, deactivate
+from infercost.local.webhook import WebhookReceiver
+
+ACCOUNT_ID = "123456789012"
+ASL_ENV = "INFERCOST_ASL_PATH"
+# Waits of seconds, not minutes: the local endpoints are up at once and metrics are flushed often.
+FAST_TIMING: dict[str, int] = {
+    "max_concurrency": 4,
+    "endpoint_poll_seconds": 0,
+    "endpoint_deadline_seconds": 60,
+    "metrics_delay_seconds": 0,
+    "metrics_poll_seconds": 1,
+    "metrics_deadline_seconds": 20,
+}
+SIMULATED_NOTE = (
+    "Run on the embedded local stack: every endpoint is a local model server, and the hardware "
+    "differences between candidates are simulated by declared speed profiles."
+)
+FINISHED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+Mode = Literal["inprocess", "server"]
+
+
+def asl_path() -> Path:
+    """statemachine/evaluate.asl.json of this checkout (or the path in INFERCOST_ASL_PATH)."""
+    configured = os.environ.get(ASL_ENV)
+    if configured:
+        return Path(configured)
+    return Path(__file__).resolve().parents[3] / "statemachine" / "evaluate.asl.json"
+
+
+def substitute(definition: str, substitutions: Mapping[str, str]) -> str:
+    """Replace each `${Key}` as CloudFormation's DefinitionSubstitutions does."""
+    for key, value in substitutions.items():
+        definition = definition.replace("${" + key + "}", value)
+    return definition
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _code_zip() -> bytes:
+    # The handlers run in-process; the function's code package only has to be a valid zip.
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README.txt", "infercost handlers run in-process on the local stack\n")
+    return buffer.getvalue()
+
+
+class EmbeddedStack:
+    """The CDK stack's resources on moto, with real handlers and local model servers."""
+
+    def __init__(
+        self,
+        *,
+        region: str = "us-east-1",
+        mode: Mode = "inprocess",
+        faults: Faults | Iterable[str] | str | None = None,
+        quotas: Mapping[str, int] | None = None,
+        timing: Mapping[str, int] | None = None,
+        stack_defaults: Mapping[str, Any] | None = None,
+        resource_prefix: str = "infercost",
+        key_prefix: str = "models/",
+        key_suffix: str = ".tar.gz",
+        slack_webhook_url: str | None = None,
+        slack: bool = False,
+        polls_until_ready: int = 1,
+        name: str = "infercost",
+    ) -> None:
+        self.region = region
+        self.mode: Mode = mode
+        self.faults = faults if isinstance(faults, Faults) else Faults.of(faults)
+        self.quotas = dict(quotas or {})
+        self.timing = {**FAST_TIMING, **dict(timing or {})}
+        self.stack_defaults = dict(stack_defaults or {})
+        self.resource_prefix = resource_prefix
+        self.key_prefix = key_prefix
+        self.key_suffix = key_suffix
+        self.slack_webhook_url = slack_webhook_url
+        # A local receiver stands in for Slack when asked (and no URL is given).
+        self.slack = WebhookReceiver() if slack and not slack_webhook_url else None
+        self._sns_inbox: list[dict[str, Any]] = []
+        self._queue_url = ""
+        self.polls_until_ready = polls_until_ready
+        self.name = name
+        self.bucket = f"{name}-artifacts-{ACCOUNT_ID}"
+        self.table_name = f"{name}-results"
+        self.endpoint_url: str | None = None
+        self.runtime: LocalRuntime | None = None
+        self.topic_arn = f"arn:aws:sns:{region}:{ACCOUNT_ID}:{name}-notifications"
+        self.secret_arn: str | None = None
+        self.state_machine_arn = ""
+        # What Lambda names the functions (known before they exist, for the substitutions).
+        self.function_arns = {
+            state: f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{name}-{function_name(state)}"
+            for state in [*HANDLERS, JANITOR]
+        }
+        self.execution_role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{name}-sagemaker-execution"
+        self.leaked_servers: list[str] = []
+        self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
+        self._saved_env: dict[str, str] | None = None
+        self._mock: Any = None
+        self._server: Any = None
+        self._config_patch: Any = None
+        self._moto_log_level = logging.NOTSET
+        self._output_installed = False
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def __enter__(self) -> EmbeddedStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Start moto, install the extensions, provision the stack's resources."""
+        self._saved_env = dict(os.environ)
+        # moto logs every failed state at WARNING with its whole parse tree; the workflow's own
+        # records say what failed.
+        self._moto_log_level = logging.getLogger("moto").level
+        logging.getLogger("moto").setLevel(logging.CRITICAL)
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+        os.environ["AWS_DEFAULT_REGION"] = self.region
+        os.environ["AWS_REGION"] = self.region
+        try:
+            self._start_moto()
+            install_extensions()
+            output.install()
+            self._output_installed = True
+            self.runtime = LocalRuntime(
+                client=self.client,
+                region=self.region,
+                account_id=ACCOUNT_ID,
+                faults=self.faults,
+                quotas=self.quotas,
+                polls_until_ready=self.polls_until_ready,
+            )
+            activate(self.runtime)
+            if self.slack is not None:
+                self.slack_webhook_url = self.slack.start()
+            from infercost import loadgen
+
+            loadgen.register_endpoint_resolver(self.runtime.url_for)
+            self._provision()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_moto(self) -> None:
+        from unittest.mock import patch
+
+        from moto.core.config import default_user_config
+
+        config: Any = {
+            "stepfunctions": {"execute_state_machine": True},
+            "lambda": {"use_docker": False},
+        }
+        if self.mode == "server":
+            from moto.server import ThreadedMotoServer
+
+            port = free_port()
+            self._config_patch = patch.dict(default_user_config, config)
+            self._config_patch.start()
+            self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+            self._server.start()
+            self.endpoint_url = f"http://127.0.0.1:{port}"
+            # Handlers (in-process) reach the server through boto3's endpoint variable; moto's
+            # Step Functions worker reaches it on MOTO_PORT.
+            os.environ["AWS_ENDPOINT_URL"] = self.endpoint_url
+            os.environ["MOTO_PORT"] = str(port)
+        else:
+            from moto import mock_aws
+
+            os.environ.pop("AWS_ENDPOINT_URL", None)
+            self._mock = mock_aws(config=config)
+            self._mock.start()
+
+    def stop(self) -> None:
+        """Stop executions, model servers and moto; restore the environment."""
+        from infercost import aws
+        from infercost.config import reset_settings
+
+        if self.slack is not None:
+            self.slack.stop()
+        if self.runtime is not None:
+            with suppress(Exception):
+                self._stop_running_executions()
+            self.leaked_servers = self.runtime.stop_all()
+            deactivate(self.runtime)
+            from infercost import loadgen
+
+            loadgen.clear_endpoint_resolvers()
+            self.runtime = None
+        if self._output_installed:
+            output.uninstall()
+            self._output_installed = False
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+            from moto.moto_api._internal.models import moto_api_backend
+
+            moto_api_backend.reset()
+        if self._config_patch is not None:
+            self._config_patch.stop()
+            self._config_patch = None
+        self._clients.clear()
+        from infercost.local import stepfunctions
+
+        stepfunctions.clear_clients()
+        if self._saved_env is not None:
+            os.environ.clear()
+            os.environ.update(self._saved_env)
+            self._saved_env = None
+        reset_settings()
+        aws.clear_clients()
+        logging.getLogger("moto").setLevel(self._moto_log_level)
+
+    def _stop_running_executions(self) -> None:
+        sfn = self.client("stepfunctions")
+        for execution in self.executions():
+            if execution["status"] == "RUNNING":
+                sfn.stop_execution(executionArn=execution["executionArn"], cause="local stack stopped")
+
+    # --- resources ------------------------------------------------------------------------------
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of the local stack (thread-safe, cached per service)."""
+        with self._clients_lock:
+            found = self._clients.get(service)
+            if found is None:
+                import boto3
+
+                session = boto3.session.Session()
+                found = session.client(service, region_name=self.region, endpoint_url=self.endpoint_url)
+                self._clients[service] = found
+            return found
+
+    @property
+    def store(self) -> Any:
+        from infercost.store import ResultsStore
+
+        return ResultsStore(self.client("dynamodb"), self.table_name)
+
+    def function_env(self) -> dict[str, str]:
+        """The Lambda environment the CDK stack sets (docs/architecture.md)."""
+        defaults = {
+            **self.stack_defaults,
+            "workflow": {**self.timing, **self.stack_defaults.get("workflow", {})},
+        }
+        env = {
+            "INFERCOST_TABLE_NAME": self.table_name,
+            "INFERCOST_ARTIFACTS_BUCKET": self.bucket,
+            "INFERCOST_REPORTS_PREFIX": "reports/",
+            "INFERCOST_TOPIC_ARN": self.topic_arn,
+            "INFERCOST_RESOURCE_PREFIX": self.resource_prefix,
+            "INFERCOST_EXECUTION_ROLE_ARN": self.execution_role_arn,
+            "INFERCOST_DEFAULTS": json.dumps(defaults),
+            "INFERCOST_MAX_ENDPOINT_AGE_MINUTES": "180",
+            "INFERCOST_SIMULATED_NOTE": SIMULATED_NOTE,
+            "POWERTOOLS_SERVICE_NAME": "infercost",
+            "POWERTOOLS_METRICS_NAMESPACE": "infercost",
+        }
+        if self.secret_arn:
+            env["INFERCOST_SLACK_SECRET_ARN"] = self.secret_arn
+        return env
+
+    def _set_function_env(self) -> None:
+        from infercost import aws
+        from infercost.config import reset_settings
+
+        # Handlers run in this process, so the functions' environment is the process's.
+        os.environ.update(self.function_env())
+        reset_settings()
+        aws.clear_clients()
+
+    def substitutions(self) -> dict[str, str]:
+        """The DefinitionSubstitutions the CDK stack passes to the state machine."""
+        values = {f"{state}FunctionArn": self.function_arns[state] for state in HANDLERS}
+        values["JanitorFunctionArn"] = self.function_arns[JANITOR]
+        values.update(
+            TableName=self.table_name,
+            ResourcePrefix=self.resource_prefix,
+            ExecutionRoleArn=self.execution_role_arn,
+            TopicArn=self.topic_arn,
+        )
+        return values
+
+    def event_pattern(self) -> dict[str, Any]:
+        """The rule's pattern: Object Created in the bucket, key `<prefix>*<suffix>`."""
+        return {
+            "source": ["aws.s3"],
+            "detail-type": ["Object Created"],
+            "detail": {
+                "bucket": {"name": [self.bucket]},
+                "object": {"key": [{"wildcard": f"{self.key_prefix}*{self.key_suffix}"}]},
+            },
+        }
+
+    def _role(self, name: str, service: str) -> str:
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+        }
+        role = self.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+        arn: str = role["Role"]["Arn"]
+        return arn
+
+    def _provision(self) -> None:
+        from infercost.store import create_table
+
+        lambda_role = self._role(f"{self.name}-functions", "lambda.amazonaws.com")
+        sfn_role = self._role(f"{self.name}-state-machine", "states.amazonaws.com")
+        events_role = self._role(f"{self.name}-events", "events.amazonaws.com")
+        self.execution_role_arn = self._role(f"{self.name}-sagemaker-execution", "sagemaker.amazonaws.com")
+
+        s3 = self.client("s3")
+        if self.region == "us-east-1":
+            s3.create_bucket(Bucket=self.bucket)
+        else:
+            s3.create_bucket(
+                Bucket=self.bucket, CreateBucketConfiguration={"LocationConstraint": self.region}
+            )
+        s3.put_bucket_versioning(Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"})
+        s3.put_bucket_notification_configuration(
+            Bucket=self.bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+        )
+        create_table(self.client("dynamodb"), self.table_name)
+        sns = self.client("sns")
+        sns.create_topic(Name=self.topic_arn.rsplit(":", 1)[-1])
+        # An SQS queue subscribed to the topic stands in for the team's e-mail subscription.
+        sqs = self.client("sqs")
+        self._queue_url = sqs.create_queue(QueueName=f"{self.name}-notifications-inbox")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=self._queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=queue_arn)
+        if self.slack_webhook_url:
+            self.secret_arn = self.client("secretsmanager").create_secret(
+                Name=f"{self.name}/slack-webhook", SecretString=self.slack_webhook_url
+            )["ARN"]
+        self._set_function_env()
+
+        functions = self.client("lambda")
+        code = _code_zip()
+        for state, module in [*HANDLERS.items(), (JANITOR, JANITOR)]:
+            created = functions.create_function(
+                FunctionName=f"{self.name}-{function_name(state)}",
+                Runtime="python3.12",
+                Role=lambda_role,
+                Handler=handler_path(module),
+                Code={"ZipFile": code},
+                Timeout=900,
+                MemorySize=1024,
+                Environment={"Variables": self.function_env()},
+            )
+            if created["FunctionArn"] != self.function_arns[state]:
+                raise RuntimeError(f"Lambda named {state}'s function {created['FunctionArn']}")
+
+        definition = substitute(asl_path().read_text(encoding="utf-8"), self.substitutions())
+        self.state_machine_arn = self.client("stepfunctions").create_state_machine(
+            name=f"{self.name}-evaluate", definition=definition, roleArn=sfn_role
+        )["stateMachineArn"]
+
+        events = self.client("events")
+        events.put_rule(
+            Name=f"{self.name}-artifact-uploaded",
+            EventPattern=json.dumps(self.event_pattern()),
+            State="ENABLED",
+        )
+        events.put_targets(
+            Rule=f"{self.name}-artifact-uploaded",
+            Targets=[{"Id": "evaluate", "Arn": self.state_machine_arn, "RoleArn": events_role}],
+        )
+
+    # --- driving it ---------------------------------------------------------------------------
+
+    def put_object(self, key: str, body: bytes | str) -> dict[str, Any]:
+        data = body.encode("utf-8") if isinstance(body, str) else body
+        response: dict[str, Any] = self.client("s3").put_object(Bucket=self.bucket, Key=key, Body=data)
+        return response
+
+    def upload_model(
+        self,
+        key: str,
+        *,
+        spec: Mapping[str, Any] | str | bytes | None = None,
+        artifact: bytes = b"local model artifact",
+        files: Mapping[str, bytes | str] | None = None,
+    ) -> dict[str, Any]:
+        """Upload the spec and other files beside the artifact, then the artifact (the trigger).
+
+        A "no-quota" fault takes the target candidate's instance type out of the quota table.
+        """
+        folder = key.rpartition("/")[0]
+        for name, body in (files or {}).items():
+            self.put_object(f"{folder}/{name}" if folder else name, body)
+        if spec is not None:
+            text = spec if isinstance(spec, (str, bytes)) else json.dumps(spec)
+            self.put_object(f"{folder}/infercost.json" if folder else "infercost.json", text)
+            self._apply_quota_fault(spec)
+        return self.put_object(key, artifact)
+
+    def _apply_quota_fault(self, spec: Mapping[str, Any] | str | bytes) -> None:
+        if "no-quota" not in self.faults.points or not isinstance(spec, Mapping):
+            return
+        candidates = spec.get("candidates") or []
+        if len(candidates) > self.faults.target_index:
+            instance_type = candidates[self.faults.target_index].get("instance_type")
+            if instance_type:
+                self.quotas[instance_type] = 0
+                if self.runtime is not None:
+                    self.runtime.quotas[instance_type] = 0
+
+    def inject(self, points: Iterable[str] | str | None, *, target_index: int = 0) -> None:
+        """Switch fault points on (replacing the current ones) for the next runs."""
+        self.faults = Faults.of(points, target_index=target_index)
+        if self.runtime is not None:
+            self.runtime.faults = self.faults
+
+    def evaluate(
+        self,
+        key: str,
+        *,
+        spec: Mapping[str, Any] | str | bytes | None = None,
+        files: Mapping[str, bytes | str] | None = None,
+        timeout_s: float = 60.0,
+    ) -> list[dict[str, Any]]:
+        """Upload a model (spec, files, artifact) and wait for the executions it starts."""
+        before = {e["executionArn"] for e in self.executions()}
+        self.upload_model(key, spec=spec, files=files)
+        return self.wait_for_new(before, timeout_s=timeout_s)
+
+    def wait_for_new(
+        self, before: set[str], *, count: int = 1, timeout_s: float = 60.0
+    ) -> list[dict[str, Any]]:
+        """Wait until `count` executions not in `before` exist and have finished."""
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout_s
+        while True:
+            new = [e for e in self.executions() if e["executionArn"] not in before]
+            if len(new) >= count and all(e["status"] in FINISHED for e in new):
+                return [sfn.describe_execution(executionArn=e["executionArn"]) for e in new]
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{len(new)} of {count} new executions after {timeout_s:.0f} s, "
+                    f"statuses {[e['status'] for e in new]}"
+                )
+            time.sleep(0.05)
+
+    def executions(self) -> list[dict[str, Any]]:
+        pages = self.client("stepfunctions").get_paginator("list_executions")
+        found: list[dict[str, Any]] = []
+        for page in pages.paginate(stateMachineArn=self.state_machine_arn):
+            found.extend(page["executions"])
+        return found
+
+    def start_execution(self, execution_input: Mapping[str, Any], *, name: str | None = None) -> str:
+        """Start the state machine directly (as EventBridge would), e.g. to redeliver an event."""
+        import uuid
+
+        arn: str = self.client("stepfunctions").start_execution(
+            stateMachineArn=self.state_machine_arn,
+            name=name or str(uuid.uuid4()),
+            input=json.dumps(dict(execution_input)),
+        )["executionArn"]
+        return arn
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        """The execution's events (for diagnosing a test)."""
+        events: list[dict[str, Any]] = self.client("stepfunctions").get_execution_history(
+            executionArn=execution_arn, maxResults=1000
+        )["events"]
+        return events
+
+    def notifications(self) -> list[dict[str, Any]]:
+        """Every SNS notification published so far ({"Subject", "Message", ...}), oldest first."""
+        sqs = self.client("sqs")
+        for _ in range(100):
+            messages = sqs.receive_message(QueueUrl=self._queue_url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
+            if not messages:
+                break
+            for message in messages:
+                self._sns_inbox.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return list(self._sns_inbox)
+
+    def endpoint_activity(self) -> dict[str, int]:
+        """Requests each live endpoint's model server has answered so far (for progress views)."""
+        return self.runtime.activity() if self.runtime is not None else {}
+
+    def slack_messages(self) -> list[Any]:
+        """What the local Slack stand-in received (empty without one)."""
+        return self.slack.received() if self.slack is not None else []
+
+    def leftovers(self) -> dict[str, list[str]]:
+        """Endpoints, endpoint configs and models that still exist, and model servers still up."""
+        sagemaker = self.client("sagemaker")
+        return {
+            "endpoints": [e["EndpointName"] for e in sagemaker.list_endpoints()["Endpoints"]],
+            "endpoint_configs": [
+                c["EndpointConfigName"] for c in sagemaker.list_endpoint_configs()["EndpointConfigs"]
+            ],
+            "models": [m["ModelName"] for m in sagemaker.list_models()["Models"]],
+            "model_servers": sorted(self.runtime.servers) if self.runtime else [],
+        }
+
+
+def install_extensions() -> None:
+    """Install every moto extension of the local stack (each is idempotent)."""
+    from infercost.local import (
+        cloudwatch,
+        eventbridge,
+        lambda_invoke,
+        pricing_api,
+        sagemaker,
+        servicequotas,
+        stepfunctions,
+    )
+
+    cloudwatch.install()
+    pricing_api.install()
+    stepfunctions.install()
+    lambda_invoke.install()
+    eventbridge.install()
+    sagemaker.install()
+    servicequotas.install()

@@ -1,0 +1,645 @@
+"""The work of each state of the evaluation workflow, given its AWS clients.
+
+One function per state (docs/architecture.md, "One name per thing"); the handlers parse the event,
+make the clients and call these. Each function takes its clients as arguments, so tests run them
+against moto, and each is safe to retry: store writes are conditional and deletes idempotent.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from infercost import artifacts, endpoints
+from infercost.config import Settings
+from infercost.errors import InfercostError, InputError
+from infercost.models import (
+    RESULTS_SCHEMA,
+    Candidate,
+    CandidateFailure,
+    CandidateResult,
+    EvaluationSpec,
+    LatencyStats,
+)
+from infercost.pricing.types import PriceLookup
+from infercost.store import Artifact as StoreArtifact
+from infercost.store import (
+    CandidateRecord,
+    ResultsStore,
+    RunKey,
+    RunRecord,
+    RunView,
+    iso_utc,
+)
+from infercost.workflow import (
+    Artifact,
+    Benchmark,
+    CandidatePlan,
+    Evaluation,
+    ObjectCreatedEvent,
+    RunRef,
+    TaskError,
+    Timing,
+    allocate_quota,
+    merge_spec,
+    merge_timing,
+    model_name_from_key,
+    parse_spec,
+    plan_candidates,
+    run_identity,
+    spec_key_for,
+)
+
+MODEL_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$"
+# Step Functions state is limited to 256 KB; the inline request body is copied into it.
+MAX_INLINE_PAYLOAD_BYTES = 32 * 1024
+# LoadTest stops this long before its Lambda would be cut off, to record what it measured.
+LOAD_TEST_MARGIN_S = 30.0
+
+
+class TeardownIncomplete(InfercostError):
+    """A resource could not be deleted yet; the state machine retries Teardown with backoff."""
+
+
+class NothingMeasured(InfercostError):
+    """No candidate produced a measurement, so there is nothing to recommend."""
+
+
+class PriceBookLike(PriceLookup, Protocol):
+    def check_candidate(self, candidate: Candidate) -> None: ...
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+# --- Prepare --------------------------------------------------------------------------------
+
+
+class PrepareEvent(_Event):
+    event: dict[str, Any]
+    execution_arn: str
+    execution_started_at: str
+
+
+def run_ref_for(event: ObjectCreatedEvent, execution_arn: str, started_at: str, model: str) -> RunRef:
+    """The run an execution evaluates: named by the execution, keyed by its start time."""
+    return RunRef(
+        model=model,
+        started_at=iso_utc(datetime.fromisoformat(started_at.replace("Z", "+00:00"))),
+        run_id=run_identity(execution_arn),
+        execution_arn=execution_arn,
+        artifact=Artifact(
+            bucket=event.bucket,
+            key=event.key,
+            version_id=event.version_id,
+            etag=event.detail.object.etag,
+        ),
+    )
+
+
+def run_key(run: RunRef) -> RunKey:
+    """The run item's key in the results table."""
+    return RunKey(model=run.model, started_at=run.started_at, run_id=run.run_id)
+
+
+def _model_name(spec_data: Any, artifact_key: str) -> str:
+    """The spec's model name when it is a valid one, else one derived from the artifact key."""
+    if isinstance(spec_data, Mapping):
+        model = spec_data.get("model")
+        name = model.get("name") if isinstance(model, Mapping) else None
+        if isinstance(name, str) and len(name) <= 40 and re.match(MODEL_NAME_PATTERN, name):
+            return name
+    return model_name_from_key(artifact_key)
+
+
+def prepare(
+    request: PrepareEvent,
+    *,
+    settings: Settings,
+    s3: Any,
+    sagemaker: Any,
+    servicequotas: Any,
+    store: ResultsStore,
+    prices: Callable[[], PriceBookLike],
+) -> Evaluation:
+    """Read and validate the spec, price and quota-check the candidates, record the run.
+
+    A spec that cannot be used gives `accepted=False` with the reason (the run is recorded; the
+    failure path marks it FAILED and notifies). Nothing is created in SageMaker here.
+    """
+    event = ObjectCreatedEvent.model_validate(request.event)
+    spec_data: Any = None
+    spec_error: InputError | None = None
+    try:
+        spec_data = artifacts.read_spec(s3, event.bucket, spec_key_for(event.key))
+    except InputError as error:
+        spec_error = error
+    run = run_ref_for(
+        event, request.execution_arn, request.execution_started_at, _model_name(spec_data, event.key)
+    )
+    store.create_run(
+        RunRecord(
+            model=run.model,
+            started_at=run.started_at,
+            run_id=run.run_id,
+            status="RUNNING",
+            artifact=StoreArtifact(**run.artifact.model_dump()),
+            execution_arn=run.execution_arn,
+            region=settings.region,
+        )
+    )
+    timing = Timing()
+    try:
+        timing = merge_timing(settings.defaults.get("workflow"), event.workflow)
+        if spec_error is not None:
+            raise spec_error
+        return _accept(run, spec_data, timing, settings, sagemaker, servicequotas, store, prices)
+    except InputError as error:
+        return Evaluation(accepted=False, error=error.one_line(), run=run, timing=timing)
+
+
+def _accept(
+    run: RunRef,
+    spec_data: Any,
+    timing: Timing,
+    settings: Settings,
+    sagemaker: Any,
+    servicequotas: Any,
+    store: ResultsStore,
+    prices: Callable[[], PriceBookLike],
+) -> Evaluation:
+    from infercost.planning import check_budget, plan_run
+
+    source = f"s3://{run.artifact.bucket}/{spec_key_for(run.artifact.key)}"
+    merged = merge_spec(settings.defaults, spec_data) if isinstance(spec_data, Mapping) else spec_data
+    spec = parse_spec(merged, source=source)
+    body = spec.payload.body
+    if body is not None and len(body.encode("utf-8")) > MAX_INLINE_PAYLOAD_BYTES:
+        raise InputError(
+            f"an inline body travels in the workflow's state, so it is limited to "
+            f"{MAX_INLINE_PAYLOAD_BYTES // 1024} KB",
+            field="payload.body",
+            hint="upload the sample request beside the artifact and give its payload.s3_key",
+        )
+    role = spec.model.execution_role_arn
+    if role is not None and role != settings.execution_role_arn:
+        raise InputError(
+            f"this stack passes only its own SageMaker execution role {settings.execution_role_arn}",
+            field="model.execution_role_arn",
+            hint="remove the field, or deploy the stack with your role as its execution role",
+        )
+    book = prices()
+    hourly: dict[int, float | None] = {}
+    for index, candidate in enumerate(spec.candidates):
+        try:
+            book.check_candidate(candidate)
+            hourly[index] = None if candidate.is_serverless else book.candidate_price(candidate).usd_per_hour
+        except InputError as error:
+            field = f"candidates[{index}]" + (f".{error.field}" if error.field else "")
+            raise InputError(error.message, field=field, hint=error.hint) from None
+    headroom = _quota_headroom(servicequotas, sagemaker, spec.candidates)
+    skipped = allocate_quota(spec.candidates, headroom)
+    plans = plan_candidates(spec, run, prefix=settings.resource_prefix, prices=hourly, skipped=skipped)
+    runnable = [plan.candidate for plan in plans if plan.status != "SKIPPED"]
+    if not runnable:
+        reasons = "; ".join(f"{p.label}: {p.skip_reason}" for p in plans)
+        raise InputError(f"no candidate can run: {reasons}", field="candidates")
+    estimate = plan_run(
+        spec.model_copy(update={"candidates": runnable}),
+        book,
+        max_concurrency=timing.max_concurrency,
+        metrics_delay_s=timing.metrics_delay_seconds,
+    )
+    check_budget(estimate)
+    stored_spec = spec.model_dump(mode="json")
+    if settings.simulated_note:
+        stored_spec["simulated"] = settings.simulated_note
+    store.update_run(run_key(run), spec=stored_spec, slo=spec.slo)
+    for plan in plans:
+        store.put_candidate(
+            run_key(run),
+            CandidateRecord(
+                run_id=run.run_id,
+                index=plan.index,
+                candidate=plan.candidate,
+                status="SKIPPED" if plan.status == "SKIPPED" else "PENDING",
+                endpoint_name=plan.name,
+                error=plan.skip_reason,
+            ),
+        )
+    return Evaluation(
+        accepted=True,
+        run=run,
+        timing=timing,
+        benchmark=Benchmark(payload=spec.payload, load=spec.load, slo=spec.slo),
+        candidates=plans,
+        estimated_cost_usd=estimate.cost_usd,
+    )
+
+
+def _quota_headroom(servicequotas: Any, sagemaker: Any, candidates: list[Candidate]) -> dict[str, int | None]:
+    """Instances left per type; unknown (None) when Service Quotas cannot be asked."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    types = [c.instance_type for c in candidates if c.instance_type]
+    try:
+        return endpoints.quota_headroom(servicequotas, sagemaker, types)
+    except (ClientError, BotoCoreError):
+        # A missing permission or an unsupported region must not block a run: SageMaker itself
+        # refuses an endpoint beyond the quota, and that candidate then fails with the reason.
+        return dict.fromkeys(types)
+
+
+# --- the candidate iteration ------------------------------------------------------------------
+
+
+class EndpointPoll(_Event):
+    status: str
+
+
+class LoadSummary(BaseModel):
+    """What LoadTest leaves in the state for CollectMetrics (a few hundred bytes)."""
+
+    started_at: float
+    ended_at: float
+    requests: int
+    ok: int
+    errors: int
+    latency_ms: LatencyStats | None
+    max_rps_at_slo: float | None
+    partial: bool
+
+
+class MetricsSummary(BaseModel):
+    source: Literal["cloudwatch", "client"]
+    partial: bool
+    sample_count: int
+
+
+class CandidateState(_Event):
+    """The Map iteration's state: the run, the candidate's plan, and what its steps produced."""
+
+    run: RunRef
+    timing: Timing
+    benchmark: Benchmark
+    candidate: CandidatePlan
+    endpoint: EndpointPoll | None = None
+    load: LoadSummary | None = None
+    metrics: MetricsSummary | None = None
+    error: TaskError | None = None
+
+
+def _candidate_record(state: CandidateState, **fields: Any) -> CandidateRecord:
+    return CandidateRecord(
+        run_id=state.run.run_id,
+        index=state.candidate.index,
+        candidate=state.candidate.candidate,
+        endpoint_name=state.candidate.name,
+        **fields,
+    )
+
+
+def load_test(
+    state: CandidateState,
+    *,
+    s3: Any,
+    store: ResultsStore,
+    time_budget_s: float | None,
+) -> LoadSummary:
+    """Drive the endpoint (warm-up, serial run, concurrency sweep) and record the client view."""
+    from infercost import loadgen
+
+    store.put_candidate(run_key(state.run), _candidate_record(state, status="RUNNING"))
+    payload = artifacts.read_payload(s3, state.run.artifact.bucket, state.benchmark.payload)
+    plan = state.benchmark.load
+    transport = loadgen.endpoint_transport(
+        state.candidate.name,
+        state.benchmark.payload.content_type,
+        timeout_s=plan.request_timeout_s,
+    )
+    try:
+        result = loadgen.run_load_test(
+            transport, payload, plan, slo=state.benchmark.slo, time_budget_s=time_budget_s
+        )
+    finally:
+        transport.close()
+    measured = result.measured
+    store.put_candidate(
+        run_key(state.run),
+        _candidate_record(
+            state,
+            status="RUNNING",
+            client_latency_ms=measured.latency_ms.model_dump(mode="json") if measured.latency_ms else None,
+            sweep=[_level_summary(level) for level in result.sweep],
+        ),
+    )
+    return LoadSummary(
+        started_at=result.started_at,
+        ended_at=result.ended_at,
+        requests=measured.requests,
+        ok=measured.ok,
+        errors=measured.errors,
+        latency_ms=measured.latency_ms,
+        max_rps_at_slo=result.max_rps_at_slo,
+        partial=result.partial,
+    )
+
+
+def _level_summary(level: Any) -> dict[str, Any]:
+    """A sweep level without its sketch (the sketch is for merging, not for reading)."""
+    data: dict[str, Any] = level.model_dump(mode="json", exclude={"sketch", "error_examples"})
+    return data
+
+
+def collect_metrics(
+    state: CandidateState,
+    *,
+    cloudwatch: Any,
+    store: ResultsStore,
+    sleep: Callable[[float], None] = time.sleep,
+) -> MetricsSummary:
+    """Read the endpoint's CloudWatch latency (polling until it settles) and record the result."""
+    from infercost.metrics import collect_endpoint_metrics
+
+    load = state.load
+    if load is None:
+        raise InputError("CollectMetrics needs the LoadTest summary", field="load")
+    metrics = collect_endpoint_metrics(
+        cloudwatch,
+        state.candidate.name,
+        started_at=load.started_at,
+        ended_at=load.ended_at,
+        expected_count=load.ok,
+        poll_interval_s=state.timing.metrics_poll_seconds,
+        deadline_s=state.timing.metrics_deadline_seconds,
+        sleep=sleep,
+    )
+    server = metrics.model_latency_ms
+    if server is not None:
+        latency, source = server, "cloudwatch"
+    elif load.latency_ms is not None:
+        latency, source = load.latency_ms, "client"
+    else:
+        raise InputError("no latency was measured, neither by CloudWatch nor by the client")
+    result = CandidateResult(
+        candidate=state.candidate.candidate,
+        price_per_hour_usd=state.candidate.price_per_hour_usd,
+        latency_ms=latency,
+        max_rps_at_slo=load.max_rps_at_slo,
+        invocations=load.ok,
+        errors=load.errors,
+        source=source,
+    )
+    store.put_candidate(
+        run_key(state.run),
+        _candidate_record(
+            state,
+            status="RUNNING",
+            result=result.model_dump(mode="json"),
+            server_latency_ms=server.model_dump(mode="json") if server else None,
+        ),
+    )
+    return MetricsSummary(
+        source=source, partial=bool(metrics.partial), sample_count=int(metrics.sample_count or 0)
+    )
+
+
+# The errors the ASL's Pass states set when the endpoint never became InService.
+ENDPOINT_ERRORS = ("EndpointFailed", "EndpointDeadlinePassed")
+
+
+class TeardownEvent(_Event):
+    state: CandidateState
+
+
+class TeardownSummary(BaseModel):
+    status: Literal["COMPLETED", "FAILED"]
+    error: str | None
+
+
+def teardown(
+    state: CandidateState,
+    *,
+    sagemaker: Any,
+    logs: Any,
+    store: ResultsStore,
+    now: Callable[[], datetime] = _now,
+) -> TeardownSummary:
+    """Delete the candidate's endpoint, config and model, then record how the candidate ended.
+
+    A failed candidate's record carries the endpoint's FailureReason and the tail of its
+    container log. Raises TeardownIncomplete (retried by the state machine) while something
+    could not be deleted; the record is only written once everything is gone.
+    """
+    failing = state.error is not None
+    before = endpoints.describe_endpoint(sagemaker, logs, state.candidate.name, with_logs=failing)
+    outcome = endpoints.delete_resources(sagemaker, state.candidate.name)
+    if not outcome.complete:
+        failures = "; ".join(f"{kind}: {text}" for kind, text in outcome.failures.items())
+        raise TeardownIncomplete(f"could not delete {state.candidate.name} yet ({failures})")
+    deleted_at = now()
+    endpoint_seconds = (
+        max((deleted_at - before.created_at).total_seconds(), 0.0) if before.created_at else None
+    )
+    cost = _benchmark_cost(state.candidate, endpoint_seconds)
+    error = _candidate_error(state, before) if failing else None
+    if not failing and state.metrics is None:
+        # Only CollectMetrics records a result; reaching Teardown without an error means it ran.
+        error = "no measurement was recorded for this candidate"
+    status: Literal["COMPLETED", "FAILED"] = "FAILED" if error else "COMPLETED"
+    store.put_candidate(
+        run_key(state.run),
+        _candidate_record(
+            state,
+            status=status,
+            error=error,
+            failure_reason=before.failure_reason,
+            log_tail=before.log_tail or None,
+            endpoint_created_at=before.created_at,
+            endpoint_deleted_at=deleted_at if before.exists else None,
+            endpoint_seconds=endpoint_seconds,
+            benchmark_cost_usd=cost,
+        ),
+    )
+    return TeardownSummary(status=status, error=error)
+
+
+def _benchmark_cost(plan: CandidatePlan, endpoint_seconds: float | None) -> float | None:
+    from infercost import costing
+
+    if endpoint_seconds is None or plan.price_per_hour_usd is None:
+        return None
+    return costing.benchmark_cost_usd(
+        plan.price_per_hour_usd, endpoint_seconds, plan.candidate.instance_count
+    )
+
+
+def _candidate_error(state: CandidateState, before: endpoints.EndpointState) -> str:
+    """One line for the record: SageMaker's FailureReason when the endpoint failed, else the cause."""
+    assert state.error is not None
+    if before.failure_reason and state.error.Error in ENDPOINT_ERRORS:
+        return f"endpoint {state.candidate.name} failed: {before.failure_reason}"
+    return state.error.reason()
+
+
+# --- after the Map ----------------------------------------------------------------------------
+
+
+class RunEvent(_Event):
+    run: RunRef
+
+
+def _view(store: ResultsStore, run: RunRef) -> RunView:
+    view = store.get_run_by_key(run_key(run))
+    if view is None:
+        raise InputError(f"run {run.run_id} of {run.model} is not in the results table", field="run")
+    return view
+
+
+class RecommendSummary(BaseModel):
+    recommended: str | None
+    reason: str
+
+
+def recommend_run(run: RunRef, *, store: ResultsStore, prices: Callable[[], PriceLookup]) -> RecommendSummary:
+    """Cost and rank what was measured, compare with the previous run, record both."""
+    from infercost.models import ResultsFile
+    from infercost.recommend import recommend
+    from infercost.regression import detect_regressions
+
+    view = _view(store, run)
+    spec = EvaluationSpec.model_validate({k: v for k, v in (view.run.spec or {}).items() if k != "simulated"})
+    results: list[CandidateResult] = []
+    failures: list[CandidateFailure] = []
+    for record in view.candidates:
+        measured = record.parsed_result() if record.status == "COMPLETED" else None
+        if measured is not None:
+            results.append(measured)
+        else:
+            failures.append(
+                CandidateFailure(
+                    candidate=record.candidate,
+                    status="SKIPPED" if record.status == "SKIPPED" else "FAILED",
+                    error=record.error or "did not finish",
+                )
+            )
+    if not results:
+        reasons = "; ".join(f"{f.candidate.label}: {f.error}" for f in failures)
+        raise NothingMeasured(f"no candidate was measured ({reasons})")
+    results_file = ResultsFile.model_validate(
+        {
+            "schema": RESULTS_SCHEMA,
+            "model": run.model,
+            "region": view.run.region,
+            "slo": spec.slo,
+            "results": results,
+            "failures": failures,
+            "traffic": spec.traffic,
+        }
+    )
+    recommendation = recommend(
+        results_file,
+        prices(),
+        slo=spec.slo,
+        traffic=spec.traffic,
+        max_error_rate=spec.load.max_error_rate,
+    )
+    previous = store.previous_successful_run(run.model, run_key(run), spec.slo)
+    regressions = detect_regressions(recommendation, previous.parsed_recommendation() if previous else None)
+    costs = [c.benchmark_cost_usd for c in view.candidates if c.benchmark_cost_usd is not None]
+    seconds = [c.endpoint_seconds for c in view.candidates if c.endpoint_seconds is not None]
+    store.update_run(
+        run_key(run),
+        recommendation=recommendation,
+        regressions=[r.model_dump(mode="json") for r in regressions],
+        benchmark_cost_usd=sum(costs) if costs else None,
+        endpoint_seconds=sum(seconds) if seconds else None,
+    )
+    winner = recommendation.recommended
+    return RecommendSummary(recommended=winner.label if winner else None, reason=recommendation.reason)
+
+
+class ReportSummary(BaseModel):
+    report_key: str
+
+
+def report_run(run: RunRef, *, store: ResultsStore, s3: Any, settings: Settings) -> ReportSummary:
+    """Render the run's HTML report into the artifacts bucket and record where it is."""
+    from infercost.report import render_run_report
+
+    view = _view(store, run)
+    html = render_run_report(view, regressions=view.run.regressions or [])
+    key = artifacts.report_key(settings.reports_prefix, run.model, run.run_id)
+    artifacts.put_report(s3, settings.artifacts_bucket, key, html)
+    store.update_run(run_key(run), report_key=key)
+    return ReportSummary(report_key=key)
+
+
+class NotifyEvent(_Event):
+    run: RunRef
+    outcome: Literal["SUCCEEDED", "FAILED"]
+
+
+class NotifySummary(BaseModel):
+    sns_message_id: str | None
+    slack_delivered: bool | None
+
+
+# A link in a notification stays valid a week (the SigV4 maximum).
+REPORT_LINK_SECONDS = 7 * 24 * 3600
+
+
+def notify(
+    event: NotifyEvent,
+    *,
+    store: ResultsStore,
+    sns: Any,
+    secretsmanager: Any | None,
+    report_s3: Any | None,
+    settings: Settings,
+    now: Callable[[], datetime] = _now,
+) -> NotifySummary:
+    """Finish a successful run, then tell the team (SNS, and Slack when configured)."""
+    from infercost.notify import notify_run, presign_report, slack_webhook_from_secret
+
+    key = run_key(event.run)
+    if event.outcome == "SUCCEEDED":
+        finished = now()
+        started = datetime.fromisoformat(event.run.started_at.replace("Z", "+00:00"))
+        store.finish_run(
+            key,
+            status="SUCCEEDED",
+            finished_at=finished,
+            timings={"total_seconds": round((finished - started).total_seconds(), 3)},
+        )
+    view = _view(store, event.run)
+    report_url = None
+    if view.run.report_key and report_s3 is not None:
+        report_url = presign_report(
+            report_s3, settings.artifacts_bucket, view.run.report_key, REPORT_LINK_SECONDS
+        )
+    webhook = None
+    if settings.slack_secret_arn and secretsmanager is not None:
+        webhook = slack_webhook_from_secret(secretsmanager, settings.slack_secret_arn)
+    result = notify_run(
+        view,
+        sns_client=sns,
+        topic_arn=settings.topic_arn,
+        slack_webhook_url=webhook,
+        report_url=report_url,
+        regressions=view.run.regressions or [],
+    )
+    return NotifySummary(
+        sns_message_id=result.sns_message_id,
+        slack_delivered=result.slack_delivered if webhook else None,
+    )

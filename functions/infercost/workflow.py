@@ -1,0 +1,376 @@
+"""The evaluation workflow's data: what travels between the states, and the pure decisions on it.
+
+The state machine (statemachine/evaluate.asl.json) passes these shapes between its states; the
+handlers parse them with the models below. Nothing here calls AWS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+from infercost.errors import InputError
+from infercost.models import Candidate, EvaluationSpec, LoadPlan, PayloadSpec, Slo
+
+SPEC_FILE_NAME = "infercost.json"
+VARIANT_NAME = "AllTraffic"
+RUN_ID_TAG = "infercost:run-id"
+MANAGED_TAG = "infercost:managed"
+MAX_NAME_CHARS = 63
+RUN_ID_CHARS = 10
+# The spec keys that the stack defaults (INFERCOST_DEFAULTS) may fill.
+DEFAULTABLE_SPEC_KEYS = ("candidates", "slo", "load", "traffic", "max_benchmark_cost_usd")
+
+
+class _Shape(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+# --- the trigger ---------------------------------------------------------------------------
+
+
+class S3Bucket(_Shape):
+    name: str = Field(min_length=1)
+
+
+class S3Object(_Shape):
+    key: str = Field(min_length=1)
+    size: int | None = None
+    etag: str | None = None
+    version_id: str | None = Field(default=None, alias="version-id")
+
+
+class ObjectCreatedDetail(_Shape):
+    bucket: S3Bucket
+    object: S3Object
+    reason: str | None = None
+
+
+class ObjectCreatedEvent(_Shape):
+    """The EventBridge `Object Created` event from S3, as the state machine receives it."""
+
+    detail_type: str = Field(alias="detail-type")
+    source: str
+    time: str | None = None
+    region: str | None = None
+    detail: ObjectCreatedDetail
+    workflow: dict[str, Any] | None = Field(
+        default=None, description="timing overrides added by tests and the demo"
+    )
+
+    @property
+    def bucket(self) -> str:
+        return self.detail.bucket.name
+
+    @property
+    def key(self) -> str:
+        return self.detail.object.key
+
+    @property
+    def version_id(self) -> str | None:
+        version = self.detail.object.version_id
+        return version if version and version != "null" else None
+
+
+class Artifact(_Shape):
+    bucket: str
+    key: str
+    version_id: str | None = None
+    etag: str | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+# --- what the states pass on ------------------------------------------------------------------
+
+
+class RunRef(_Shape):
+    """Identifies the run in every state: the run item's key plus where it came from."""
+
+    model: str
+    started_at: str
+    run_id: str
+    execution_arn: str
+    artifact: Artifact
+
+
+class Timing(_Shape):
+    """Waits, poll intervals and deadlines (docs/architecture.md, "workflow timing"), in seconds."""
+
+    max_concurrency: int = Field(default=4, ge=1, le=40)
+    endpoint_poll_seconds: int = Field(default=30, ge=0, le=3600)
+    endpoint_deadline_seconds: int = Field(default=1800, ge=0, le=86_400)
+    metrics_delay_seconds: int = Field(default=60, ge=0, le=3600)
+    metrics_poll_seconds: int = Field(default=30, ge=0, le=900)
+    metrics_deadline_seconds: int = Field(default=600, ge=0, le=900)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def endpoint_max_polls(self) -> int:
+        """DescribeEndpoint calls before the deadline (the loop counts polls; ASL has no clock math)."""
+        return max(1, math.ceil(self.endpoint_deadline_seconds / max(self.endpoint_poll_seconds, 1)))
+
+
+class Benchmark(_Shape):
+    """What each candidate is driven with: the request, the load plan and the SLO."""
+
+    payload: PayloadSpec
+    load: LoadPlan
+    slo: Slo
+
+
+CandidatePlanStatus = Literal["PENDING", "SKIPPED"]
+
+
+class CandidatePlan(_Shape):
+    """One candidate as the Map iterates it: its SageMaker resources, ready to create."""
+
+    index: int = Field(ge=0)
+    label: str
+    candidate: Candidate
+    status: CandidatePlanStatus = "PENDING"
+    skip_reason: str | None = None
+    name: str = Field(description="name of its model, endpoint config and endpoint")
+    container: dict[str, Any]
+    production_variants: list[dict[str, Any]]
+    tags: list[dict[str, str]]
+    price_per_hour_usd: float | None = None
+
+
+class Evaluation(_Shape):
+    """Prepare's output: the run, and either the plan (accepted) or why it was rejected."""
+
+    accepted: bool
+    error: str | None = None
+    run: RunRef
+    timing: Timing = Field(default_factory=Timing)
+    benchmark: Benchmark | None = None
+    candidates: list[CandidatePlan] = Field(default_factory=list)
+    estimated_cost_usd: float | None = None
+
+
+class TaskError(_Shape):
+    """What a Catch puts in the state: the error name and its cause."""
+
+    Error: str
+    Cause: str | None = None
+
+    def reason(self) -> str:
+        """One line for a person: a Lambda error's message, else the cause, else the error name."""
+        cause = (self.Cause or "").strip()
+        if cause.startswith("{"):
+            try:
+                parsed = json.loads(cause)
+            except json.JSONDecodeError:
+                parsed = None
+            if isinstance(parsed, dict) and parsed.get("errorMessage"):
+                cause = str(parsed["errorMessage"])
+        return " ".join(cause.split()) or self.Error
+
+
+# --- decisions ----------------------------------------------------------------------------
+
+
+def run_identity(execution_arn: str) -> str:
+    """The run id: derived from the execution, so a retried Prepare names the same run."""
+    return hashlib.sha256(execution_arn.encode()).hexdigest()[:RUN_ID_CHARS]
+
+
+def model_name_from_key(key: str) -> str:
+    """A model name for a run whose spec gave none: the artifact's folder, else its file stem.
+
+    'models/densenet121/model.tar.gz' -> 'densenet121'; 'models/resnet50.tar.gz' -> 'resnet50'.
+    """
+    parts = [p for p in key.split("/") if p]
+    stem = parts[-1].split(".")[0] if parts else ""
+    folder = parts[-2] if len(parts) >= 3 else ""
+    name = folder or stem or "model"
+    cleaned = re.sub(r"[^a-zA-Z0-9]+", "-", name).strip("-")[:40].strip("-")
+    return cleaned or "model"
+
+
+def spec_key_for(artifact_key: str) -> str:
+    """The spec's key: 'infercost.json' in the artifact's folder."""
+    folder, _, _ = artifact_key.rpartition("/")
+    return f"{folder}/{SPEC_FILE_NAME}" if folder else SPEC_FILE_NAME
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Objects merge key by key; anything else (lists, numbers) in `override` replaces `base`."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def merge_spec(stack_defaults: Mapping[str, Any], spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Stack defaults fill what the spec omits (built-in defaults fill the rest on validation)."""
+    defaults = {k: v for k, v in stack_defaults.items() if k in DEFAULTABLE_SPEC_KEYS}
+    return deep_merge(defaults, spec)
+
+
+def parse_spec(data: Any, *, source: str) -> EvaluationSpec:
+    """Validate a merged spec, naming the source and the field at fault."""
+    if not isinstance(data, Mapping):
+        raise InputError(
+            f"{source} must hold a JSON object, got {type(data).__name__}",
+            field=SPEC_FILE_NAME,
+            hint='e.g. {"model": {...}, "payload": {...}}',
+        )
+    from infercost.models import parse_model
+
+    try:
+        return parse_model(EvaluationSpec, data)
+    except InputError as error:
+        raise InputError(f"{error.message} (in {source})", field=error.field, hint=error.hint) from None
+
+
+def merge_timing(stack_defaults: Mapping[str, Any] | None, overrides: Mapping[str, Any] | None) -> Timing:
+    """Built-in timing < stack defaults (`INFERCOST_DEFAULTS.workflow`) < the input's `workflow`."""
+    from infercost.models import parse_model
+
+    merged = deep_merge(dict(stack_defaults or {}), dict(overrides or {}))
+    merged.pop("endpoint_max_polls", None)
+    unknown = sorted(set(merged) - set(Timing.model_fields))
+    if unknown:
+        raise InputError(
+            "is not a timing key",
+            field=f"workflow.{unknown[0]}",
+            hint=f"one of {', '.join(Timing.model_fields)}",
+        )
+    return parse_model(Timing, merged, prefix="workflow")
+
+
+def resource_name(prefix: str, run_id: str, index: int, candidate: Candidate) -> str:
+    """'<prefix>-<run id>-<nn>-<slug>', lower case, at most 63 characters; the slug is cut first."""
+    head = f"{prefix}-{run_id}-{index:02d}".lower()
+    room = MAX_NAME_CHARS - len(head) - 1
+    slug = candidate.slug.lower()[: max(room, 0)].strip("-")
+    name = f"{head}-{slug}" if slug else head
+    if len(name) > MAX_NAME_CHARS:
+        raise InputError(
+            f"resource names would be {len(name)} characters (SageMaker allows 63)",
+            field="INFERCOST_RESOURCE_PREFIX",
+            hint="use a shorter prefix",
+        )
+    return name
+
+
+def resource_tags(run_id: str) -> list[dict[str, str]]:
+    return [{"Key": RUN_ID_TAG, "Value": run_id}, {"Key": MANAGED_TAG, "Value": "true"}]
+
+
+def production_variants(name: str, candidate: Candidate) -> list[dict[str, Any]]:
+    """The CreateEndpointConfig variants of one candidate (instances, or serverless)."""
+    variant: dict[str, Any] = {"VariantName": VARIANT_NAME, "ModelName": name}
+    if candidate.serverless is not None:
+        variant["ServerlessConfig"] = {
+            "MemorySizeInMB": candidate.serverless.memory_mb,
+            "MaxConcurrency": candidate.serverless.max_concurrency,
+        }
+    else:
+        variant["InstanceType"] = candidate.instance_type
+        variant["InitialInstanceCount"] = candidate.instance_count
+        variant["InitialVariantWeight"] = 1.0
+        if candidate.accelerator_type:
+            variant["AcceleratorType"] = candidate.accelerator_type
+    return [variant]
+
+
+def candidate_from_variant(variant: Mapping[str, Any]) -> Candidate:
+    """The candidate a production variant stands for (the inverse of `production_variants`)."""
+    serverless = variant.get("ServerlessConfig")
+    if serverless:
+        return Candidate.model_validate(
+            {
+                "serverless": {
+                    "memory_mb": serverless["MemorySizeInMB"],
+                    "max_concurrency": serverless.get("MaxConcurrency", 10),
+                }
+            }
+        )
+    data: dict[str, Any] = {
+        "instance_type": variant["InstanceType"],
+        "instance_count": variant.get("InitialInstanceCount", 1),
+    }
+    if variant.get("AcceleratorType"):
+        data["accelerator_type"] = variant["AcceleratorType"]
+    return Candidate.model_validate(data)
+
+
+def container_definition(spec: EvaluationSpec, artifact: Artifact) -> dict[str, Any]:
+    """CreateModel's PrimaryContainer: the image, the artifact, the model's environment."""
+    return {
+        "Image": spec.model.image_uri,
+        "ModelDataUrl": artifact.uri,
+        "Environment": dict(spec.model.environment),
+    }
+
+
+def plan_candidates(
+    spec: EvaluationSpec,
+    run: RunRef,
+    *,
+    prefix: str,
+    prices: Mapping[int, float | None],
+    skipped: Mapping[int, str],
+) -> list[CandidatePlan]:
+    """One plan per candidate of the spec, in its order; `skipped` maps index -> reason."""
+    container = container_definition(spec, run.artifact)
+    tags = resource_tags(run.run_id)
+    plans = []
+    for index, candidate in enumerate(spec.candidates):
+        name = resource_name(prefix, run.run_id, index, candidate)
+        reason = skipped.get(index)
+        plans.append(
+            CandidatePlan(
+                index=index,
+                label=candidate.label,
+                candidate=candidate,
+                status="SKIPPED" if reason else "PENDING",
+                skip_reason=reason,
+                name=name,
+                container=container,
+                production_variants=production_variants(name, candidate),
+                tags=tags,
+                price_per_hour_usd=prices.get(index),
+            )
+        )
+    return plans
+
+
+def allocate_quota(candidates: Sequence[Candidate], headroom: Mapping[str, int | None]) -> dict[int, str]:
+    """Which candidates cannot get instances: index -> reason. None headroom means unknown.
+
+    Candidates of one instance type share its headroom in spec order, because the Map may run
+    them at the same time.
+    """
+    left = dict(headroom)
+    skipped: dict[int, str] = {}
+    for index, candidate in enumerate(candidates):
+        if candidate.instance_type is None:
+            continue
+        available = left.get(candidate.instance_type)
+        if available is None:
+            continue
+        if candidate.instance_count > available:
+            skipped[index] = (
+                f"no endpoint quota left for {candidate.instance_type}: needs "
+                f"{candidate.instance_count} instance(s), {max(available, 0)} available "
+                "(request an increase in Service Quotas: "
+                f"'{candidate.instance_type} for endpoint usage')"
+            )
+            continue
+        left[candidate.instance_type] = available - candidate.instance_count
+    return skipped

@@ -1,0 +1,108 @@
+"""Settings come from the environment at first use, and a bad one is named in one line."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+
+import pytest
+
+from infercost.config import ConfigError, Settings, get_settings, reset_settings
+
+FULL = {
+    "INFERCOST_TABLE_NAME": "results",
+    "INFERCOST_ARTIFACTS_BUCKET": "artifacts",
+    "INFERCOST_REPORTS_PREFIX": "html/",
+    "INFERCOST_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:t",
+    "INFERCOST_SLACK_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:s",
+    "INFERCOST_RESOURCE_PREFIX": "ic-bench",
+    "INFERCOST_EXECUTION_ROLE_ARN": "arn:aws:iam::123456789012:role/sm",
+    "INFERCOST_DEFAULTS": json.dumps({"slo": {"percentile": "p90", "max_latency_ms": 80}}),
+    "INFERCOST_MAX_ENDPOINT_AGE_MINUTES": "60",
+    "INFERCOST_PRICE_OVERRIDES": json.dumps({"discount_percent": 10}),
+    "AWS_REGION": "eu-west-1",
+}
+
+
+def test_every_variable_is_read() -> None:
+    settings = Settings.from_env(FULL)
+
+    assert settings.table_name == "results" and settings.artifacts_bucket == "artifacts"
+    assert settings.reports_prefix == "html/" and settings.resource_prefix == "ic-bench"
+    assert settings.topic_arn.endswith(":t") and settings.slack_secret_arn
+    assert settings.execution_role_arn.endswith("role/sm")
+    assert settings.defaults == {"slo": {"percentile": "p90", "max_latency_ms": 80}}
+    assert settings.max_endpoint_age_minutes == 60
+    assert settings.price_overrides == {"discount_percent": 10}
+    assert settings.region == "eu-west-1"
+
+
+def test_defaults_and_a_missing_required_variable_named_when_used() -> None:
+    settings = Settings.from_env({"INFERCOST_TABLE_NAME": "t", "INFERCOST_TOPIC_ARN": "  "})
+
+    assert settings.resource_prefix == "infercost" and settings.reports_prefix == "reports/"
+    assert settings.defaults == {} and settings.slack_secret_arn is None
+    with pytest.raises(ConfigError, match=r"^INFERCOST_TOPIC_ARN: is not set"):
+        _ = settings.topic_arn
+    with pytest.raises(ConfigError, match="INFERCOST_EXECUTION_ROLE_ARN"):
+        _ = settings.execution_role_arn
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("INFERCOST_DEFAULTS", "{not json", "INFERCOST_DEFAULTS: is not valid JSON"),
+        ("INFERCOST_DEFAULTS", "[1]", "INFERCOST_DEFAULTS: must be a JSON object"),
+        ("INFERCOST_RESOURCE_PREFIX", "Bad_Prefix", "INFERCOST_RESOURCE_PREFIX"),
+        ("INFERCOST_RESOURCE_PREFIX", "a" * 21, "INFERCOST_RESOURCE_PREFIX"),
+        ("INFERCOST_MAX_ENDPOINT_AGE_MINUTES", "soon", "INFERCOST_MAX_ENDPOINT_AGE_MINUTES"),
+        ("INFERCOST_EXECUTION_ROLE_ARN", "role/sm", "INFERCOST_EXECUTION_ROLE_ARN"),
+    ],
+)
+def test_a_bad_value_names_its_variable(variable: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({variable: value})
+    assert caught.value.one_line().startswith(message)
+    assert "\n" not in caught.value.one_line()
+
+
+def test_settings_are_parsed_once_until_reset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INFERCOST_TABLE_NAME", "first")
+    reset_settings()
+    try:
+        assert get_settings().table_name == "first"
+        monkeypatch.setenv("INFERCOST_TABLE_NAME", "second")
+        assert get_settings().table_name == "first"
+        reset_settings()
+        assert get_settings().table_name == "second"
+    finally:
+        reset_settings()
+
+
+def test_importing_every_handler_needs_no_aws_environment() -> None:
+    code = (
+        "import importlib, os\n"
+        "from infercost.handlers import HANDLERS, JANITOR\n"
+        "for name in [*HANDLERS.values(), JANITOR]:\n"
+        "    importlib.import_module(f'infercost.handlers.{name}')\n"
+        "print('imported')\n"
+    )
+    environment = {"PATH": "/usr/bin:/bin", "POWERTOOLS_TRACE_DISABLED": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=environment, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "imported"
+
+
+def test_handler_registry_matches_modules() -> None:
+    from infercost.handlers import HANDLERS, JANITOR, function_name, handler_path
+
+    for module in [*HANDLERS.values(), JANITOR]:
+        imported = importlib.import_module(f"infercost.handlers.{module}")
+        assert callable(imported.handler)
+        assert handler_path(module) == f"infercost.handlers.{module}.handler"
+    assert function_name("CollectMetrics") == "CollectMetricsFunction"
+    assert function_name(JANITOR) == "JanitorFunction"

@@ -1,0 +1,213 @@
+"""SageMaker access: teardown that is safe twice, finding tagged resources, logs, quotas."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from infercost import endpoints
+from infercost.workflow import resource_tags
+
+ROLE = "arn:aws:iam::123456789012:role/sm"
+
+
+@pytest.fixture
+def aws() -> Iterator[dict[str, Any]]:
+    with mock_aws():
+        yield {
+            "sagemaker": boto3.client("sagemaker", region_name="us-east-1"),
+            "logs": boto3.client("logs", region_name="us-east-1"),
+        }
+
+
+def create(
+    sagemaker: Any, name: str, *, run_id: str | None = "0123456789", instance_type: str = "ml.m5.large"
+) -> None:
+    tags = resource_tags(run_id) if run_id else []
+    sagemaker.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "i"}, Tags=tags)
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": name,
+                "InstanceType": instance_type,
+                "InitialInstanceCount": 2,
+            }
+        ],
+        Tags=tags,
+    )
+    sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name, Tags=tags)
+
+
+def names(sagemaker: Any) -> dict[str, list[str]]:
+    return {
+        "endpoints": [e["EndpointName"] for e in sagemaker.list_endpoints()["Endpoints"]],
+        "configs": [c["EndpointConfigName"] for c in sagemaker.list_endpoint_configs()["EndpointConfigs"]],
+        "models": [m["ModelName"] for m in sagemaker.list_models()["Models"]],
+    }
+
+
+def test_delete_resources_deletes_all_three_and_is_safe_twice(aws: dict[str, Any]) -> None:
+    sagemaker = aws["sagemaker"]
+    create(sagemaker, "infercost-0123456789-00-m5-large")
+
+    first = endpoints.delete_resources(sagemaker, "infercost-0123456789-00-m5-large")
+    second = endpoints.delete_resources(sagemaker, "infercost-0123456789-00-m5-large")
+
+    assert first.complete and first.deleted == ["endpoint", "endpoint-config", "model"]
+    assert second.complete and second.already_gone == ["endpoint", "endpoint-config", "model"]
+    assert names(sagemaker) == {"endpoints": [], "configs": [], "models": []}
+
+
+def test_a_failed_endpoint_delete_keeps_its_config_and_model(aws: dict[str, Any]) -> None:
+    sagemaker = aws["sagemaker"]
+    with Stubber(sagemaker) as stub:
+        stub.add_client_error("delete_endpoint", "ResourceInUse", "being updated")
+        outcome = endpoints.delete_resources(sagemaker, "x")
+
+    assert not outcome.complete
+    assert outcome.failures == {"endpoint": "ResourceInUse: being updated"}
+    assert outcome.deleted == [] and outcome.already_gone == []
+
+
+def test_describe_endpoint_with_failure_reason_and_log_tail(aws: dict[str, Any]) -> None:
+    sagemaker, logs = aws["sagemaker"], aws["logs"]
+    create(sagemaker, "infercost-0123456789-00-m5-large")
+    group = endpoints.log_group_for("infercost-0123456789-00-m5-large")
+    logs.create_log_group(logGroupName=group)
+    now = int(time.time() * 1000)
+    for stream, offset in (("AllTraffic/i-1", 0), ("AllTraffic/i-2", 1)):
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        logs.put_log_events(
+            logGroupName=group,
+            logStreamName=stream,
+            logEvents=[
+                {"timestamp": now + 2 * i + offset, "message": f"{stream} line {i}\n"} for i in range(30)
+            ],
+        )
+
+    state = endpoints.describe_endpoint(sagemaker, logs, "infercost-0123456789-00-m5-large", with_logs=True)
+
+    assert state.exists and state.status == "InService" and state.created_at is not None
+    assert len(state.log_tail) == endpoints.LOG_TAIL_LINES
+    assert state.log_tail[-1] == "AllTraffic/i-2 line 29"
+    assert state.log_tail[-2] == "AllTraffic/i-1 line 29"
+    assert endpoints.describe_endpoint(sagemaker, logs, "gone").exists is False
+    assert endpoints.container_log_tail(logs, "never-had-logs") == []
+
+
+def test_find_managed_keeps_to_the_prefix_the_tag_and_the_run(aws: dict[str, Any]) -> None:
+    sagemaker = aws["sagemaker"]
+    create(sagemaker, "infercost-0123456789-00-a")
+    create(sagemaker, "infercost-9999999999-00-b", run_id="9999999999")
+    create(sagemaker, "infercost-untagged-00-c", run_id=None)
+    create(sagemaker, "other-0123456789-00-d")
+
+    everything = endpoints.find_managed(sagemaker, "infercost")
+    one_run = endpoints.find_managed(sagemaker, "infercost", run_id="0123456789", kinds=("endpoint",))
+
+    assert sorted((r.kind, r.name) for r in everything) == sorted(
+        (kind, name)
+        for kind in ("endpoint", "endpoint-config", "model")
+        for name in ("infercost-0123456789-00-a", "infercost-9999999999-00-b")
+    )
+    assert [(r.kind, r.name, r.run_id) for r in one_run] == [
+        ("endpoint", "infercost-0123456789-00-a", "0123456789")
+    ]
+    assert one_run[0].status == "InService"
+    for resource in everything:
+        assert endpoints.delete_resource(sagemaker, resource) is None
+    assert endpoints.delete_resource(sagemaker, everything[0]) is None
+
+
+def test_quota_headroom_subtracts_live_instances(aws: dict[str, Any]) -> None:
+    sagemaker = aws["sagemaker"]
+    create(sagemaker, "someone-elses-endpoint", run_id=None, instance_type="ml.m5.large")
+    quotas = boto3.client("service-quotas", region_name="us-east-1")
+    with Stubber(quotas) as stub:
+        stub.add_response(
+            "list_service_quotas",
+            {
+                "NextToken": "page-2",
+                "Quotas": [
+                    {"QuotaName": "ml.m5.large for endpoint usage", "Value": 4.0},
+                    {"QuotaName": "ml.m5.large for training job usage", "Value": 99.0},
+                ],
+            },
+            {"ServiceCode": "sagemaker", "MaxResults": 100},
+        )
+        stub.add_response(
+            "list_service_quotas",
+            {"Quotas": [{"QuotaName": "ml.g5.xlarge for endpoint usage", "Value": 0.0}]},
+            {"ServiceCode": "sagemaker", "MaxResults": 100, "NextToken": "page-2"},
+        )
+        headroom = endpoints.quota_headroom(quotas, sagemaker, ["ml.m5.large", "ml.g5.xlarge", "ml.c5.large"])
+
+    assert headroom == {"ml.c5.large": None, "ml.g5.xlarge": 0, "ml.m5.large": 2}
+    assert endpoints.quota_headroom(quotas, sagemaker, []) == {}
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "missing"),
+    [
+        ("ValidationException", "Could not find endpoint 'x'.", True),
+        ("ValidationException", 'Could not find model "x".', True),
+        ("ResourceNotFound", "", True),
+        ("ValidationException", "Cannot delete endpoint in Creating status", False),
+        ("ThrottlingException", "Rate exceeded", False),
+    ],
+)
+def test_not_found_is_what_sagemaker_says_for_a_missing_resource(
+    code: str, message: str, missing: bool
+) -> None:
+    error = ClientError({"Error": {"Code": code, "Message": message}}, "DeleteEndpoint")
+    assert endpoints.is_not_found(error) is missing
+
+
+def test_errors_other_than_not_found_are_raised_and_log_access_is_optional(aws: dict[str, Any]) -> None:
+    sagemaker, logs = aws["sagemaker"], aws["logs"]
+    with Stubber(sagemaker) as stub:
+        stub.add_client_error("describe_endpoint", "ThrottlingException", "Rate exceeded")
+        with pytest.raises(ClientError, match="Rate exceeded"):
+            endpoints.describe_endpoint(sagemaker, logs, "x")
+    with Stubber(logs) as stub:
+        stub.add_client_error("describe_log_streams", "AccessDeniedException", "no")
+        assert endpoints.container_log_tail(logs, "x") == []
+        stub.add_client_error("describe_log_streams", "ServiceUnavailableException", "down")
+        with pytest.raises(ClientError, match="down"):
+            endpoints.container_log_tail(logs, "x")
+
+
+def test_listing_skips_resources_that_vanish_and_pages_through(aws: dict[str, Any]) -> None:
+    sagemaker = aws["sagemaker"]
+    summary = {
+        "EndpointName": "infercost-0123456789-00-a",
+        "EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/infercost-0123456789-00-a",
+        "CreationTime": "2024-01-01T00:00:00Z",
+        "LastModifiedTime": "2024-01-01T00:00:00Z",
+        "EndpointStatus": "InService",
+    }
+    with Stubber(sagemaker) as stub:
+        stub.add_response("list_endpoints", {"Endpoints": [summary], "NextToken": "2"})
+        stub.add_client_error("list_tags", "ValidationException", "Could not find endpoint")
+        stub.add_response("list_endpoints", {"Endpoints": []})
+        assert endpoints.find_managed(sagemaker, "infercost", kinds=("endpoint",)) == []
+    with Stubber(sagemaker) as stub:
+        stub.add_response("list_endpoints", {"Endpoints": [summary, summary]})
+        stub.add_client_error("describe_endpoint", "ValidationException", "Could not find endpoint")
+        # Another team's endpoint that the stack's role may not describe: not counted.
+        stub.add_client_error("describe_endpoint", "AccessDeniedException", "not authorized")
+        assert endpoints.instances_in_use(sagemaker, ["ml.m5.large"]) == {"ml.m5.large": 0}
+    with Stubber(sagemaker) as stub:
+        stub.add_response("list_endpoints", {"Endpoints": [summary]})
+        stub.add_client_error("list_tags", "ThrottlingException", "slow down")
+        with pytest.raises(ClientError, match="slow down"):
+            endpoints.find_managed(sagemaker, "infercost", kinds=("endpoint",))

@@ -1,0 +1,347 @@
+"""Each state's work against moto: Prepare's refusals, Teardown's records, the artifacts bucket."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from infercost import artifacts, steps
+from infercost.config import Settings
+from infercost.errors import InputError
+from infercost.models import PayloadSpec
+from infercost.pricing import PriceBook
+from infercost.store import ResultsStore, create_table
+from infercost.workflow import TaskError, resource_tags, run_identity
+
+BUCKET = "artifacts"
+ROLE = "arn:aws:iam::123456789012:role/sm"
+KEY = "models/densenet121/model.tar.gz"
+EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:sm:e1"
+
+
+@pytest.fixture
+def aws() -> Iterator[dict[str, Any]]:
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket=BUCKET)
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        create_table(dynamodb, "results")
+        quotas = boto3.client("service-quotas", region_name="us-east-1")
+        with Stubber(quotas) as stub:
+            yield {
+                "s3": s3,
+                "sagemaker": boto3.client("sagemaker", region_name="us-east-1"),
+                "logs": boto3.client("logs", region_name="us-east-1"),
+                "servicequotas": quotas,
+                "quota_stub": stub,
+                "store": ResultsStore(dynamodb, "results"),
+            }
+
+
+def settings(**extra: Any) -> Settings:
+    return Settings.model_validate(
+        {
+            "table_name": "results",
+            "artifacts_bucket": BUCKET,
+            "execution_role_arn": ROLE,
+            "topic_arn": "arn:aws:sns:us-east-1:123456789012:t",
+            **extra,
+        }
+    )
+
+
+def good_spec(**extra: Any) -> dict[str, Any]:
+    return {
+        "model": {"name": "densenet121", "image_uri": "img"},
+        "payload": {"body": "{}"},
+        "candidates": [{"instance_type": "ml.c5.large"}, {"instance_type": "ml.g5.xlarge"}],
+        **extra,
+    }
+
+
+def event(workflow: dict[str, Any] | None = None) -> steps.PrepareEvent:
+    trigger: dict[str, Any] = {
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "detail": {"bucket": {"name": BUCKET}, "object": {"key": KEY, "etag": "abc", "version-id": "v1"}},
+    }
+    if workflow is not None:
+        trigger["workflow"] = workflow
+    return steps.PrepareEvent(
+        event=trigger, execution_arn=EXECUTION, execution_started_at="2024-05-01T12:00:00.123Z"
+    )
+
+
+def prepare(
+    aws: dict[str, Any], spec: Any, *, quotas: list[dict[str, Any]] | None = None, **kwargs: Any
+) -> Any:
+    if spec is not None:
+        body = spec if isinstance(spec, (str, bytes)) else json.dumps(spec)
+        aws["s3"].put_object(Bucket=BUCKET, Key="models/densenet121/infercost.json", Body=body)
+    aws["quota_stub"].add_response("list_service_quotas", {"Quotas": quotas or []})
+    return steps.prepare(
+        kwargs.pop("request", event()),
+        settings=kwargs.pop("settings", settings()),
+        s3=aws["s3"],
+        sagemaker=aws["sagemaker"],
+        servicequotas=aws["servicequotas"],
+        store=aws["store"],
+        prices=lambda: PriceBook.load("us-east-1"),
+    )
+
+
+def test_prepare_plans_every_candidate_and_records_the_run(aws: dict[str, Any]) -> None:
+    evaluation = prepare(
+        aws,
+        good_spec(),
+        quotas=[{"QuotaName": "ml.g5.xlarge for endpoint usage", "Value": 0.0}],
+        request=event({"endpoint_poll_seconds": 0}),
+        settings=settings(simulated_note="simulated"),
+    )
+
+    assert evaluation.accepted and evaluation.error is None
+    assert evaluation.run.run_id == run_identity(EXECUTION)
+    assert evaluation.timing.endpoint_poll_seconds == 0
+    first, second = evaluation.candidates
+    assert first.status == "PENDING" and first.price_per_hour_usd and first.price_per_hour_usd > 0
+    assert second.status == "SKIPPED" and "no endpoint quota left" in (second.skip_reason or "")
+    assert evaluation.estimated_cost_usd and evaluation.estimated_cost_usd > 0
+    view = aws["store"].get_run_by_key(steps.run_key(evaluation.run))
+    assert view.run.status == "RUNNING" and view.run.slo is not None
+    assert view.run.started_at == "2024-05-01T12:00:00.123Z"
+    assert view.run.spec["simulated"] == "simulated"
+    assert [(c.status, c.endpoint_name) for c in view.candidates] == [
+        ("PENDING", first.name),
+        ("SKIPPED", second.name),
+    ]
+    # Prepare retried by Step Functions: the same run, not a second one.
+    again = prepare(aws, None, quotas=[{"QuotaName": "ml.g5.xlarge for endpoint usage", "Value": 0.0}])
+    assert again.run == evaluation.run and len(aws["store"].history("densenet121")) == 1
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (None, "infercost.json: no evaluation spec at s3://artifacts/models/densenet121/infercost.json"),
+        ('{"model": ', "infercost.json: s3://artifacts/models/densenet121/infercost.json is not valid JSON"),
+        (b"\xff\xfe", "infercost.json: s3://artifacts/models/densenet121/infercost.json is not UTF-8"),
+        (
+            "[1, 2]",
+            "infercost.json: s3://artifacts/models/densenet121/infercost.json must hold a JSON object",
+        ),
+        (good_spec(candidates=[{"instance_type": "ml.c5.large", "count": 2}]), "candidates[0].count"),
+        (good_spec(candidates=[{"instance_type": "ml.c5.larg"}]), "candidates[0].instance_type"),
+        (
+            good_spec(
+                model={
+                    "name": "densenet121",
+                    "image_uri": "i",
+                    "execution_role_arn": "arn:aws:iam::123456789012:role/other",
+                }
+            ),
+            "model.execution_role_arn: this stack passes only its own SageMaker execution role",
+        ),
+        (good_spec(max_benchmark_cost_usd=0.01), "max_benchmark_cost_usd"),
+        (
+            good_spec(payload={"body": "x" * 40_000}),
+            "payload.body: an inline body travels in the workflow's state",
+        ),
+    ],
+)
+def test_prepare_refuses_a_spec_it_cannot_use_and_says_why(
+    aws: dict[str, Any], spec: Any, message: str
+) -> None:
+    evaluation = prepare(aws, spec)
+
+    assert not evaluation.accepted and message in (evaluation.error or ""), evaluation.error
+    assert "\n" not in (evaluation.error or "")
+    assert evaluation.candidates == []
+    (run,) = aws["store"].history("densenet121")
+    assert run.status == "RUNNING"  # the failure path records FAILED and notifies
+
+
+def test_prepare_refuses_when_every_candidate_is_out_of_quota(aws: dict[str, Any]) -> None:
+    evaluation = prepare(
+        aws,
+        good_spec(candidates=[{"instance_type": "ml.c5.large"}]),
+        quotas=[{"QuotaName": "ml.c5.large for endpoint usage", "Value": 0.0}],
+    )
+    assert not evaluation.accepted
+    assert evaluation.error and evaluation.error.startswith("candidates: no candidate can run")
+
+
+def test_prepare_refuses_a_bad_timing_override(aws: dict[str, Any]) -> None:
+    evaluation = prepare(aws, good_spec(), request=event({"endpoint_poll_seconds": -1}))
+    assert not evaluation.accepted and "workflow.endpoint_poll_seconds" in (evaluation.error or "")
+
+
+def test_quota_lookup_that_fails_skips_nothing(aws: dict[str, Any]) -> None:
+    aws["s3"].put_object(Bucket=BUCKET, Key="models/densenet121/infercost.json", Body=json.dumps(good_spec()))
+    aws["quota_stub"].add_client_error("list_service_quotas", "AccessDeniedException", "no")
+    evaluation = steps.prepare(
+        event(),
+        settings=settings(),
+        s3=aws["s3"],
+        sagemaker=aws["sagemaker"],
+        servicequotas=aws["servicequotas"],
+        store=aws["store"],
+        prices=lambda: PriceBook.load("us-east-1"),
+    )
+    assert evaluation.accepted and [c.status for c in evaluation.candidates] == ["PENDING", "PENDING"]
+
+
+def candidate_state(aws: dict[str, Any], error: dict[str, str] | None = None) -> steps.CandidateState:
+    evaluation = prepare(aws, good_spec(candidates=[{"instance_type": "ml.c5.large"}]))
+    return steps.CandidateState.model_validate(
+        {
+            "run": evaluation.run.model_dump(mode="json"),
+            "timing": evaluation.timing.model_dump(mode="json"),
+            "benchmark": evaluation.benchmark.model_dump(mode="json"),
+            "candidate": evaluation.candidates[0].model_dump(mode="json"),
+            "error": error,
+        }
+    )
+
+
+def create_endpoint(sagemaker: Any, name: str) -> None:
+    tags = resource_tags("x")
+    sagemaker.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "i"}, Tags=tags)
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large"}],
+    )
+    sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
+
+
+def test_teardown_of_a_failed_candidate_records_the_error_and_costs(aws: dict[str, Any]) -> None:
+    state = candidate_state(aws, {"Error": "SageMaker.SageMakerException", "Cause": "Rate exceeded"})
+    create_endpoint(aws["sagemaker"], state.candidate.name)
+    later = datetime.now(UTC).replace(year=datetime.now(UTC).year + 1)
+
+    summary = steps.teardown(
+        state, sagemaker=aws["sagemaker"], logs=aws["logs"], store=aws["store"], now=lambda: later
+    )
+    again = steps.teardown(state, sagemaker=aws["sagemaker"], logs=aws["logs"], store=aws["store"])
+
+    assert summary.status == "FAILED" and summary.error == "Rate exceeded"
+    assert again.status == "FAILED"
+    view = aws["store"].get_run_by_key(steps.run_key(state.run))
+    (record,) = view.candidates
+    assert record.status == "FAILED" and record.error == "Rate exceeded"
+    assert record.endpoint_seconds and record.endpoint_seconds > 3600 * 24 * 300
+    assert record.benchmark_cost_usd and record.benchmark_cost_usd > 0
+    assert aws["sagemaker"].list_endpoints()["Endpoints"] == []
+
+
+def test_teardown_without_a_measurement_fails_the_candidate(aws: dict[str, Any]) -> None:
+    state = candidate_state(aws)
+    summary = steps.teardown(state, sagemaker=aws["sagemaker"], logs=aws["logs"], store=aws["store"])
+    assert summary.status == "FAILED" and summary.error == "no measurement was recorded for this candidate"
+
+
+def test_teardown_raises_while_the_endpoint_cannot_be_deleted(aws: dict[str, Any]) -> None:
+    state = candidate_state(aws)
+    with Stubber(aws["sagemaker"]) as stub:
+        stub.add_client_error("describe_endpoint", "ValidationException", "Could not find endpoint")
+        stub.add_client_error("delete_endpoint", "ResourceInUse", "updating")
+        with pytest.raises(steps.TeardownIncomplete, match="endpoint: ResourceInUse: updating"):
+            steps.teardown(state, sagemaker=aws["sagemaker"], logs=aws["logs"], store=aws["store"])
+    view = aws["store"].get_run_by_key(steps.run_key(state.run))
+    assert view.candidates[0].status == "PENDING"
+
+
+def test_endpoint_failure_is_recorded_with_sagemakers_reason() -> None:
+    state = steps.CandidateState.model_construct(
+        candidate=type("Plan", (), {"name": "ep"})(),  # type: ignore[arg-type]
+        error=TaskError(Error="EndpointFailed", Cause="endpoint ep ended in status Failed"),
+    )
+    diagnosed = steps.endpoints.EndpointState(
+        name="ep", exists=True, status="Failed", failure_reason="ping failed"
+    )
+    assert steps._candidate_error(state, diagnosed) == "endpoint ep failed: ping failed"
+    undiagnosed = steps.endpoints.EndpointState(name="ep", exists=False)
+    assert steps._candidate_error(state, undiagnosed) == "endpoint ep ended in status Failed"
+
+
+def test_payload_from_the_bucket_or_inline(aws: dict[str, Any]) -> None:
+    aws["s3"].put_object(Bucket=BUCKET, Key="models/m/sample.json", Body=b"[1,2]")
+
+    assert artifacts.read_payload(aws["s3"], BUCKET, PayloadSpec(body="{}")) == b"{}"
+    assert artifacts.read_payload(aws["s3"], BUCKET, PayloadSpec(s3_key="models/m/sample.json")) == b"[1,2]"
+    with pytest.raises(
+        InputError, match=r"payload\.s3_key: no payload object at s3://artifacts/models/m/none"
+    ):
+        artifacts.read_payload(aws["s3"], BUCKET, PayloadSpec(s3_key="models/m/none"))
+
+
+def test_oversized_spec_and_report_key(aws: dict[str, Any]) -> None:
+    aws["s3"].put_object(Bucket=BUCKET, Key="big.json", Body=b" " * (artifacts.MAX_SPEC_BYTES + 1))
+    with pytest.raises(InputError, match="larger than 256 KB"):
+        artifacts.read_spec(aws["s3"], BUCKET, "big.json")
+    assert artifacts.report_key("reports/", "m", "r1") == "reports/m/r1.html"
+    assert artifacts.report_key("html", "m", "r1") == "html/m/r1.html"
+    assert artifacts.report_key("", "m", "r1") == "m/r1.html"
+
+
+def measured_run(aws: dict[str, Any], execution: str, avg_ms: float, *, fail_all: bool = False) -> Any:
+    """A run as the Map leaves it: candidates with results (or failed), ready to recommend."""
+    request = steps.PrepareEvent(
+        event=event().event,
+        execution_arn=execution,
+        execution_started_at=f"2024-05-0{execution[-1]}T12:00:00.000Z",
+    )
+    evaluation = prepare(aws, good_spec(slo={"percentile": "p90", "max_latency_ms": 80}), request=request)
+    store = aws["store"]
+    for plan in evaluation.candidates:
+        fields: dict[str, Any] = {"status": "FAILED", "error": "broke"}
+        if not fail_all:
+            latency = avg_ms * (plan.index + 1)
+            fields = {
+                "status": "COMPLETED",
+                "result": {
+                    "candidate": plan.candidate.model_dump(mode="json"),
+                    "latency_ms": {"avg": latency, "p90": latency * 1.2},
+                    "invocations": 100,
+                    "source": "cloudwatch",
+                },
+                "benchmark_cost_usd": 0.01,
+                "endpoint_seconds": 60.0,
+            }
+        store.put_candidate(
+            steps.run_key(evaluation.run),
+            steps.CandidateRecord(
+                run_id=evaluation.run.run_id, index=plan.index, candidate=plan.candidate, **fields
+            ),
+        )
+    return evaluation.run
+
+
+def test_recommend_ranks_records_and_flags_a_regression_against_the_last_run(aws: dict[str, Any]) -> None:
+    prices = lambda: PriceBook.load("us-east-1")  # noqa: E731
+    first = measured_run(aws, "arn:aws:states:us-east-1:123456789012:execution:sm:1", avg_ms=20)
+    summary = steps.recommend_run(first, store=aws["store"], prices=prices)
+    aws["store"].finish_run(steps.run_key(first), status="SUCCEEDED", finished_at=datetime.now(UTC))
+    second = measured_run(aws, "arn:aws:states:us-east-1:123456789012:execution:sm:2", avg_ms=40)
+
+    again = steps.recommend_run(second, store=aws["store"], prices=prices)
+
+    assert summary.recommended == "ml.c5.large" and again.recommended == "ml.c5.large"
+    view = aws["store"].get_run_by_key(steps.run_key(second))
+    assert view.run.recommendation["recommended"]["label"] == "ml.c5.large"
+    assert view.run.benchmark_cost_usd == pytest.approx(0.02)
+    assert view.run.endpoint_seconds == pytest.approx(120.0)
+    kinds = {r["kind"] for r in view.run.regressions}
+    assert "cost_increase" in kinds and "latency_increase" in kinds
+
+
+def test_recommend_with_nothing_measured_says_why_per_candidate(aws: dict[str, Any]) -> None:
+    run = measured_run(aws, "arn:aws:states:us-east-1:123456789012:execution:sm:3", avg_ms=1, fail_all=True)
+    with pytest.raises(steps.NothingMeasured, match=r"ml\.c5\.large: broke; ml\.g5\.xlarge: broke"):
+        steps.recommend_run(run, store=aws["store"], prices=lambda: PriceBook.load("us-east-1"))
