@@ -919,6 +919,13 @@ class _Clock:
         self.start = time.monotonic()
         self.deadline = self.start + budget_s if budget_s is not None else math.inf
 
+    def until(self, deadline: float) -> _Clock:
+        """The same clock with an earlier deadline (for a phase that must leave time for another)."""
+        phase = _Clock(None)
+        phase.start = self.start
+        phase.deadline = min(self.deadline, deadline)
+        return phase
+
     def expired(self) -> bool:
         return time.monotonic() >= self.deadline
 
@@ -1013,11 +1020,16 @@ def run_load_test(
     progress: Callable[[LoadProgress], None] | None = None,
     time_budget_s: float | None = None,
     workers: int = 1,
+    minute_aligned: bool = False,
 ) -> LoadTestResult:
-    """Warm-up (discarded), `plan.requests` measured one in flight, then the concurrency sweep.
+    """Warm-up (discarded), the concurrency sweep, then `plan.requests` measured one in flight.
 
-    The sweep runs each level > 1 of `plan.concurrency` and stops at the first level that misses
-    the SLO or exceeds `plan.max_error_rate`. With `workers` > 1 the sweep levels are driven by that
+    The measured run comes last so that the CloudWatch window from its start to its end plus a
+    buffer holds no other request; `minute_aligned` also starts it on a fresh minute, because
+    CloudWatch aggregates SageMaker's latency per minute (a deployed run sets it, the local
+    stack, which keeps exact timestamps, does not). The sweep runs each level > 1 of
+    `plan.concurrency` and stops at the first level that misses the SLO or exceeds
+    `plan.max_error_rate`. With `workers` > 1 the sweep levels are driven by that
     many processes at once (each holds its share of the connections). When the time budget runs
     out the result is marked partial.
     """
@@ -1032,22 +1044,8 @@ def run_load_test(
             notes.append(f"warm-up: {sum(warm.errors.values())} of {warm.completed} requests failed")
     warm_failures = 0 if warm.latencies_ms else warm.completed
 
-    started_at = time.time()
-    serial = _serial(transport, payload, plan.requests, "measured", clock, progress, warm_failures)
-    ended_at = time.time()
-    if not serial.latencies_ms:
-        _raise_unusable(transport, serial, warm_failures + serial.completed)
-    measured = serial.to_level()
-    if serial.completed < plan.requests:
-        partial = True
-        notes.append(
-            f"measured run stopped after {serial.completed} of {plan.requests} requests: {serial.aborted}"
-        )
-    if measured.errors:
-        notes.append(
-            f"measured run: {measured.describe_errors()}; latency is of the {measured.ok} successes only"
-        )
-
+    # The sweep runs first but must leave the measured run its time.
+    sweep_clock = clock.until(clock.deadline - _measured_reserve_s(plan, warm, clock, minute_aligned))
     sweep: list[LevelResult] = []
     sweep_abandoned = 0
     levels = [level for level in plan.concurrency if level > 1]
@@ -1056,13 +1054,15 @@ def run_load_test(
     pool = _WorkerPool(transport, payload, workers) if workers > 1 and levels else None
     try:
         for concurrency in levels:
-            if clock.expired():
+            if sweep_clock.expired():
                 partial = True
                 notes.append(f"time budget ran out before concurrency {concurrency}")
                 break
-            tick = _ticker(progress, "sweep", concurrency, per_level, clock)
+            tick = _ticker(progress, "sweep", concurrency, per_level, sweep_clock)
             if pool is not None:
-                raw = pool.run_level(per_level, concurrency, deadline_in_s=clock.deadline - time.monotonic())
+                raw = pool.run_level(
+                    per_level, concurrency, deadline_in_s=sweep_clock.deadline - time.monotonic()
+                )
                 if tick is not None:
                     tick(raw.completed)
             else:
@@ -1070,7 +1070,7 @@ def run_load_test(
                     payload,
                     per_level,
                     concurrency,
-                    deadline=clock.deadline,
+                    deadline=sweep_clock.deadline,
                     max_errors=max_errors,
                     tick=tick,
                 )
@@ -1097,6 +1097,24 @@ def run_load_test(
         if pool is not None:
             pool.close()
 
+    if minute_aligned:
+        _wait_for_next_minute(clock, notes)
+    started_at = time.time()
+    serial = _serial(transport, payload, plan.requests, "measured", clock, progress, warm_failures)
+    ended_at = time.time()
+    if not serial.latencies_ms:
+        _raise_unusable(transport, serial, warm_failures + serial.completed)
+    measured = serial.to_level()
+    if serial.completed < plan.requests:
+        partial = True
+        notes.append(
+            f"measured run stopped after {serial.completed} of {plan.requests} requests: {serial.aborted}"
+        )
+    if measured.errors:
+        notes.append(
+            f"measured run: {measured.describe_errors()}; latency is of the {measured.ok} successes only"
+        )
+
     abandoned = serial.abandoned + sweep_abandoned
     if abandoned:
         notes.append(f"{abandoned} requests in flight when the time budget ran out were not counted")
@@ -1110,6 +1128,28 @@ def run_load_test(
         partial=partial,
         notes=notes,
     )
+
+
+def _measured_reserve_s(plan: LoadPlan, warm: RawLevel, clock: _Clock, minute_aligned: bool) -> float:
+    """Seconds to keep for the measured run: its requests at the warm-up's pace, with a margin."""
+    if clock.deadline == math.inf:
+        return 0.0
+    if warm.latencies_ms:
+        pace_s = sum(warm.latencies_ms) / len(warm.latencies_ms) / 1000
+        return plan.requests * pace_s * 1.5 + (61.0 if minute_aligned else 0.0) + 1.0
+    # No warm-up to learn the pace from: split what is left.
+    return max(0.0, clock.deadline - time.monotonic()) / 2
+
+
+def _wait_for_next_minute(clock: _Clock, notes: list[str]) -> None:
+    """Sleep until one second past the next minute boundary, within the time budget."""
+    wait_s = 61 - time.time() % 60
+    if time.monotonic() + wait_s >= clock.deadline:
+        notes.append(
+            "no time left to start the measured run on a fresh minute; CloudWatch may mix in the sweep"
+        )
+        return
+    time.sleep(wait_s)
 
 
 # ----------------------------------------------------------------------------- local worker pool

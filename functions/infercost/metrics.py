@@ -66,8 +66,10 @@ def metric_window(started_at: float, ended_at: float, *, buffer_s: int = BUFFER_
     if ended_at < started_at:
         raise ValueError(f"the run ends ({ended_at}) before it starts ({started_at})")
     start = math.floor(started_at)
-    elapsed_s = ended_at - start
-    period_s = max(60, math.ceil(elapsed_s / 60) * 60)
+    # CloudWatch rounds a recent StartTime down to the minute: the period must reach from there
+    # to the end of the run, so that one datapoint covers the whole run.
+    minute_start = start - start % 60
+    period_s = max(60, math.ceil((ended_at - minute_start) / 60) * 60)
     return MetricWindow(
         start=datetime.fromtimestamp(start, UTC),
         end=datetime.fromtimestamp(math.ceil(ended_at), UTC) + timedelta(seconds=buffer_s),

@@ -329,7 +329,12 @@ def load_test(
     )
     try:
         result = loadgen.run_load_test(
-            transport, payload, plan, slo=state.benchmark.slo, time_budget_s=time_budget_s
+            transport,
+            payload,
+            plan,
+            slo=state.benchmark.slo,
+            time_budget_s=time_budget_s,
+            minute_aligned=state.timing.align_to_minute,
         )
     finally:
         transport.close()
@@ -396,7 +401,8 @@ def collect_metrics(
         price_per_hour_usd=state.candidate.price_per_hour_usd,
         latency_ms=latency,
         max_rps_at_slo=load.max_rps_at_slo,
-        invocations=load.ok,
+        # Every request counts as an invocation, failed ones included (ResultsFile.error_rate).
+        invocations=load.requests,
         errors=load.errors,
         source=source,
     )

@@ -111,6 +111,9 @@ class Timing(_Shape):
     metrics_delay_seconds: int = Field(default=60, ge=0, le=3600)
     metrics_poll_seconds: int = Field(default=30, ge=0, le=900)
     metrics_deadline_seconds: int = Field(default=600, ge=0, le=900)
+    # CloudWatch aggregates SageMaker's latency per minute: start the measured run on a fresh
+    # minute so that no warm-up or sweep request shares a datapoint with it.
+    align_to_minute: bool = True
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import socketserver
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -154,9 +155,40 @@ def test_the_time_budget_stops_the_run_and_marks_it_partial() -> None:
     with serving(fixed_delay(20)) as transport:
         result = run_load_test(transport, PAYLOAD, plan, time_budget_s=0.5)
     assert result.partial
-    assert 0 < result.measured.requests < 10_000
-    assert result.sweep == []
+    # The sweep (run first) leaves the measured run its share of the budget.
+    assert result.measured.requests >= 5
+    assert result.measured.requests < 10_000
+    assert all(level.requests < 10_000 for level in result.sweep)
     assert any("measured run stopped after" in note for note in result.notes)
+
+
+def test_the_measured_run_comes_last_so_no_other_request_falls_in_its_window() -> None:
+    plan = LoadPlan(warmup=5, requests=30, concurrency=[1, 4], requests_per_level=60)
+    with ModelServer(fixed_delay(2)) as server:
+        transport = http_transport(server.url, "application/json")
+        before = time.time()
+        result = run_load_test(transport, PAYLOAD, plan)
+        transport.close()
+    # The sweep ran before the measured run: its whole duration lies between the start of the
+    # test and the start of the measured run, and nothing follows the measured run.
+    sweep_s = result.sweep[0].duration_s
+    assert result.started_at - before >= sweep_s
+    assert result.ended_at <= time.time()
+    assert result.measured.requests == 30 and result.sweep[0].requests == 60
+
+
+def test_minute_alignment_starts_the_measured_run_on_a_fresh_minute(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr("infercost.loadgen.time.sleep", slept.append)
+    with serving(fixed_delay(1)) as transport:
+        run_load_test(transport, PAYLOAD, LoadPlan(warmup=2, requests=5), minute_aligned=True)
+        result = run_load_test(
+            transport, PAYLOAD, LoadPlan(warmup=2, requests=5), minute_aligned=True, time_budget_s=5
+        )
+    # The first run waits for the next minute boundary (1..61 s); with 5 s of budget there is
+    # (almost always) no time for that wait, and the result says so instead of sleeping.
+    assert 1 <= slept[0] <= 61
+    assert len(slept) == 1 or any("fresh minute" in note for note in result.notes)
 
 
 def test_connections_are_kept_alive_across_phases() -> None:

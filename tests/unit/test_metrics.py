@@ -68,7 +68,8 @@ def put_latencies(cloudwatch: Any, at: float, values_us: list[float], *, name: s
     [(0.5, 60), (59.9, 60), (59.75, 60), (60.5, 120), (119.0, 120), (3599.5, 3600), (0.0, 60)],
 )
 def test_period_rounds_the_run_up_to_whole_minutes(elapsed_s: float, period_s: int) -> None:
-    window = metric_window(1_700_000_000, 1_700_000_000 + elapsed_s)
+    on_the_minute = 1_699_999_980  # a multiple of 60
+    window = metric_window(on_the_minute, on_the_minute + elapsed_s)
     assert window.period_s == period_s
 
 
@@ -79,13 +80,22 @@ def test_the_window_starts_at_the_whole_second_and_covers_the_run_from_there() -
     assert window.period_s == 120
 
 
+def test_the_period_reaches_from_the_minute_cloudwatch_rounds_the_start_down_to() -> None:
+    # A 50 s run starting 50 s past a minute ends 40 s into the next one: CloudWatch's first
+    # datapoint starts at the earlier minute, so only a 120 s period covers the whole run.
+    minute = 1_699_999_980
+    window = metric_window(minute + 50, minute + 100)
+    assert window.period_s == 120
+
+
 @given(st.floats(0, 10**7), st.floats(0, 86_400))
 def test_one_period_covers_the_run_and_the_end_has_a_five_minute_buffer(start: float, elapsed: float) -> None:
     window = metric_window(start, start + elapsed)
     run_end = datetime.fromtimestamp(start + elapsed, UTC)
+    minute_floor = window.start - timedelta(seconds=window.start.timestamp() % 60)
     assert window.period_s % 60 == 0
-    assert window.start + timedelta(seconds=window.period_s) >= run_end
-    assert window.period_s - 60 < (run_end - window.start).total_seconds() or window.period_s == 60
+    assert minute_floor + timedelta(seconds=window.period_s) >= run_end
+    assert window.period_s - 60 < (run_end - minute_floor).total_seconds() or window.period_s == 60
     assert timedelta(seconds=299.999) <= window.end - run_end <= timedelta(seconds=301)
 
 
@@ -171,7 +181,7 @@ def test_nothing_recorded_reads_as_empty(cloudwatch: Any) -> None:
 
 def test_a_run_across_two_datapoints_is_combined_and_says_so(cloudwatch: Any) -> None:
     put_latencies(cloudwatch, RUN_START + 1, [1000.0] * 30)
-    put_latencies(cloudwatch, RUN_START + 65, [3000.0] * 10)
+    put_latencies(cloudwatch, RUN_START + 125, [3000.0] * 10)  # past the 120 s period
     metrics = read_endpoint_metrics(cloudwatch, ENDPOINT, metric_window(RUN_START, RUN_START + 50))
     assert metrics.sample_count == 40
     assert metrics.model_latency_ms is not None
