@@ -17,7 +17,7 @@ _FAKE_AWS_ENV = {
     # Never read a developer's real profile or config.
     "AWS_CONFIG_FILE": os.devnull,
     "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "1",
+    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "18,20,22,24",
     "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
     "POWERTOOLS_SERVICE_NAME": "infercost",
     "POWERTOOLS_METRICS_NAMESPACE": "infercost",
