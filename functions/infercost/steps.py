@@ -335,6 +335,9 @@ def load_test(
             slo=state.benchmark.slo,
             time_budget_s=time_budget_s,
             minute_aligned=state.timing.align_to_minute,
+            # Without minute alignment the metrics are per second (the local stack): keep the
+            # sweep out of the measured run's first second.
+            fresh_second=not state.timing.align_to_minute,
         )
     finally:
         transport.close()
