@@ -283,8 +283,17 @@ def test_table_mode_shows_the_ranking_and_stops_every_thread_and_port(
 ) -> None:
     recorder = Recorder(monkeypatch)
     threads_before = set(threading.enumerate())
+    open_while_kept: list[bool] = []
 
-    code, out, err = run(capsys, "demo", "--candidates", "3", "--out", str(tmp_path))
+    def until_ctrl_c(*_: Any, **__: Any) -> bool:
+        # --keep-running: the stack still answers while the user explores it.
+        moto_port = urlsplit(recorder.urls[0]).port  # the stack binds moto's port first
+        open_while_kept.append(moto_port is not None and not closed(moto_port))
+        return True
+
+    monkeypatch.setattr(demo_module, "wait_until_interrupted", until_ctrl_c)
+
+    code, out, err = run(capsys, "demo", "--candidates", "3", "--out", str(tmp_path), "--keep-running")
 
     assert code == 0, err
     assert "$/100k" in out and "SLO P90 ≤ 30 ms" in out
@@ -295,6 +304,11 @@ def test_table_mode_shows_the_ranking_and_stops_every_thread_and_port(
     assert "Notifications: 1 on SNS" in out and "1 to Slack" in out
     (report,) = tmp_path.glob("report-*.html")
     assert str(report) in out
+    assert open_while_kept == [True]
+    assert (
+        "until you press Ctrl-C" in out
+        and "infercost history tiny-mlp --endpoint-url http://127.0.0.1:" in out
+    )
     # Progress went to stderr (stdout is not a terminal), one line per change.
     assert "EventBridge started execution" in err and "torn down" in err
     assert "HTTP/1.1" not in err, "the moto server's request log leaked"

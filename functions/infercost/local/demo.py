@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from infercost.errors import InfercostError, InputError
-from infercost.local.faults import FAULT_POINTS, Faults
+from infercost.local.faults import Faults
 from infercost.models import Candidate, EvaluationSpec, LoadPlan, Recommendation
 
 if TYPE_CHECKING:
@@ -650,7 +650,3 @@ def _count_items(stack: EmbeddedStack, run_id: str, execution_arn: str, model: s
                 kinds[kind] = kinds.get(kind, 0) + 1
     return {"items": sum(kinds.values()), "items_by_kind": dict(sorted(kinds.items())), "table_items": total}
 
-
-def fault_help() -> str:
-    """The fault points, one per line, for `--help`."""
-    return "; ".join(f"{name}: {what}" for name, what in FAULT_POINTS.items())

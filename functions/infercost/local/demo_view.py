@@ -231,6 +231,7 @@ def print_explore(commands: list[str], endpoint_url: str | None, console: Consol
         f"\nThe local stack keeps running at {endpoint_url} until you press Ctrl-C "
         f"(at most {max_minutes} minutes). From another terminal:",
         highlight=False,
+        soft_wrap=True,
     )
     for command in commands:
         console.print(f"  {command}", highlight=False, soft_wrap=True)
