@@ -773,7 +773,7 @@ def demo(
                 )
                 wait_until_interrupted()
     except KeyboardInterrupt:
-        _stderr().print("interrupted: the local stack is stopped, nothing is left running")
+        _stderr().print("interrupted: the local stack and its model servers are stopped")
         raise typer.Exit(130) from None
     raise typer.Exit(outcome.exit_code)
 

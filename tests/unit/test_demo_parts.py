@@ -143,16 +143,18 @@ def view(*candidates: CandidateRecord, **run: Any) -> RunView:
 
 
 def test_the_phase_follows_the_run() -> None:
-    assert demo._phase("SUCCEEDED", None) == "SUCCEEDED"
-    assert demo._phase("RUNNING", None) == "preparing"
-    assert demo._phase("RUNNING", view()) == "preparing"
-    assert demo._phase("RUNNING", view(record("RUNNING"))) == "benchmarking candidates (0 of 1 finished)"
+    assert demo._phase("SUCCEEDED", None, 1) == "SUCCEEDED"
+    assert demo._phase("RUNNING", None, 1) == "preparing"
+    assert demo._phase("RUNNING", view(), 1) == "preparing"
+    # Prepare has written one of two candidate items so far.
+    assert demo._phase("RUNNING", view(record("PENDING")), 2) == "preparing"
+    assert demo._phase("RUNNING", view(record("RUNNING")), 1) == "benchmarking candidates (0 of 1 finished)"
     done = record("COMPLETED", result=RESULT)
-    assert demo._phase("RUNNING", view(done)) == "recommending"
+    assert demo._phase("RUNNING", view(done), 1) == "recommending"
     recommended = view(done, recommendation=seed_recommendation())
-    assert demo._phase("RUNNING", recommended) == "writing the report"
+    assert demo._phase("RUNNING", recommended, 1) == "writing the report"
     reported = view(done, recommendation=seed_recommendation(), report_key="reports/m/r1.html")
-    assert demo._phase("RUNNING", reported) == "notifying"
+    assert demo._phase("RUNNING", reported, 1) == "notifying"
 
 
 def progress(state: str, *, answered: int = 0, detail: str = "", phase: str = "benchmarking") -> DemoProgress:

@@ -226,7 +226,7 @@ class ProgressTracker:
             elapsed_s=elapsed_s,
             run_id=run_id,
             status=status,
-            phase=_phase(status, view),
+            phase=_phase(status, view, len(self.spec.candidates)),
             candidates=candidates,
             started_by=self.started_by,
         )
@@ -258,14 +258,15 @@ def _candidate_state(
     return "waiting", ""
 
 
-def _phase(status: str, view: RunView | None) -> str:
+def _phase(status: str, view: RunView | None, candidates: int) -> str:
     if status != "RUNNING":
         return status
-    if view is None or not view.candidates:
+    # Prepare writes the candidate items one by one.
+    if view is None or len(view.candidates) < candidates:
         return "preparing"
     finished = sum(1 for record in view.candidates if record.is_terminal)
-    if finished < len(view.candidates):
-        return f"benchmarking candidates ({finished} of {len(view.candidates)} finished)"
+    if finished < candidates:
+        return f"benchmarking candidates ({finished} of {candidates} finished)"
     if view.run.recommendation is None:
         return "recommending"
     if view.run.report_key is None:
@@ -649,4 +650,3 @@ def _count_items(stack: EmbeddedStack, run_id: str, execution_arn: str, model: s
                 kind = str(item.get("item_type", "other"))
                 kinds[kind] = kinds.get(kind, 0) + 1
     return {"items": sum(kinds.values()), "items_by_kind": dict(sorted(kinds.items())), "table_items": total}
-
