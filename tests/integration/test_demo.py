@@ -1,9 +1,10 @@
 """`infercost demo` as a user runs it: the real workflow on the local stack, for the normal case
 and with a fault injected at every point, and nothing left running afterwards.
 
-Most runs share one stack in server mode (the demo's own mode); one run goes through `main()` with
-a stack of its own, to prove that every thread, port and process stops with it, and one runs the
-console script in a subprocess with --keep-running, exploring the stack from another process.
+The normal case runs through `main()` in --json mode with a stack of its own, to prove that
+every thread and port stops with it. The fault runs share one stack in server mode (the demo's
+own mode) with a short load plan. The console script runs in a subprocess in table mode with
+--keep-running, and another process explores the stack it keeps up.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from urllib.parse import urlsplit
 import pytest
 
 from infercost.cli import DEMO_DEFAULT_CANDIDATES, main
-from infercost.local import demo as demo_module
 from infercost.local.demo import DEMO_CANDIDATES, DemoOptions, DemoOutcome, run_demo
 from infercost.local.faults import FAULT_POINTS
 from infercost.local.stack import EmbeddedStack
@@ -35,8 +35,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::UserW
 
 SCRIPT = Path(sys.executable).parent / "infercost"
 LABELS = [Candidate.model_validate(candidate).label for candidate in DEMO_CANDIDATES]
-# Fault runs evaluate two candidates: the fault hits the first, the second carries the run.
+# Fault runs evaluate two candidates (the fault hits the first, the second carries the run) with
+# a short load: what they prove is the workflow's answer to the fault, not the measurement.
 FAULT_CANDIDATES = 2
+FAULT_LOAD = {"warmup": 2, "requests": 10, "concurrency": [1]}
+NOTHING = {"endpoints": [], "endpoint_configs": [], "models": [], "model_servers": []}
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -50,11 +53,15 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
+def run_cli_json(*argv: str) -> tuple[int, Any, str]:
+    done = subprocess.run([str(SCRIPT), *argv], capture_output=True, text=True, timeout=60)
+    return done.returncode, json.loads(done.stdout or "null"), done.stderr
+
+
 def assert_common(outcome: DemoOutcome | dict[str, Any], candidates: int) -> dict[str, Any]:
     """What holds after every demo run, whatever failed: checked on the --json object."""
     data = outcome.to_json() if isinstance(outcome, DemoOutcome) else outcome
-    assert data["endpoints_left"] == 0
-    assert data["leftovers"] == {"endpoints": [], "endpoint_configs": [], "models": [], "model_servers": []}
+    assert data["endpoints_left"] == 0 and data["leftovers"] == NOTHING
     assert [c["label"] for c in data["candidates"]] == LABELS[:candidates]
     # One run item, one per candidate, the trigger guard and the model's registry entry.
     assert data["dynamodb"]["items"] == 3 + candidates
@@ -69,6 +76,101 @@ def assert_common(outcome: DemoOutcome | dict[str, Any], candidates: int) -> dic
     return data
 
 
+class Recorder:
+    """Ports the demo's own stack binds (moto first, then the Slack stand-in and model servers)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from infercost.local import model_server, stack, webhook
+
+        self.urls: list[str] = []
+        for owner, name in (
+            (stack, "free_port"),
+            (webhook.WebhookReceiver, "start"),
+            (model_server.ModelServer, "start"),
+        ):
+            monkeypatch.setattr(owner, name, self._recording(getattr(owner, name)))
+
+    def _recording(self, original: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            value = original(*args, **kwargs)
+            self.urls.append(f"http://127.0.0.1:{value}" if isinstance(value, int) else str(value))
+            return value
+
+        return wrapper
+
+    def ports(self) -> set[int]:
+        return {port for url in self.urls if (port := urlsplit(url).port)}
+
+
+def closed(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_normal_run_in_json_then_every_thread_and_port_is_stopped(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = Recorder(monkeypatch)
+    threads_before = set(threading.enumerate())
+
+    code, out, err = run(capsys, "demo", "--json", "--out", str(tmp_path / "out"))
+
+    assert code == 0, err
+    data = assert_common(json.loads(out), DEMO_DEFAULT_CANDIDATES)
+    assert data["status"] == "SUCCEEDED" and data["error"] is None
+    assert [c["status"] for c in data["candidates"]] == ["COMPLETED"] * DEMO_DEFAULT_CANDIDATES
+    for candidate in data["candidates"]:
+        assert set(candidate["latency_ms"]) >= {"p50", "p90", "p95", "p99", "avg"}
+        assert candidate["latency_source"] == "cloudwatch" and candidate["cost_per_100k_usd"] > 0
+        assert candidate["error"] is None
+    # The recommendation is the cheapest candidate that meets the SLO, or none.
+    passing = sorted((c for c in data["candidates"] if c["meets_slo"]), key=lambda c: c["cost_per_100k_usd"])
+    assert (data["recommended"] or {}).get("label") == (passing[0]["label"] if passing else None)
+    assert (
+        data["reason"]
+        and data["report_source"].startswith("s3://")
+        and "/reports/tiny-mlp/" in data["report"] + data["report_source"]
+    )
+    assert data["notifications"]["sns_subjects"][0].startswith("infercost tiny-mlp: ")
+    # Progress went to stderr, one line per change: the candidates were seen loading and torn down.
+    assert "EventBridge started execution" in err
+    for label in LABELS[:DEMO_DEFAULT_CANDIDATES]:
+        assert f"{label}: loading" in err and f"{label}: torn down (85 requests answered)" in err
+    assert "HTTP/1.1" not in err, "the moto server's request log leaked"
+    # The results file is what `infercost recommend` reads, and ranks the same way.
+    results = json.loads(Path(data["results"]).read_text())
+    assert results["schema"] == "infercost.results/v1" and len(results["results"]) == DEMO_DEFAULT_CANDIDATES
+    status, ranking, _ = run_cli_json("recommend", data["results"], "--format", "json")
+    assert status == 0
+    assert [r["label"] for r in ranking["ranked"]] == [
+        c["label"] for c in sorted(data["candidates"], key=lambda c: c["rank"])
+    ]
+    # Everything the demo started has stopped: its ports are closed, its threads are gone.
+    assert urlsplit(recorder.urls[0]).port == urlsplit(data["endpoint_url"]).port
+    assert len(recorder.ports()) == 2 + DEMO_DEFAULT_CANDIDATES
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and set(threading.enumerate()) - threads_before:
+        time.sleep(0.1)
+    assert set(threading.enumerate()) - threads_before == set()
+    assert [t for t in threading.enumerate() if not t.daemon] == [threading.main_thread()]
+    assert all(closed(port) for port in recorder.ports())
+
+
+CANDIDATE_FAULTS = {
+    "create-endpoint": ("FAILED", "account-level service limit"),
+    "endpoint-failed": ("FAILED", "ping health check"),
+    "load-test": ("FAILED", "LoadTest raised on purpose"),
+    "collect-metrics": ("FAILED", "CollectMetrics raised on purpose"),
+    "no-quota": ("SKIPPED", "no endpoint quota left for ml.c7g.large"),
+}
+RETRIED = {"teardown-once": "TeardownIncomplete", "throttle-create-endpoint": "Rate exceeded"}
+
+
+def test_every_fault_point_is_covered_here() -> None:
+    assert {*CANDIDATE_FAULTS, *RETRIED, "recommend"} == set(FAULT_POINTS)
+
+
 def completed_candidates_measured_only_the_serial_run(stack: EmbeddedStack, run_id: str) -> None:
     """Server-side (CloudWatch) latency of each request is within its client-side latency."""
     view = stack.store.get_run(run_id)
@@ -79,25 +181,8 @@ def completed_candidates_measured_only_the_serial_run(stack: EmbeddedStack, run_
             assert record.server_latency_ms["avg"] <= record.client_latency_ms["avg"] + 0.01
 
 
-def run_cli_json(*argv: str) -> tuple[int, dict[str, Any], str]:
-    done = subprocess.run([str(SCRIPT), *argv], capture_output=True, text=True, timeout=60)
-    return done.returncode, json.loads(done.stdout or "null"), done.stderr
-
-
-CANDIDATE_FAULTS = {
-    "create-endpoint": ("FAILED", "account-level service limit"),
-    "endpoint-failed": ("FAILED", "ping health check"),
-    "load-test": ("FAILED", "LoadTest raised on purpose"),
-    "collect-metrics": ("FAILED", "CollectMetrics raised on purpose"),
-    "no-quota": ("SKIPPED", "no endpoint quota left for ml.c7g.large"),
-}
-
-
-RETRIED = {"teardown-once": "TeardownIncomplete", "throttle-create-endpoint": "Rate exceeded"}
-
-
-class TestOnASharedStack:
-    """Runs on one stack in server mode; the class scope stops it before other tests start one."""
+class TestFaultsOnASharedStack:
+    """One stack in server mode for every fault; the class scope stops it before others start."""
 
     @pytest.fixture(scope="class")
     def shared(self) -> Iterator[EmbeddedStack]:
@@ -105,102 +190,58 @@ class TestOnASharedStack:
             yield stack
         assert stack.leaked_servers == []
 
-    def test_normal_run_in_json_recommends_from_every_candidate(
-        self, shared: EmbeddedStack, tmp_path: Path
-    ) -> None:
-        options = DemoOptions(candidates=DEMO_DEFAULT_CANDIDATES, out=tmp_path / "out", model="demo-normal")
-        looks: list[demo_module.DemoProgress] = []
-
-        outcome = run_demo(options, stack=shared, on_progress=looks.append)
-
-        data = assert_common(outcome, DEMO_DEFAULT_CANDIDATES)
-        assert data["status"] == "SUCCEEDED" and outcome.exit_code == 0 and data["error"] is None
-        assert [c["status"] for c in data["candidates"]] == ["COMPLETED"] * DEMO_DEFAULT_CANDIDATES
-        for candidate in data["candidates"]:
-            assert set(candidate["latency_ms"]) >= {"p50", "p90", "p95", "p99", "avg"}
-            assert candidate["latency_source"] == "cloudwatch" and candidate["cost_per_100k_usd"] > 0
-        # The recommendation is the cheapest candidate that meets the SLO, or none.
-        passing = sorted(
-            (c for c in data["candidates"] if c["meets_slo"]), key=lambda c: c["cost_per_100k_usd"]
+    @staticmethod
+    def demo(shared: EmbeddedStack, tmp_path: Path, point: str) -> tuple[DemoOutcome, dict[str, Any]]:
+        options = DemoOptions(
+            candidates=FAULT_CANDIDATES, out=tmp_path, fail_at=point, model=f"demo-{point}", load=FAULT_LOAD
         )
-        assert (data["recommended"] or {}).get("label") == (passing[0]["label"] if passing else None)
-        assert data["reason"] and data["report_source"].startswith(f"s3://{shared.bucket}/reports/")
-        assert data["notifications"]["sns_subjects"][0].startswith("infercost demo-normal: ")
-        completed_candidates_measured_only_the_serial_run(shared, data["run_id"])
-        # The view saw the candidates move: endpoints created, loaded, torn down.
-        states = {item.state for look in looks for item in look.candidates}
-        assert {"loading", "torn down"} <= states
-        assert looks[-1].status == "SUCCEEDED" and looks[-1].run_id == data["run_id"]
-        assert max(item.answered for item in looks[-1].candidates) == demo_module.planned_requests(
-            demo_module.EvaluationSpec.model_validate(demo_module.demo_spec()).load
-        )
-        # The results file is what `infercost recommend` reads, and gives the same ranking.
-        results = json.loads(Path(data["results"]).read_text())
-        assert (
-            results["schema"] == "infercost.results/v1" and len(results["results"]) == DEMO_DEFAULT_CANDIDATES
-        )
-        code, out, _ = run_cli_json("recommend", data["results"], "--format", "json")
-        assert code == 0
-        assert [r["label"] for r in out["ranked"]] == [
-            c["label"] for c in sorted(data["candidates"], key=lambda c: c["rank"])
-        ]
+        outcome = run_demo(options, stack=shared)
+        # The demo leaves a shared stack as it found it: faults off, quota table restored.
+        assert shared.faults.points == frozenset()
+        assert shared.quotas == {} and shared.runtime is not None and shared.runtime.quotas == {}
+        return outcome, assert_common(outcome, FAULT_CANDIDATES)
 
     @pytest.mark.parametrize("point", sorted(CANDIDATE_FAULTS))
     def test_a_candidate_fault_fails_only_that_candidate(
         self, shared: EmbeddedStack, tmp_path: Path, point: str
     ) -> None:
-        options = DemoOptions(candidates=FAULT_CANDIDATES, out=tmp_path, fail_at=point, model=f"demo-{point}")
+        outcome, data = self.demo(shared, tmp_path, point)
 
-        outcome = run_demo(options, stack=shared)
-
-        data = assert_common(outcome, FAULT_CANDIDATES)
         status, message = CANDIDATE_FAULTS[point]
         hit, rest = data["candidates"]
         assert data["status"] == "SUCCEEDED" and outcome.exit_code == 0
         assert hit["status"] == status and message in hit["error"], hit
         assert hit["latency_ms"] is None and hit["rank"] is None
         assert rest["status"] == "COMPLETED" and rest["error"] is None and rest["rank"] == 1
-        # The recommendation is made from the rest, and names the failed candidate's reason.
+        # The recommendation is made from the rest, and lists the failed candidate with its reason.
         assert outcome.recommendation is not None
         assert [item.label for item in outcome.recommendation.ranked] == [rest["label"]]
         assert [(f.candidate.label, f.status) for f in outcome.recommendation.failures] == [
             (hit["label"], status)
         ]
         results = json.loads(Path(data["results"]).read_text())
-        assert [f["status"] for f in results["failures"]] == [status]
-        if point == "no-quota":
-            # The demo leaves a shared stack as it found it: quota table restored, faults off.
-            assert shared.quotas == {} and shared.runtime is not None and shared.runtime.quotas == {}
-        assert shared.faults.points == frozenset()
+        assert [(f["status"], f["error"]) for f in results["failures"]] == [(status, hit["error"])]
 
     @pytest.mark.parametrize("point", sorted(RETRIED))
     def test_a_fault_that_a_retry_absorbs_changes_nothing(
         self, shared: EmbeddedStack, tmp_path: Path, point: str
     ) -> None:
-        options = DemoOptions(candidates=FAULT_CANDIDATES, out=tmp_path, fail_at=point, model=f"demo-{point}")
+        outcome, data = self.demo(shared, tmp_path, point)
 
-        outcome = run_demo(options, stack=shared)
-
-        data = assert_common(outcome, FAULT_CANDIDATES)
         assert data["status"] == "SUCCEEDED" and outcome.exit_code == 0
         assert [c["status"] for c in data["candidates"]] == ["COMPLETED"] * FAULT_CANDIDATES
         assert all(c["error"] is None for c in data["candidates"])
-        # The fault did fire, and a retry, not a Catch, handled it.
+        assert outcome.recommendation is not None and len(outcome.recommendation.ranked) == FAULT_CANDIDATES
+        # The fault did fire, and a Retry, not a Catch, handled it.
         errors = failed_events(shared, data["execution_arn"])
         assert any(RETRIED[point] in error for error in errors), errors
-        assert outcome.recommendation is not None and len(outcome.recommendation.ranked) == FAULT_CANDIDATES
         completed_candidates_measured_only_the_serial_run(shared, data["run_id"])
 
     def test_a_failing_recommend_fails_the_run_recorded_and_notified(
         self, shared: EmbeddedStack, tmp_path: Path
     ) -> None:
-        options = DemoOptions(
-            candidates=FAULT_CANDIDATES, out=tmp_path, fail_at="recommend", model="demo-recommend"
-        )
+        outcome, data = self.demo(shared, tmp_path, "recommend")
 
-        outcome = run_demo(options, stack=shared)
-
-        data = assert_common(outcome, FAULT_CANDIDATES)
         assert data["status"] == "FAILED" and data["execution_status"] == "FAILED" and outcome.exit_code == 1
         assert "Recommend raised on purpose" in data["error"]
         assert data["recommended"] is None and data["reason"] is None
@@ -212,11 +253,6 @@ class TestOnASharedStack:
         assert data["report_source"].startswith("rendered from the stored run")
         assert "Recommend raised on purpose" in Path(data["report"]).read_text(encoding="utf-8")
         assert [c["status"] for c in data["candidates"]] == ["COMPLETED"] * FAULT_CANDIDATES
-
-
-def test_every_fault_point_is_covered_here() -> None:
-    covered = {*CANDIDATE_FAULTS, *RETRIED, "recommend"}
-    assert covered == set(FAULT_POINTS)
 
 
 @pytest.mark.parametrize(
@@ -245,116 +281,50 @@ def test_out_that_is_a_file_is_refused(capsys: pytest.CaptureFixture[str], tmp_p
     assert code == 2 and err == f"error: --out: {blocker} is a file, not a directory\n"
 
 
-class Recorder:
-    """Ports the demo's own stack binds (moto, the Slack stand-in, the model servers)."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        from infercost.local import model_server, stack, webhook
-
-        self.urls: list[str] = []
-        for owner, name in (
-            (stack, "free_port"),
-            (webhook.WebhookReceiver, "start"),
-            (model_server.ModelServer, "start"),
-        ):
-            original = getattr(owner, name)
-            monkeypatch.setattr(owner, name, self._recording(original))
-
-    def _recording(self, original: Any) -> Any:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            value = original(*args, **kwargs)
-            self.urls.append(f"http://127.0.0.1:{value}" if isinstance(value, int) else str(value))
-            return value
-
-        return wrapper
-
-    def ports(self) -> set[int]:
-        return {port for url in self.urls if (port := urlsplit(url).port)}
-
-
-def closed(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(0.5)
-        return probe.connect_ex(("127.0.0.1", port)) != 0
-
-
-def test_table_mode_shows_the_ranking_and_stops_every_thread_and_port(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    recorder = Recorder(monkeypatch)
-    threads_before = set(threading.enumerate())
-    open_while_kept: list[bool] = []
-
-    def until_ctrl_c(*_: Any, **__: Any) -> bool:
-        # --keep-running: the stack still answers while the user explores it.
-        moto_port = urlsplit(recorder.urls[0]).port  # the stack binds moto's port first
-        open_while_kept.append(moto_port is not None and not closed(moto_port))
-        return True
-
-    monkeypatch.setattr(demo_module, "wait_until_interrupted", until_ctrl_c)
-
-    code, out, err = run(capsys, "demo", "--candidates", "3", "--out", str(tmp_path), "--keep-running")
-
-    assert code == 0, err
-    assert "$/100k" in out and "SLO P90 ≤ 30 ms" in out
-    for label in LABELS[:3]:
-        assert label in out
-    assert "Recommended:" in out or "No candidate meets the SLO." in out
-    assert "0 endpoints left running" in out and "simulated" in out
-    assert "Notifications: 1 on SNS" in out and "1 to Slack" in out
-    (report,) = tmp_path.glob("report-*.html")
-    assert str(report) in out
-    assert open_while_kept == [True]
-    assert (
-        "until you press Ctrl-C" in out
-        and "infercost history tiny-mlp --endpoint-url http://127.0.0.1:" in out
-    )
-    # Progress went to stderr (stdout is not a terminal), one line per change.
-    assert "EventBridge started execution" in err and "torn down" in err
-    assert "HTTP/1.1" not in err, "the moto server's request log leaked"
-    # Everything the demo started has stopped: its ports are closed, its threads are gone.
-    assert len(recorder.ports()) == 2 + 3
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and set(threading.enumerate()) - threads_before:
-        time.sleep(0.1)
-    assert set(threading.enumerate()) - threads_before == set()
-    assert [t for t in threading.enumerate() if not t.daemon] == [threading.main_thread()]
-    assert all(closed(port) for port in recorder.ports())
-
-
-def test_console_script_keep_running_serves_other_processes_until_ctrl_c(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+def test_console_script_in_table_mode_keeps_the_stack_up_until_ctrl_c(tmp_path: Path) -> None:
     process = subprocess.Popen(
-        [str(SCRIPT), "demo", "--json", "--candidates", "1", "--keep-running", "--out", str(tmp_path)],
+        [str(SCRIPT), "demo", "--candidates", "1", "--keep-running", "--out", str(tmp_path)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=env,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+    lines: list[str] = []
     try:
-        assert process.stdout is not None and process.stderr is not None
-        lines: list[str] = []
+        assert process.stdout is not None
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not any("infercost show" in line for line in lines):
             line = process.stdout.readline()
             if not line:
                 break
             lines.append(line)
-            if line == "}\n":
-                break
-        data = assert_common(json.loads("".join(lines)), 1)
-        assert data["status"] == "SUCCEEDED"
-        url = data["endpoint_url"]
+        text = "".join(lines)
+        show = next(line.split() for line in lines if line.strip().startswith("infercost show"))
+        run_id, url, table = show[2], show[show.index("--endpoint-url") + 1], show[show.index("--table") + 1]
         # The stack stays up: another process reads the run through the printed endpoint.
         code, runs, err = run_cli_json(
-            "history", "tiny-mlp", "--format", "json", "--endpoint-url", url,
-            "--table", data["dynamodb"]["table"], "--region", "us-east-1",
-        )  # fmt: skip
+            "history",
+            "tiny-mlp",
+            "--format",
+            "json",
+            "--endpoint-url",
+            url,
+            "--table",
+            table,
+            "--region",
+            "us-east-1",
+        )
         assert code == 0, err
-        assert [r["run_id"] for r in runs] == [data["run_id"]]
+        assert [(r["run_id"], r["status"]) for r in runs] == [(run_id, "SUCCEEDED")]
     finally:
         process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=60)
+        rest, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
-    assert f"infercost show {data['run_id']} --endpoint-url {url}" in err
-    assert closed(urlsplit(url).port or 0)
+    # Table mode: the ranked table, the verdict, where things went, and what is left.
+    assert "tiny-mlp in us-east-1 — SLO P90 ≤ 30 ms" in text and "$/100k" in text and LABELS[0] in text
+    assert "No candidate meets the SLO." in text or "Recommended:" in text
+    assert f"Run {run_id} SUCCEEDED" in text and f"report-{run_id}.html" in text
+    assert "0 endpoints left running" in text and "simulated" in text
+    assert "until you press Ctrl-C" in text and f"infercost report {run_id} --out report.html" in rest
+    # The live view went to stderr (stdout is a pipe) and the process stopped its stack.
+    assert "torn down" in err and closed(urlsplit(url).port or 0)

@@ -85,7 +85,9 @@ CandidateState = Literal[
 ]
 
 
-def demo_spec(count: int = DEFAULT_CANDIDATES, *, model: str = DEMO_MODEL) -> dict[str, Any]:
+def demo_spec(
+    count: int = DEFAULT_CANDIDATES, *, model: str = DEMO_MODEL, load: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The evaluation spec the demo uploads: the first `count` demo candidates, a real payload."""
     from infercost.local.model_server import sample_payload
 
@@ -94,7 +96,7 @@ def demo_spec(count: int = DEFAULT_CANDIDATES, *, model: str = DEMO_MODEL) -> di
         "payload": {"content_type": "application/json", "body": sample_payload().decode()},
         "candidates": [dict(candidate) for candidate in DEMO_CANDIDATES[:count]],
         "slo": dict(DEMO_SLO),
-        "load": dict(DEMO_LOAD),
+        "load": dict(load or DEMO_LOAD),
         "traffic": dict(DEMO_TRAFFIC),
         "max_benchmark_cost_usd": 5.0,
     }
@@ -139,6 +141,8 @@ class DemoOptions:
     keep_running: bool = False
     model: str = DEMO_MODEL
     timeout_s: float = RUN_TIMEOUT_S
+    # The spec's load plan instead of DEMO_LOAD (tests keep their runs short with it).
+    load: Mapping[str, Any] | None = None
 
     def faults(self) -> Faults:
         """The fault to inject; an unknown point is an InputError naming the valid ones."""
@@ -393,7 +397,7 @@ class DemoSession:
         stack = self.running
         options = self.options
         out = _output_dir(options.out)
-        spec_data = demo_spec(options.candidates, model=options.model)
+        spec_data = demo_spec(options.candidates, model=options.model, load=options.load)
         spec = EvaluationSpec.model_validate(spec_data)
         sns_before = len(stack.notifications())
         slack_before = len(stack.slack_messages())
