@@ -16,9 +16,8 @@ from pydantic import BaseModel, ConfigDict
 from infercost import endpoints
 from infercost.endpoints import ManagedResource
 from infercost.errors import InfercostError
-from infercost.steps import run_key, run_ref_for
-from infercost.store import Artifact as StoreArtifact
-from infercost.store import CandidateRecord, ResultsStore, RunRecord
+from infercost.steps import run_key, run_ref_for, running_record
+from infercost.store import CandidateRecord, ResultsStore
 from infercost.workflow import ObjectCreatedEvent, RunRef, TaskError, model_name_from_key
 
 # A resource whose run is not (yet) visible in the run index is left alone this long: the index
@@ -154,17 +153,7 @@ def record_failure(
         )
     key = run_key(run)
     if store.get_run_by_key(key) is None:
-        store.create_run(
-            RunRecord(
-                model=run.model,
-                started_at=run.started_at,
-                run_id=run.run_id,
-                status="RUNNING",
-                artifact=StoreArtifact(**run.artifact.model_dump()),
-                execution_arn=run.execution_arn,
-                region=region,
-            )
-        )
+        store.create_run(running_record(run, region))
     deleted, failures = delete_in_order(
         sagemaker, endpoints.find_managed(sagemaker, prefix, run_id=run.run_id)
     )

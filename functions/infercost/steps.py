@@ -113,6 +113,19 @@ def run_ref_for(event: ObjectCreatedEvent, execution_arn: str, started_at: str, 
     )
 
 
+def running_record(run: RunRef, region: str) -> RunRecord:
+    """The run item a new evaluation starts with (Prepare, or the sweep of a run Prepare never saw)."""
+    return RunRecord(
+        model=run.model,
+        started_at=run.started_at,
+        run_id=run.run_id,
+        status="RUNNING",
+        artifact=StoreArtifact(**run.artifact.model_dump()),
+        execution_arn=run.execution_arn,
+        region=region,
+    )
+
+
 def run_key(run: RunRef) -> RunKey:
     """The run item's key in the results table."""
     return RunKey(model=run.model, started_at=run.started_at, run_id=run.run_id)
@@ -153,17 +166,7 @@ def prepare(
     run = run_ref_for(
         event, request.execution_arn, request.execution_started_at, _model_name(spec_data, event.key)
     )
-    store.create_run(
-        RunRecord(
-            model=run.model,
-            started_at=run.started_at,
-            run_id=run.run_id,
-            status="RUNNING",
-            artifact=StoreArtifact(**run.artifact.model_dump()),
-            execution_arn=run.execution_arn,
-            region=settings.region,
-        )
-    )
+    store.create_run(running_record(run, settings.region))
     timing = Timing()
     try:
         timing = merge_timing(settings.defaults.get("workflow"), event.workflow)
