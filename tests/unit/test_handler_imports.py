@@ -60,4 +60,3 @@ def test_handlers_import_no_heavy_library_and_build_no_validator(tmp_path: Path)
     assert found["built"] == []
     # X-Ray traces what the handlers call out with, and patches nothing else.
     assert found["traced"] == ["botocore", "httplib"]
-
