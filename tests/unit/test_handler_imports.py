@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PROBE = """
 import importlib, json, sys
 from infercost.handlers import HANDLERS, JANITOR
@@ -60,3 +62,12 @@ def test_handlers_import_no_heavy_library_and_build_no_validator(tmp_path: Path)
     assert found["built"] == []
     # X-Ray traces what the handlers call out with, and patches nothing else.
     assert found["traced"] == ["botocore", "httplib"]
+
+
+def test_the_pricing_package_hands_out_the_book_and_refuses_unknown_names() -> None:
+    import infercost.pricing as pricing
+    from infercost.pricing.book import PriceBook
+
+    assert pricing.PriceBook is PriceBook
+    with pytest.raises(AttributeError, match="PriceBok"):
+        _ = pricing.PriceBok
