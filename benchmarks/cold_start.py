@@ -68,6 +68,8 @@ def lambda_env() -> dict[str, str]:
         AWS_SECRET_ACCESS_KEY="testing",
         POWERTOOLS_SERVICE_NAME="infercost",
         POWERTOOLS_METRICS_NAMESPACE="infercost",
+        # As the stack sets it (infra/constructs/functions.py): no plugin scan at first build.
+        PYDANTIC_DISABLE_PLUGINS="__all__",
     )
     return env
 
