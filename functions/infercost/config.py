@@ -44,7 +44,7 @@ class ConfigError(InfercostError):
 class Settings(BaseModel):
     """The functions' configuration. Fields a function does not use may be absent from its env."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     table_name_: str | None = Field(default=None, alias="table_name", min_length=1)
     artifacts_bucket_: str | None = Field(default=None, alias="artifacts_bucket", min_length=1)

@@ -36,16 +36,22 @@ SERVERLESS_MEMORY_MB = (1024, 2048, 3072, 4096, 5120, 6144)
 M = TypeVar("M", bound=BaseModel)
 
 
+# Every model builds its validator at first use (`defer_build`), not at import: a Lambda handler
+# validates a few of the package's models, and building all of them was about a fifth of its
+# import time (docs/benchmarks.md, "Lambda cold start").
+DEFERRED = ConfigDict(defer_build=True)
+
+
 class _Strict(BaseModel):
     """Specs are written by hand: an unknown key is almost always a typo, so it is refused."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class _Lenient(BaseModel):
     """Results files may come from other tools: unknown keys are ignored."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
 
 class ServerlessConfig(_Strict):
@@ -324,7 +330,7 @@ class ResultsFile(_Lenient):
     failures: list[CandidateFailure] = Field(default_factory=list)
     traffic: TrafficProfile | None = None
 
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, defer_build=True)
 
     @field_validator("schema_", mode="before")
     @classmethod
@@ -347,6 +353,8 @@ class ResultsFile(_Lenient):
 class MonthlyProjection(BaseModel):
     """Cost of serving the traffic profile for one month (730 hours) on this candidate."""
 
+    model_config = DEFERRED
+
     instances_needed: int | None
     # None when no instance count serves the peak within the SLO (no cost to state).
     monthly_cost_usd: float | None
@@ -358,6 +366,8 @@ class MonthlyProjection(BaseModel):
 
 class RankedCandidate(BaseModel):
     """One candidate in a recommendation, with its costs and SLO verdict."""
+
+    model_config = DEFERRED
 
     rank: int
     candidate: Candidate
@@ -379,6 +389,8 @@ class RankedCandidate(BaseModel):
 
 class Recommendation(BaseModel):
     """The answer: the cheapest candidate that meets the SLO (or none, with the reason) and the ranking."""
+
+    model_config = DEFERRED
 
     model: str
     region: str

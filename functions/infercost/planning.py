@@ -24,13 +24,25 @@ INFERENCE_RECOMMENDER_DEFAULT_S = 45 * 60
 
 @dataclass(frozen=True)
 class PlanAssumptions:
-    """Durations the estimate assumes; the defaults are typical figures, not guarantees."""
+    """Durations the estimate assumes; the defaults are typical figures, not guarantees.
+
+    What AWS documents (checked for docs/benchmarks.md): endpoint creation "can take a few
+    minutes" (serverless-endpoints-create-endpoint) and the EndpointInService waiter polls every
+    30 s for up to 120 polls (60 min), so no figure is published for the Creating phase; the
+    values below are typical, and an estimate counts the whole Creating phase as billed, which
+    makes it an upper bound if billing starts at InService. SageMaker publishes invocation
+    metrics (ModelLatency, Invocations) at a 60-second interval (API_MetricsConfig: "invocation
+    metrics continue to be published at the default 60-second interval"), so the last minute of
+    a run is complete one publishing interval after it ends, hence the settle time after the
+    workflow's metrics delay. Inference Recommender Default jobs "complete within 45 minutes"
+    (inference-recommender-recommendation-jobs).
+    """
 
     cpu_endpoint_create_s: float = 6 * 60  # CreateEndpoint to InService, CPU instance
     accelerated_endpoint_create_s: float = 9 * 60  # GPU / Inferentia / Elastic Inference
-    serverless_endpoint_create_s: float = 3 * 60
-    teardown_s: float = 60  # DeleteEndpoint until billing stops
-    metrics_settle_s: float = 2 * 60  # CloudWatch datapoints complete after the delay
+    serverless_endpoint_create_s: float = 3 * 60  # AWS: "can take a few minutes"
+    teardown_s: float = 60  # DeleteEndpoint until the instances are released
+    metrics_settle_s: float = 2 * 60  # two 60-second publishing intervals after the metrics delay
     request_overhead_ms: float = 5.0  # network + SDK per request, on top of model latency
     workflow_overhead_s: float = 90.0  # Prepare, Recommend, Report, Notify
     seed_metrics_buffer_s: float = 5 * 60  # the seed protocol's end-of-run buffer

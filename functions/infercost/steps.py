@@ -80,7 +80,13 @@ def _now() -> datetime:
 
 
 class _Event(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
+
+
+class _Summary(BaseModel):
+    """What a state returns; each is built by one handler only, so its validator is built on first use."""
+
+    model_config = ConfigDict(defer_build=True)
 
 
 # --- Prepare --------------------------------------------------------------------------------
@@ -271,7 +277,7 @@ class EndpointPoll(_Event):
     status: str
 
 
-class LoadSummary(BaseModel):
+class LoadSummary(_Summary):
     """What LoadTest leaves in the state for CollectMetrics (a few hundred bytes)."""
 
     started_at: float
@@ -284,7 +290,7 @@ class LoadSummary(BaseModel):
     partial: bool
 
 
-class MetricsSummary(BaseModel):
+class MetricsSummary(_Summary):
     source: Literal["cloudwatch", "client"]
     partial: bool
     sample_count: int
@@ -435,7 +441,7 @@ class TeardownEvent(_Event):
     state: CandidateState
 
 
-class TeardownSummary(BaseModel):
+class TeardownSummary(_Summary):
     status: Literal["COMPLETED", "FAILED"]
     error: str | None
 
@@ -519,7 +525,7 @@ def _view(store: ResultsStore, run: RunRef) -> RunView:
     return view
 
 
-class RecommendSummary(BaseModel):
+class RecommendSummary(_Summary):
     recommended: str | None
     reason: str
 
@@ -592,7 +598,7 @@ def recommend_run(run: RunRef, *, store: ResultsStore, prices: Callable[[], Pric
     return RecommendSummary(recommended=winner.label if winner else None, reason=recommendation.reason)
 
 
-class ReportSummary(BaseModel):
+class ReportSummary(_Summary):
     report_key: str
 
 
@@ -613,7 +619,7 @@ class NotifyEvent(_Event):
     outcome: Literal["SUCCEEDED", "FAILED"]
 
 
-class NotifySummary(BaseModel):
+class NotifySummary(_Summary):
     sns_message_id: str | None
     slack_delivered: bool | None
 

@@ -103,7 +103,7 @@ def _normalize_timestamp(value: Any) -> Any:
 
 class _Record(BaseModel):
     # Frozen like the other models; unknown attributes (written by a newer version) are ignored.
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
 
 class RunKey(_Record):

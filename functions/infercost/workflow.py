@@ -29,7 +29,7 @@ DEFAULTABLE_SPEC_KEYS = ("candidates", "slo", "load", "traffic", "max_benchmark_
 
 
 class _Shape(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, defer_build=True)
 
 
 # --- the trigger ---------------------------------------------------------------------------

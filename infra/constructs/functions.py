@@ -146,6 +146,9 @@ class EvaluationFunctions(Construct):
             "POWERTOOLS_SERVICE_NAME": config.resource_prefix,
             "POWERTOOLS_METRICS_NAMESPACE": "infercost",
             "POWERTOOLS_LOG_LEVEL": "INFO",
+            # pydantic scans every installed distribution for plugins at the first model build;
+            # infercost uses none, and skipping the scan saves ~20 ms of each cold start.
+            "PYDANTIC_DISABLE_PLUGINS": "__all__",
         }
         if config.price_overrides is not None:
             environment["INFERCOST_PRICE_OVERRIDES"] = json.dumps(

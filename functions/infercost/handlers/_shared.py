@@ -23,9 +23,19 @@ E = TypeVar("E", bound=BaseModel)
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 
+# What the handlers call out with: AWS through botocore, the Slack webhook through http.client.
+# X-Ray's default (patch_all) would also import every other library it can patch (requests,
+# sqlite3, httpx, ...) into each function's cold start.
+TRACED_MODULES = ("botocore", "httplib")
+
+
 def powertools() -> tuple[Logger, Tracer, Metrics]:
     """A handler module's Logger, Tracer and Metrics (created when the module is imported)."""
-    return Logger(service=SERVICE), Tracer(service=SERVICE), Metrics(namespace=NAMESPACE, service=SERVICE)
+    return (
+        Logger(service=SERVICE),
+        Tracer(service=SERVICE, patch_modules=TRACED_MODULES),
+        Metrics(namespace=NAMESPACE, service=SERVICE),
+    )
 
 
 def parse_event(model: type[E], event: Any) -> E:

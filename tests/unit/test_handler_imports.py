@@ -1,0 +1,73 @@
+"""What importing a Lambda handler costs: nothing heavy at module level (cold start, issue 9).
+
+A fresh interpreter, in the environment Lambda gives a function with active tracing, imports every
+handler module; the libraries only some paths need (charts, the local stack, the CLI, the price
+book) and the validators of the package's models must not load until they are used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROBE = """
+import importlib, json, sys
+from infercost.handlers import HANDLERS, JANITOR
+for module in [*HANDLERS.values(), JANITOR]:
+    importlib.import_module(f"infercost.handlers.{module}")
+from infercost import models, store, workflow
+from infercost.handlers import _shared
+built = [
+    cls.__name__
+    for cls in (models.EvaluationSpec, models.Recommendation, models.ResultsFile, store.RunRecord, workflow.Evaluation)
+    if cls.__pydantic_complete__
+]
+print(json.dumps({
+    "packages": sorted({name.split(".")[0] for name in sys.modules}),
+    "modules": sorted(name for name in sys.modules if name.startswith("infercost")),
+    "built": built,
+    "traced": list(_shared.TRACED_MODULES),
+}))
+"""
+
+
+def import_all_handlers(tmp_path: Path) -> dict[str, list[str]]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "INFERCOST_"))}
+    env.update(
+        AWS_LAMBDA_FUNCTION_NAME="infercost-test",
+        LAMBDA_TASK_ROOT=str(tmp_path),
+        AWS_REGION="us-east-1",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, timeout=120, check=True
+    )
+    result: dict[str, list[str]] = json.loads(done.stdout)
+    return result
+
+
+def test_handlers_import_no_heavy_library_and_build_no_validator(tmp_path: Path) -> None:
+    found = import_all_handlers(tmp_path)
+
+    heavy = {"matplotlib", "numpy", "moto", "rich", "typer", "requests", "ddsketch", "boto3"}
+    assert heavy.isdisjoint(found["packages"]), sorted(heavy & set(found["packages"]))
+    assert "infercost.pricing.book" not in found["modules"]
+    assert "infercost.report" not in found["modules"]
+    assert found["built"] == []
+    # X-Ray traces what the handlers call out with, and patches nothing else.
+    assert found["traced"] == ["botocore", "httplib"]
+
+
+def test_the_pricing_package_hands_out_the_book_and_refuses_unknown_names() -> None:
+    import infercost.pricing as pricing
+    from infercost.pricing.book import PriceBook
+
+    assert pricing.PriceBook is PriceBook
+    with pytest.raises(AttributeError, match="PriceBok"):
+        _ = pricing.PriceBok
