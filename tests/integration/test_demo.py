@@ -61,7 +61,12 @@ def run_cli_json(*argv: str) -> tuple[int, Any, str]:
 def assert_common(outcome: DemoOutcome | dict[str, Any], candidates: int) -> dict[str, Any]:
     """What holds after every demo run, whatever failed: checked on the --json object."""
     data = outcome.to_json() if isinstance(outcome, DemoOutcome) else outcome
-    assert data["endpoints_left"] == 0 and data["leftovers"] == NOTHING
+    assert data["endpoints_left"] == 0 and data["leftovers"] == 0 and data["left_running"] == NOTHING
+    completed = [c for c in data["candidates"] if c["status"] == "COMPLETED"]
+    assert data["candidates_completed"] == len(completed)
+    assert (
+        0 <= data["stack_start_seconds"] < data["wall_seconds"] and data["run_seconds"] < data["wall_seconds"]
+    )
     assert [c["label"] for c in data["candidates"]] == LABELS[:candidates]
     # One run item, one per candidate, the trigger guard and the model's registry entry.
     assert data["dynamodb"]["items"] == 3 + candidates
@@ -119,7 +124,7 @@ def test_normal_run_in_json_then_every_thread_and_port_is_stopped(
     assert code == 0, err
     data = assert_common(json.loads(out), DEMO_DEFAULT_CANDIDATES)
     assert data["status"] == "SUCCEEDED" and data["error"] is None
-    assert [c["status"] for c in data["candidates"]] == ["COMPLETED"] * DEMO_DEFAULT_CANDIDATES
+    assert data["candidates_completed"] == DEMO_DEFAULT_CANDIDATES and data["stack_start_seconds"] > 0.5
     for candidate in data["candidates"]:
         assert set(candidate["latency_ms"]) >= {"p50", "p90", "p95", "p99", "avg"}
         assert candidate["latency_source"] == "cloudwatch" and candidate["cost_per_100k_usd"] > 0

@@ -211,13 +211,16 @@ def outcome(**fields: Any) -> DemoOutcome:
         "execution_arn": "arn:aws:states:us-east-1:123456789012:execution:x:y",
         "model": "densenet121",
         "endpoints_left": 0,
-        "leftovers": NOTHING,
+        "candidates_completed": 3,
+        "left_running": NOTHING,
+        "leftovers": 0,
         "dynamodb": {"table": "t", "items": 6, "items_by_kind": {"candidate": 3, "run": 1}},
         "report": "out/report-abc.html",
         "report_source": "s3://b/reports/abc.html",
         "results": "out/results-abc.json",
         "notifications": {"sns": 1, "slack": 1, "sns_subjects": ["infercost densenet121: use x"]},
         "wall_seconds": 20.0,
+        "stack_start_seconds": 7.0,
         "run_seconds": 12.5,
         "simulated": "simulated by declared speed profiles",
     }
@@ -259,7 +262,9 @@ def test_a_failed_outcome_with_leftovers_says_so_and_exits_1() -> None:
         error="the demo's evaluation did not finish within 1 s",
         candidates=[candidate],
         endpoints_left=1,
-        leftovers=left,
+        left_running=left,
+        leftovers=2,
+        candidates_completed=0,
         report=None,
         results=None,
         fail_at="load-test",
@@ -275,7 +280,7 @@ def test_a_failed_outcome_with_leftovers_says_so_and_exits_1() -> None:
         in text
     )
     assert "Report:" not in text and "Notifications: 0 on SNS, 0 to Slack" in text
-    assert outcome(leftovers=left).exit_code == 1
+    assert outcome(left_running=left).exit_code == 1
 
 
 def test_explore_prints_each_command_on_its_own_line() -> None:

@@ -309,14 +309,19 @@ class DemoOutcome(BaseModel):
     recommended: dict[str, Any] | None = None
     reason: str | None = None
     candidates: list[CandidateOutcome] = Field(default_factory=list)
+    candidates_completed: int
     endpoints_left: int
-    leftovers: dict[str, list[str]]
+    # Everything still there after the run, by kind (endpoints, endpoint configs, models, model
+    # servers), as listed; `leftovers` counts them all.
+    left_running: dict[str, list[str]]
+    leftovers: int
     dynamodb: dict[str, Any]
     report: str | None = None
     report_source: str | None = None
     results: str | None = None
     notifications: dict[str, Any]
     wall_seconds: float
+    stack_start_seconds: float
     run_seconds: float
     endpoint_url: str | None = None
     fail_at: str | None = None
@@ -326,7 +331,7 @@ class DemoOutcome(BaseModel):
     @property
     def nothing_left(self) -> bool:
         """No endpoint, endpoint config, model or model server is left (counted by listing)."""
-        return not any(self.leftovers.values())
+        return not any(self.left_running.values())
 
     @property
     def exit_code(self) -> int:
@@ -354,6 +359,7 @@ class DemoSession:
         self._own = stack is None
         self._saved_quotas: dict[str, int] = {}
         self._started = 0.0
+        self._stack_ready = 0.0
 
     def __enter__(self) -> DemoSession:
         self._started = time.monotonic()
@@ -370,6 +376,7 @@ class DemoSession:
         else:
             self._saved_quotas = dict(self.stack.runtime.quotas) if self.stack.runtime else {}
             self.stack.inject(self.options.fail_at)
+        self._stack_ready = time.monotonic()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -464,6 +471,7 @@ class DemoSession:
         slack = stack.slack_messages()[slack_before:]
         report, report_source = _write_report(stack, view, out / f"report-{run_id}.html")
         results = _write_results(view, out / f"results-{run_id}.json")
+        candidates = _candidate_outcomes(view, spec, recommendation)
         status: DemoStatus = "SUCCEEDED" if execution["status"] == "SUCCEEDED" else "FAILED"
         error = None
         if status == "FAILED":
@@ -481,9 +489,11 @@ class DemoSession:
                 else None
             ),
             reason=recommendation.reason if recommendation else None,
-            candidates=_candidate_outcomes(view, spec, recommendation),
+            candidates=candidates,
+            candidates_completed=sum(1 for c in candidates if c.status == "COMPLETED"),
             endpoints_left=len(leftovers["endpoints"]),
-            leftovers=leftovers,
+            left_running=leftovers,
+            leftovers=sum(len(names) for names in leftovers.values()),
             dynamodb={
                 "table": stack.table_name,
                 **_count_items(stack, run_id, str(execution["executionArn"]), self.options.model),
@@ -497,6 +507,7 @@ class DemoSession:
                 "sns_subjects": [str(message.get("Subject", "")) for message in sns],
             },
             wall_seconds=round(time.monotonic() - self._started, 2),
+            stack_start_seconds=round(self._stack_ready - self._started, 2),
             run_seconds=round(run_seconds, 2),
             endpoint_url=stack.endpoint_url,
             fail_at=self.options.fail_at,

@@ -210,7 +210,7 @@ def print_outcome(outcome: DemoOutcome, console: Console) -> None:
         + f", {notes['slack']} to Slack (the local webhook receiver).",
         highlight=False,
     )
-    left = outcome.leftovers
+    left = outcome.left_running
     counts = (
         f"{len(left['endpoint_configs'])} endpoint configs, {len(left['models'])} models, "
         f"{len(left['model_servers'])} model servers"
