@@ -1021,13 +1021,14 @@ def run_load_test(
     time_budget_s: float | None = None,
     workers: int = 1,
     minute_aligned: bool = False,
+    fresh_second: bool = False,
 ) -> LoadTestResult:
     """Warm-up (discarded), the concurrency sweep, then `plan.requests` measured one in flight.
 
     The measured run comes last so that the CloudWatch window from its start to its end plus a
     buffer holds no other request; `minute_aligned` also starts it on a fresh minute, because
-    CloudWatch aggregates SageMaker's latency per minute (a deployed run sets it, the local
-    stack, which keeps exact timestamps, does not). The sweep runs each level > 1 of
+    CloudWatch aggregates SageMaker's latency per minute (a deployed run sets it); `fresh_second`
+    starts it on a fresh second, for metrics kept per second (the local stack's model servers). The sweep runs each level > 1 of
     `plan.concurrency` and stops at the first level that misses the SLO or exceeds
     `plan.max_error_rate`. With `workers` > 1 the sweep levels are driven by that
     many processes at once (each holds its share of the connections). When the time budget runs
@@ -1099,6 +1100,8 @@ def run_load_test(
 
     if minute_aligned:
         _wait_for_next_minute(clock, notes)
+    elif fresh_second:
+        _wait_for_next_second(clock)
     started_at = time.time()
     serial = _serial(transport, payload, plan.requests, "measured", clock, progress, warm_failures)
     ended_at = time.time()
@@ -1150,6 +1153,13 @@ def _wait_for_next_minute(clock: _Clock, notes: list[str]) -> None:
         )
         return
     time.sleep(wait_s)
+
+
+def _wait_for_next_second(clock: _Clock) -> None:
+    """Sleep just past the next whole second, so no earlier request shares a per-second datapoint."""
+    wait_s = 1.01 - time.time() % 1
+    if time.monotonic() + wait_s < clock.deadline:
+        time.sleep(wait_s)
 
 
 # ----------------------------------------------------------------------------- local worker pool

@@ -25,6 +25,7 @@ from infercost.models import (
     CandidateResult,
     EvaluationSpec,
     LatencyStats,
+    ResultsFile,
 )
 from infercost.pricing.types import PriceLookup
 from infercost.store import Artifact as StoreArtifact
@@ -344,6 +345,9 @@ def load_test(
             slo=state.benchmark.slo,
             time_budget_s=time_budget_s,
             minute_aligned=state.timing.align_to_minute,
+            # Without minute alignment the metrics are per second (the local stack): keep the
+            # sweep out of the measured run's first second.
+            fresh_second=not state.timing.align_to_minute,
         )
     finally:
         transport.close()
@@ -526,14 +530,14 @@ class RecommendSummary(_Summary):
     reason: str
 
 
-def recommend_run(run: RunRef, *, store: ResultsStore, prices: Callable[[], PriceLookup]) -> RecommendSummary:
-    """Cost and rank what was measured, compare with the previous run, record both."""
-    from infercost.models import ResultsFile
-    from infercost.recommend import recommend
-    from infercost.regression import detect_regressions
+def stored_spec(view: RunView) -> EvaluationSpec:
+    """The evaluation spec a stored run was measured with (without the local stack's note)."""
+    return EvaluationSpec.model_validate({k: v for k, v in (view.run.spec or {}).items() if k != "simulated"})
 
-    view = _view(store, run)
-    spec = EvaluationSpec.model_validate({k: v for k, v in (view.run.spec or {}).items() if k != "simulated"})
+
+def results_of(view: RunView) -> ResultsFile:
+    """A stored run as a results file (`infercost.results/v1`): what it measured, and what failed."""
+    spec = stored_spec(view)
     results: list[CandidateResult] = []
     failures: list[CandidateFailure] = []
     for record in view.candidates:
@@ -551,10 +555,10 @@ def recommend_run(run: RunRef, *, store: ResultsStore, prices: Callable[[], Pric
     if not results:
         reasons = "; ".join(f"{f.candidate.label}: {f.error}" for f in failures)
         raise NothingMeasured(f"no candidate was measured ({reasons})")
-    results_file = ResultsFile.model_validate(
+    return ResultsFile.model_validate(
         {
             "schema": RESULTS_SCHEMA,
-            "model": run.model,
+            "model": view.run.model,
             "region": view.run.region,
             "slo": spec.slo,
             "results": results,
@@ -562,6 +566,16 @@ def recommend_run(run: RunRef, *, store: ResultsStore, prices: Callable[[], Pric
             "traffic": spec.traffic,
         }
     )
+
+
+def recommend_run(run: RunRef, *, store: ResultsStore, prices: Callable[[], PriceLookup]) -> RecommendSummary:
+    """Cost and rank what was measured, compare with the previous run, record both."""
+    from infercost.recommend import recommend
+    from infercost.regression import detect_regressions
+
+    view = _view(store, run)
+    spec = stored_spec(view)
+    results_file = results_of(view)
     recommendation = recommend(
         results_file,
         prices(),

@@ -191,6 +191,22 @@ def test_minute_alignment_starts_the_measured_run_on_a_fresh_minute(monkeypatch:
     assert len(slept) == 1 or any("fresh minute" in note for note in result.notes)
 
 
+def test_fresh_second_starts_the_measured_run_in_a_later_second_than_the_sweep() -> None:
+    plan = LoadPlan(warmup=3, requests=5, concurrency=[1, 2], requests_per_level=6)
+    before_measured: list[float] = []
+
+    def progress(event: LoadProgress) -> None:
+        if event.phase != "measured":
+            before_measured.append(time.time())
+
+    with serving(fixed_delay(1)) as transport:
+        result = run_load_test(transport, PAYLOAD, plan, progress=progress, fresh_second=True)
+    # Metrics kept per second (the local model servers) then hold no warm-up or sweep request
+    # in the measured run's first second.
+    assert before_measured and int(result.started_at) > int(max(before_measured))
+    assert result.measured.requests == 5 and result.sweep[0].requests == 6
+
+
 def test_connections_are_kept_alive_across_phases() -> None:
     with ModelServer(NOOP) as server:
         transport = http_transport(server.url + "/", "application/json")

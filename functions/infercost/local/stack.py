@@ -137,6 +137,7 @@ class EmbeddedStack:
         self._server: Any = None
         self._config_patch: Any = None
         self._moto_log_level = logging.NOTSET
+        self._werkzeug_log_level = logging.NOTSET
         self._output_installed = False
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -155,6 +156,9 @@ class EmbeddedStack:
         # records say what failed.
         self._moto_log_level = logging.getLogger("moto").level
         logging.getLogger("moto").setLevel(logging.CRITICAL)
+        # The moto server (werkzeug) would log every request to stderr, under the demo's view.
+        self._werkzeug_log_level = logging.getLogger("werkzeug").level
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
         os.environ["AWS_DEFAULT_REGION"] = self.region
@@ -254,6 +258,7 @@ class EmbeddedStack:
         reset_settings()
         aws.clear_clients()
         logging.getLogger("moto").setLevel(self._moto_log_level)
+        logging.getLogger("werkzeug").setLevel(self._werkzeug_log_level)
 
     def _stop_running_executions(self) -> None:
         sfn = self.client("stepfunctions")

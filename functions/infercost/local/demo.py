@@ -1,0 +1,667 @@
+"""`infercost demo`: the whole product on this machine, started the way AWS starts it.
+
+A `DemoSession` starts the embedded stack as a moto server on a free loopback port, uploads a
+model artifact and its `infercost.json` under the trigger prefix, and lets the EventBridge rule
+start the real state machine. While the run goes, it polls the execution, the candidate records
+in DynamoDB, the SageMaker endpoints and the requests each local endpoint answered, and hands a
+`DemoProgress` to whoever shows it. At the end it collects the outcome from what the stack
+holds — the run and candidate items, the report, the notifications delivered, and what is left
+running, counted by listing — and writes the report and a results file under `--out`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from infercost.errors import InfercostError, InputError
+from infercost.local.faults import Faults
+from infercost.models import Candidate, EvaluationSpec, LoadPlan, Recommendation
+
+if TYPE_CHECKING:
+    from infercost.local.stack import EmbeddedStack
+    from infercost.store import RunView
+
+DEMO_MODEL = "tiny-mlp"
+DEMO_IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.3-cpu-py311"
+# A fixed list, so `--candidates N` always means the same N. The first four differ clearly in
+# their simulated speed: a small CPU, a large CPU, a GPU that batches, and serverless (cold starts).
+DEMO_CANDIDATES: tuple[Mapping[str, Any], ...] = (
+    {"instance_type": "ml.c7g.large"},
+    {"instance_type": "ml.c6i.4xlarge"},
+    {"instance_type": "ml.g5.xlarge"},
+    {"serverless": {"memory_mb": 4096, "max_concurrency": 8}},
+    {"instance_type": "ml.inf2.xlarge"},
+    {"instance_type": "ml.g6.xlarge"},
+    {"instance_type": "ml.g4dn.xlarge"},
+    {"instance_type": "ml.m5.large"},
+    # The seed method's configuration (Elastic Inference is closed to new customers).
+    {"instance_type": "ml.c5.large", "accelerator_type": "ml.eia2.medium"},
+    {"instance_type": "ml.c6i.large"},
+    {"instance_type": "ml.m6i.xlarge"},
+    {"instance_type": "ml.c7g.2xlarge"},
+    {"instance_type": "ml.inf1.xlarge"},
+    {"instance_type": "ml.c5.xlarge"},
+    {"instance_type": "ml.g5.2xlarge"},
+    {"serverless": {"memory_mb": 2048, "max_concurrency": 8}},
+    {"instance_type": "ml.c7g.xlarge"},
+    {"instance_type": "ml.m5.xlarge"},
+    {"instance_type": "ml.g4dn.2xlarge"},
+    {"instance_type": "ml.c6i.xlarge"},
+)
+DEFAULT_CANDIDATES = 4
+# Between the simulated GPUs and Inferentia (P90 well under 30 ms) and the CPUs (well over).
+DEMO_SLO: dict[str, Any] = {"percentile": "p90", "max_latency_ms": 30}
+# Enough requests for percentiles and a two-level sweep, few enough for a run of seconds.
+DEMO_LOAD: dict[str, Any] = {"warmup": 5, "requests": 40, "concurrency": [1, 4], "requests_per_level": 40}
+DEMO_TRAFFIC: dict[str, Any] = {"requests_per_month": 5_000_000, "peak_rps": 10}
+RUN_TIMEOUT_S = 240.0
+POLL_INTERVAL_S = 0.25
+# After stopping an execution that overran, how long to wait for it to say so.
+STOP_GRACE_S = 10.0
+# The local Slack stand-in stops itself after an hour; so does the explorable stack.
+KEEP_RUNNING_MAX_S = 3600.0
+
+DemoStatus = Literal["SUCCEEDED", "FAILED"]
+CandidateState = Literal[
+    "waiting",
+    "creating endpoint",
+    "in service",
+    "loading",
+    "collecting metrics",
+    "tearing down",
+    "torn down",
+    "endpoint failed",
+    "failed",
+    "skipped",
+]
+
+
+def demo_spec(
+    count: int = DEFAULT_CANDIDATES, *, model: str = DEMO_MODEL, load: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The evaluation spec the demo uploads: the first `count` demo candidates, a real payload."""
+    from infercost.local.model_server import sample_payload
+
+    return {
+        "model": {"name": model, "image_uri": DEMO_IMAGE},
+        "payload": {"content_type": "application/json", "body": sample_payload().decode()},
+        "candidates": [dict(candidate) for candidate in DEMO_CANDIDATES[:count]],
+        "slo": dict(DEMO_SLO),
+        "load": dict(load or DEMO_LOAD),
+        "traffic": dict(DEMO_TRAFFIC),
+        "max_benchmark_cost_usd": 5.0,
+    }
+
+
+def model_artifact(model: str) -> bytes:
+    """A real model.tar.gz: the local model servers build the same small MLP from its seed."""
+    from infercost.local.model_server import MODEL_SEED, N_CLASSES, N_FEATURES, N_HIDDEN
+
+    description = json.dumps(
+        {
+            "model": model,
+            "kind": "mlp",
+            "layers": [N_FEATURES, N_HIDDEN, N_CLASSES],
+            "seed": MODEL_SEED,
+            "note": "served by infercost's local model server, which builds the weights from the seed",
+        },
+        indent=2,
+    ).encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        entry = tarfile.TarInfo("model.json")
+        entry.size = len(description)
+        entry.mtime = 0
+        archive.addfile(entry, io.BytesIO(description))
+    return buffer.getvalue()
+
+
+def planned_requests(load: LoadPlan) -> int:
+    """Requests a candidate's load test sends at most: warm-up, measured run, each sweep level."""
+    levels = [level for level in load.concurrency if level > 1]
+    return load.warmup + load.requests + len(levels) * (load.requests_per_level or load.requests)
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """What `infercost demo` was asked for."""
+
+    candidates: int = DEFAULT_CANDIDATES
+    out: Path = Path("infercost-demo")
+    fail_at: str | None = None
+    keep_running: bool = False
+    model: str = DEMO_MODEL
+    timeout_s: float = RUN_TIMEOUT_S
+    # The spec's load plan instead of DEMO_LOAD (tests keep their runs short with it).
+    load: Mapping[str, Any] | None = None
+
+    def faults(self) -> Faults:
+        """The fault to inject; an unknown point is an InputError naming the valid ones."""
+        return Faults.of(self.fail_at)
+
+    def check(self) -> None:
+        """Refuse bad options before anything starts, each with one line naming the option."""
+        if not 1 <= self.candidates <= len(DEMO_CANDIDATES):
+            raise InputError(
+                f"must be between 1 and {len(DEMO_CANDIDATES)}, got {self.candidates}",
+                field="--candidates",
+            )
+        self.faults()
+        if self.out.exists() and not self.out.is_dir():
+            raise InputError(f"{self.out} is a file, not a directory", field="--out")
+
+
+# --- progress ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CandidateProgress:
+    """Where one candidate is in its life, as the demo's view shows it."""
+
+    index: int
+    label: str
+    state: CandidateState
+    answered: int = 0
+    planned: int = 0
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class DemoProgress:
+    """One look at the run: the execution, its phase and every candidate."""
+
+    elapsed_s: float
+    run_id: str | None
+    status: str
+    phase: str
+    candidates: list[CandidateProgress]
+    started_by: str = ""
+
+
+@dataclass
+class ProgressTracker:
+    """Builds `DemoProgress` from the stack: execution, candidate items, endpoints, requests answered."""
+
+    stack: EmbeddedStack
+    spec: EvaluationSpec
+    started_by: str = ""
+    answered: dict[int, int] = field(default_factory=dict)
+
+    def look(self, execution_arn: str, run_id: str, elapsed_s: float) -> DemoProgress:
+        status = self.stack.client("stepfunctions").describe_execution(executionArn=execution_arn)["status"]
+        view = self.stack.store.get_run(run_id)
+        endpoints = {
+            item["EndpointName"]: item["EndpointStatus"]
+            for item in self.stack.client("sagemaker").list_endpoints()["Endpoints"]
+        }
+        activity = self.stack.endpoint_activity()
+        records = {record.index: record for record in view.candidates} if view else {}
+        planned = planned_requests(self.spec.load)
+        candidates = []
+        for index, candidate in enumerate(self.spec.candidates):
+            record = records.get(index)
+            name = record.endpoint_name if record else None
+            if name is not None and name in activity:
+                self.answered[index] = activity[name]
+            answered = self.answered.get(index, 0)
+            state, detail = _candidate_state(
+                record, endpoints.get(name or ""), answered, self.spec.slo.percentile
+            )
+            candidates.append(
+                CandidateProgress(
+                    index=index,
+                    label=candidate.label,
+                    state=state,
+                    answered=answered,
+                    planned=planned,
+                    detail=detail,
+                )
+            )
+        return DemoProgress(
+            elapsed_s=elapsed_s,
+            run_id=run_id,
+            status=status,
+            phase=_phase(status, view, len(self.spec.candidates)),
+            candidates=candidates,
+            started_by=self.started_by,
+        )
+
+
+def _candidate_state(
+    record: Any, endpoint_status: str | None, answered: int, percentile: str
+) -> tuple[CandidateState, str]:
+    if record is None:
+        return "waiting", ""
+    if record.status == "COMPLETED":
+        result = record.parsed_result()
+        value = result.latency_ms.at(percentile) if result else None
+        return "torn down", (f"{percentile.upper()} {value:.1f} ms" if value is not None else "")
+    if record.status in ("FAILED", "SKIPPED"):
+        return ("failed" if record.status == "FAILED" else "skipped"), record.error or ""
+    if record.result is not None:
+        return "tearing down", ""
+    if record.client_latency_ms is not None:
+        return "collecting metrics", ""
+    if endpoint_status == "Failed":
+        return "endpoint failed", ""
+    if answered or record.status == "RUNNING":
+        return "loading", ""
+    if endpoint_status == "InService":
+        return "in service", ""
+    if endpoint_status is not None:
+        return "creating endpoint", ""
+    return "waiting", ""
+
+
+def _phase(status: str, view: RunView | None, candidates: int) -> str:
+    if status != "RUNNING":
+        return status
+    # Prepare writes the candidate items one by one.
+    if view is None or len(view.candidates) < candidates:
+        return "preparing"
+    finished = sum(1 for record in view.candidates if record.is_terminal)
+    if finished < candidates:
+        return f"benchmarking candidates ({finished} of {candidates} finished)"
+    if view.run.recommendation is None:
+        return "recommending"
+    if view.run.report_key is None:
+        return "writing the report"
+    return "notifying"
+
+
+# --- outcome ----------------------------------------------------------------------------------
+
+
+class CandidateOutcome(BaseModel):
+    """One candidate as the demo reports it."""
+
+    index: int
+    candidate: dict[str, Any]
+    label: str
+    status: str
+    error: str | None = None
+    latency_ms: dict[str, float] | None = None
+    latency_source: str | None = None
+    cost_per_100k_usd: float | None = None
+    meets_slo: bool | None = None
+    rank: int | None = None
+    endpoint_name: str | None = None
+
+
+class DemoOutcome(BaseModel):
+    """What the demo run produced and left behind (`--json` prints it)."""
+
+    run_id: str
+    status: DemoStatus
+    execution_status: str
+    execution_arn: str
+    error: str | None = None
+    model: str
+    recommended: dict[str, Any] | None = None
+    reason: str | None = None
+    candidates: list[CandidateOutcome] = Field(default_factory=list)
+    candidates_completed: int
+    endpoints_left: int
+    # Everything still there after the run, by kind (endpoints, endpoint configs, models, model
+    # servers), as listed; `leftovers` counts them all.
+    left_running: dict[str, list[str]]
+    leftovers: int
+    dynamodb: dict[str, Any]
+    report: str | None = None
+    report_source: str | None = None
+    results: str | None = None
+    notifications: dict[str, Any]
+    wall_seconds: float
+    stack_start_seconds: float
+    run_seconds: float
+    endpoint_url: str | None = None
+    fail_at: str | None = None
+    simulated: str
+    recommendation: Recommendation | None = Field(default=None, exclude=True)
+
+    @property
+    def nothing_left(self) -> bool:
+        """No endpoint, endpoint config, model or model server is left (counted by listing)."""
+        return not any(self.left_running.values())
+
+    @property
+    def exit_code(self) -> int:
+        """0 when the run succeeded and nothing is left running, else 1."""
+        return 0 if self.status == "SUCCEEDED" and self.nothing_left else 1
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+# --- the session ------------------------------------------------------------------------------
+
+
+class DemoSession:
+    """The embedded stack for one demo run: start it, run the evaluation, stop everything.
+
+    Given a running `stack` (tests share one), the session injects its fault into it and, on
+    leaving, switches faults off and restores the quotas a `no-quota` fault changed.
+    """
+
+    def __init__(self, options: DemoOptions, *, stack: EmbeddedStack | None = None) -> None:
+        options.check()
+        self.options = options
+        self.stack = stack
+        self._own = stack is None
+        self._saved_quotas: dict[str, int] = {}
+        self._started = 0.0
+        self._stack_ready = 0.0
+
+    def __enter__(self) -> DemoSession:
+        self._started = time.monotonic()
+        try:
+            from infercost.local.stack import EmbeddedStack
+        except ImportError as missing:  # pragma: no cover - only without the 'local' extra
+            raise InfercostError(
+                f"the demo needs the local stack's packages ({missing.name} is missing)",
+                hint="pip install 'infercost[local]'",
+            ) from None
+        if self.stack is None:
+            self.stack = EmbeddedStack(mode="server", slack=True, faults=self.options.faults())
+            self.stack.start()
+        else:
+            self._saved_quotas = dict(self.stack.runtime.quotas) if self.stack.runtime else {}
+            self.stack.inject(self.options.fail_at)
+        self._stack_ready = time.monotonic()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        stack = self.stack
+        if stack is None:
+            return
+        if self._own:
+            stack.stop()
+            return
+        stack.inject(None)
+        if stack.runtime is not None:
+            stack.runtime.quotas.clear()
+            stack.runtime.quotas.update(self._saved_quotas)
+        stack.quotas.clear()
+        stack.quotas.update(self._saved_quotas)
+
+    @property
+    def running(self) -> EmbeddedStack:
+        if self.stack is None:
+            raise RuntimeError("the demo session has not started")
+        return self.stack
+
+    def run(self, on_progress: Callable[[DemoProgress], None] | None = None) -> DemoOutcome:
+        """Upload the model and its spec, follow the run it starts, and collect the outcome."""
+        stack = self.running
+        options = self.options
+        out = _output_dir(options.out)
+        spec_data = demo_spec(options.candidates, model=options.model, load=options.load)
+        spec = EvaluationSpec.model_validate(spec_data)
+        sns_before = len(stack.notifications())
+        slack_before = len(stack.slack_messages())
+        before = {execution["executionArn"] for execution in stack.executions()}
+        key = f"{stack.key_prefix}{options.model}/model{stack.key_suffix}"
+        uploaded = time.monotonic()
+        stack.upload_model(key, spec=spec_data, artifact=model_artifact(options.model))
+        execution_arn = _started_execution(stack, before)
+
+        from infercost.workflow import run_identity
+
+        run_id = run_identity(execution_arn)
+        tracker = ProgressTracker(
+            stack,
+            spec,
+            started_by=f"uploaded s3://{stack.bucket}/{key}; EventBridge started execution "
+            f"{execution_arn.rsplit(':', 1)[-1]} of {stack.state_machine_arn.rsplit(':', 1)[-1]}",
+        )
+        deadline = uploaded + options.timeout_s
+        stopped = False
+        while True:
+            progress = tracker.look(execution_arn, run_id, time.monotonic() - self._started)
+            if on_progress is not None:
+                on_progress(progress)
+            if progress.status != "RUNNING" or time.monotonic() > deadline + STOP_GRACE_S:
+                break
+            if time.monotonic() > deadline and not stopped:
+                stack.client("stepfunctions").stop_execution(
+                    executionArn=execution_arn,
+                    cause=f"the demo's evaluation did not finish within {options.timeout_s:g} s",
+                )
+                stopped = True
+            time.sleep(POLL_INTERVAL_S)
+        run_seconds = time.monotonic() - uploaded
+        execution = stack.client("stepfunctions").describe_execution(executionArn=execution_arn)
+        return self._outcome(
+            execution,
+            run_id,
+            spec,
+            out,
+            sns_before=sns_before,
+            slack_before=slack_before,
+            run_seconds=run_seconds,
+        )
+
+    def _outcome(
+        self,
+        execution: Mapping[str, Any],
+        run_id: str,
+        spec: EvaluationSpec,
+        out: Path,
+        *,
+        sns_before: int,
+        slack_before: int,
+        run_seconds: float,
+    ) -> DemoOutcome:
+        from infercost.local.stack import SIMULATED_NOTE
+
+        stack = self.running
+        view = stack.store.get_run(run_id)
+        recommendation = view.run.parsed_recommendation() if view else None
+        leftovers = stack.leftovers()
+        sns = stack.notifications()[sns_before:]
+        slack = stack.slack_messages()[slack_before:]
+        report, report_source = _write_report(stack, view, out / f"report-{run_id}.html")
+        results = _write_results(view, out / f"results-{run_id}.json")
+        candidates = _candidate_outcomes(view, spec, recommendation)
+        status: DemoStatus = "SUCCEEDED" if execution["status"] == "SUCCEEDED" else "FAILED"
+        error = None
+        if status == "FAILED":
+            error = (view.run.error if view else None) or str(execution.get("cause") or execution["status"])
+        return DemoOutcome(
+            run_id=run_id,
+            status=status,
+            execution_status=str(execution["status"]),
+            execution_arn=str(execution["executionArn"]),
+            error=error,
+            model=self.options.model,
+            recommended=(
+                recommendation.recommended.model_dump(mode="json")
+                if recommendation and recommendation.recommended
+                else None
+            ),
+            reason=recommendation.reason if recommendation else None,
+            candidates=candidates,
+            candidates_completed=sum(1 for c in candidates if c.status == "COMPLETED"),
+            endpoints_left=len(leftovers["endpoints"]),
+            left_running=leftovers,
+            leftovers=sum(len(names) for names in leftovers.values()),
+            dynamodb={
+                "table": stack.table_name,
+                **_count_items(stack, run_id, str(execution["executionArn"]), self.options.model),
+            },
+            report=str(report) if report else None,
+            report_source=report_source,
+            results=str(results) if results else None,
+            notifications={
+                "sns": len(sns),
+                "slack": len(slack),
+                "sns_subjects": [str(message.get("Subject", "")) for message in sns],
+            },
+            wall_seconds=round(time.monotonic() - self._started, 2),
+            stack_start_seconds=round(self._stack_ready - self._started, 2),
+            run_seconds=round(run_seconds, 2),
+            endpoint_url=stack.endpoint_url,
+            fail_at=self.options.fail_at,
+            simulated=SIMULATED_NOTE,
+            recommendation=recommendation,
+        )
+
+    def explore_commands(self, run_id: str) -> list[str]:
+        """Ready-to-paste commands that read the running local stack (for --keep-running)."""
+        stack = self.running
+        where = f"--endpoint-url {stack.endpoint_url} --table {stack.table_name} --region {stack.region}"
+        return [
+            "export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
+            f"infercost history {self.options.model} {where}",
+            f"infercost show {run_id} {where}",
+            f"infercost report {run_id} --out report.html {where}",
+            f"aws --endpoint-url {stack.endpoint_url} --region {stack.region} stepfunctions "
+            f"list-executions --state-machine-arn {stack.state_machine_arn}",
+        ]
+
+
+def wait_until_interrupted(max_s: float = KEEP_RUNNING_MAX_S, *, tick_s: float = 0.5) -> bool:
+    """Block until Ctrl-C (True) or until `max_s` passed (False)."""
+    deadline = time.monotonic() + max_s
+    try:
+        while time.monotonic() < deadline:
+            time.sleep(min(tick_s, max(0.0, deadline - time.monotonic())))
+    except KeyboardInterrupt:
+        return True
+    return False
+
+
+def run_demo(
+    options: DemoOptions,
+    *,
+    stack: EmbeddedStack | None = None,
+    on_progress: Callable[[DemoProgress], None] | None = None,
+) -> DemoOutcome:
+    """One demo run from start to stop (without --keep-running's pause)."""
+    with DemoSession(options, stack=stack) as session:
+        return session.run(on_progress)
+
+
+# --- collecting -------------------------------------------------------------------------------
+
+
+def _output_dir(out: Path) -> Path:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"cannot create {out}: {error.strerror or error}", field="--out") from None
+    return out
+
+
+def _started_execution(stack: EmbeddedStack, before: set[str], timeout_s: float = 10.0) -> str:
+    """The execution the upload started (EventBridge -> Step Functions), waiting briefly for it."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        new = [e["executionArn"] for e in stack.executions() if e["executionArn"] not in before]
+        if new:
+            return str(new[0])
+        time.sleep(0.05)
+    raise InfercostError(
+        f"the upload started no evaluation within {timeout_s:g} s",
+        hint="the EventBridge rule did not match the artifact key",
+    )
+
+
+def _write_report(stack: EmbeddedStack, view: RunView | None, path: Path) -> tuple[Path | None, str | None]:
+    """The run's report: the one the Report state wrote to S3, else rendered from the stored run."""
+    if view is None:
+        return None, None
+    if view.run.report_key:
+        body = stack.client("s3").get_object(Bucket=stack.bucket, Key=view.run.report_key)["Body"].read()
+        path.write_bytes(body)
+        return path, f"s3://{stack.bucket}/{view.run.report_key}"
+    from infercost.report import render_run_report
+
+    path.write_text(render_run_report(view), encoding="utf-8")
+    return path, "rendered from the stored run (the workflow ended before its Report state)"
+
+
+def _write_results(view: RunView | None, path: Path) -> Path | None:
+    """The run's measurements as an `infercost.results/v1` file (None when nothing was measured)."""
+    from infercost.steps import NothingMeasured, results_of
+
+    if view is None:
+        return None
+    try:
+        results = results_of(view)
+    except NothingMeasured:
+        return None
+    path.write_text(json.dumps(results.to_json(), indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def _candidate_outcomes(
+    view: RunView | None, spec: EvaluationSpec, recommendation: Recommendation | None
+) -> list[CandidateOutcome]:
+    ranked = {item.label: item for item in recommendation.ranked} if recommendation else {}
+    records = {record.index: record for record in view.candidates} if view else {}
+    outcomes = []
+    for index, candidate in enumerate(spec.candidates):
+        record = records.get(index)
+        result = record.parsed_result() if record and record.status == "COMPLETED" else None
+        item = ranked.get(candidate.label)
+        latency = None
+        if result is not None:
+            stats = result.latency_ms
+            latency = {
+                name: round(value, 3)
+                for name in ("p50", "p90", "p95", "p99", "avg", "max")
+                if (value := getattr(stats, name)) is not None
+            }
+        outcomes.append(
+            CandidateOutcome(
+                index=index,
+                candidate=_candidate_json(candidate),
+                label=candidate.label,
+                status=record.status if record else "FAILED",
+                error=(record.error if record else "never started"),
+                latency_ms=latency,
+                latency_source=result.source if result else None,
+                cost_per_100k_usd=item.cost_per_100k_usd if item else None,
+                meets_slo=item.meets_slo if item else None,
+                rank=item.rank if item else None,
+                endpoint_name=record.endpoint_name if record else None,
+            )
+        )
+    return outcomes
+
+
+def _candidate_json(candidate: Candidate) -> dict[str, Any]:
+    data: dict[str, Any] = candidate.model_dump(mode="json")
+    return data
+
+
+def _count_items(stack: EmbeddedStack, run_id: str, execution_arn: str, model: str) -> dict[str, Any]:
+    """Items this run wrote (run, candidates, trigger guard, model registry), counted by a scan."""
+    from infercost.store import MODELS_PK, from_item, model_pk
+
+    kinds: dict[str, int] = {}
+    total = 0
+    pages = stack.client("dynamodb").get_paginator("scan").paginate(TableName=stack.table_name)
+    for page in pages:
+        for raw in page["Items"]:
+            total += 1
+            item = from_item(raw)
+            ours = (
+                item.get("run_id") == run_id
+                or (item.get("item_type") == "trigger" and item.get("execution_arn") == execution_arn)
+                or (item.get("PK") == MODELS_PK and item.get("SK") == model_pk(model))
+            )
+            if ours:
+                kind = str(item.get("item_type", "other"))
+                kinds[kind] = kinds.get(kind, 0) + 1
+    return {"items": sum(kinds.values()), "items_by_kind": dict(sorted(kinds.items())), "table_items": total}
