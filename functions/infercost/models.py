@@ -291,6 +291,8 @@ class CandidateResult(_Lenient):
 
     candidate: Candidate
     price_per_hour_usd: float | None = Field(default=None, ge=0)
+    # Where price_per_hour_usd came from, when a run priced it (snapshot, live, override).
+    price_source: Literal["results", "override", "live", "snapshot"] | None = None
     latency_ms: LatencyStats
     max_rps_at_slo: float | None = Field(default=None, ge=0)
     invocations: int | None = Field(default=None, ge=0)

@@ -224,7 +224,7 @@ def _cost(
 
 def _price_of(result: CandidateResult, prices: PriceLookup | None, field: str) -> Price:
     if result.price_per_hour_usd is not None:
-        return Price(usd_per_hour=result.price_per_hour_usd, source="results")
+        return Price(usd_per_hour=result.price_per_hour_usd, source=result.price_source or "results")
     if prices is None:
         raise MissingPriceError(
             f"no price for {result.candidate.label}",

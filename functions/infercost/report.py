@@ -717,11 +717,10 @@ def _section_benchmark(report: ReportInput) -> str:
             else "Not recorded for this run."
         )
         return f'<section id="benchmark-cost">{title}<p class="empty">{why}</p></section>'
-    summary = (
-        f"Measuring these candidates cost <strong>{html.escape(usd(bench.total_usd))}</strong>"
-        f" for {html.escape(_duration(bench.endpoint_seconds))} of endpoint time, each endpoint "
-        "billed from its creation until it was deleted."
-    )
+    summary = f"Measuring these candidates cost <strong>{html.escape(usd(bench.total_usd))}</strong>"
+    if bench.endpoint_seconds is not None:
+        summary += f" for {html.escape(_duration(bench.endpoint_seconds))} of endpoint time"
+    summary += ", each endpoint billed from its creation until it was deleted."
     costly = sorted(
         (line for line in bench.lines if line.cost_usd), key=lambda line: -(line.cost_usd or 0.0)
     )[:3]

@@ -27,7 +27,7 @@ from infercost.models import (
     LatencyStats,
     ResultsFile,
 )
-from infercost.pricing.types import PriceLookup
+from infercost.pricing.types import PriceLookup, PriceSource
 from infercost.store import Artifact as StoreArtifact
 from infercost.store import (
     CandidateRecord,
@@ -210,16 +210,22 @@ def _accept(
         )
     book = prices()
     hourly: dict[int, float | None] = {}
+    sources: dict[int, PriceSource] = {}
     for index, candidate in enumerate(spec.candidates):
         try:
             book.check_candidate(candidate)
-            hourly[index] = None if candidate.is_serverless else book.candidate_price(candidate).usd_per_hour
+            hourly[index] = None
+            if not candidate.is_serverless:
+                price = book.candidate_price(candidate)
+                hourly[index], sources[index] = price.usd_per_hour, price.source
         except InputError as error:
             field = f"candidates[{index}]" + (f".{error.field}" if error.field else "")
             raise InputError(error.message, field=field, hint=error.hint) from None
     headroom = _quota_headroom(servicequotas, sagemaker, spec.candidates)
     skipped = allocate_quota(spec.candidates, headroom)
-    plans = plan_candidates(spec, run, prefix=settings.resource_prefix, prices=hourly, skipped=skipped)
+    plans = plan_candidates(
+        spec, run, prefix=settings.resource_prefix, prices=hourly, price_sources=sources, skipped=skipped
+    )
     runnable = [plan.candidate for plan in plans if plan.status != "SKIPPED"]
     if not runnable:
         reasons = "; ".join(f"{p.label}: {p.skip_reason}" for p in plans)
@@ -412,6 +418,7 @@ def collect_metrics(
     result = CandidateResult(
         candidate=state.candidate.candidate,
         price_per_hour_usd=state.candidate.price_per_hour_usd,
+        price_source=state.candidate.price_source,
         latency_ms=latency,
         max_rps_at_slo=load.max_rps_at_slo,
         # Every request counts as an invocation, failed ones included (ResultsFile.error_rate).

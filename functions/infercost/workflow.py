@@ -146,6 +146,7 @@ class CandidatePlan(_Shape):
     production_variants: list[dict[str, Any]]
     tags: list[dict[str, str]]
     price_per_hour_usd: float | None = None
+    price_source: Literal["results", "override", "live", "snapshot"] | None = None
 
 
 class Evaluation(_Shape):
@@ -327,6 +328,7 @@ def plan_candidates(
     *,
     prefix: str,
     prices: Mapping[int, float | None],
+    price_sources: Mapping[int, Literal["results", "override", "live", "snapshot"]] | None = None,
     skipped: Mapping[int, str],
 ) -> list[CandidatePlan]:
     """One plan per candidate of the spec, in its order; `skipped` maps index -> reason."""
@@ -348,6 +350,7 @@ def plan_candidates(
                 production_variants=production_variants(name, candidate),
                 tags=tags,
                 price_per_hour_usd=prices.get(index),
+                price_source=(price_sources or {}).get(index),
             )
         )
     return plans

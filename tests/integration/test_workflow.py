@@ -76,6 +76,9 @@ def test_three_candidates_end_to_end(stack: EmbeddedStack) -> None:
     # The simulated GPU answers fastest; it must be the only one or the cheapest passing one.
     passing = [item for item in recommendation.ranked if item.meets_slo]
     assert recommendation.recommended.label == passing[0].label
+    # Prepare priced the candidates with the Price List API (served locally from the snapshot),
+    # and the ranking says where each price came from.
+    assert {item.price_source for item in recommendation.ranked if item.price_per_hour_usd} == {"live"}
     assert view.run.report_key
     html = stack.client("s3").get_object(Bucket=stack.bucket, Key=view.run.report_key)["Body"].read()
     assert b"<html" in html.lower() and b"ml.g5.xlarge" in html
