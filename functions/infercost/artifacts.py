@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -82,3 +83,28 @@ def put_report(s3: Any, bucket: str, key: str, html: str) -> None:
         Body=html.encode("utf-8"),
         ContentType="text/html; charset=utf-8",
     )
+
+
+def sweep_share_key(prefix: str, model: str, run_id: str, endpoint_name: str, worker: int) -> str:
+    """Where a sweep worker leaves its share: beside the report, '<report>/load/<endpoint>/worker-N.json'."""
+    return (
+        report_key(prefix, model, run_id).removesuffix(".html")
+        + f"/load/{endpoint_name}/worker-{worker}.json"
+    )
+
+
+def put_json(s3: Any, bucket: str, key: str, document: Any) -> None:
+    s3.put_object(
+        Bucket=bucket, Key=key, Body=json.dumps(document).encode("utf-8"), ContentType="application/json"
+    )
+
+
+def get_json(s3: Any, bucket: str, key: str) -> Any:
+    """The JSON document at s3://bucket/key; InputError naming it when it is gone."""
+    try:
+        response = s3.get_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if _missing(error):
+            raise InputError(f"s3://{bucket}/{key} is missing", field="sweep") from None
+        raise
+    return json.loads(response["Body"].read())

@@ -825,69 +825,101 @@ def endpoint_transport(endpoint_name: str, content_type: str, *, timeout_s: floa
 # ----------------------------------------------------------------------------- the protocol
 
 
-def split_plan(plan: LoadPlan, workers: int) -> list[LoadPlan]:
-    """Divide a plan among `workers` that run at the same time (a Map of workers).
+@dataclass(frozen=True)
+class SweepStep:
+    """One sweep level as one worker runs it: its share of the level's connections and requests."""
 
-    Requests and each concurrency level are shared out (levels below `workers` are dropped);
-    merge the workers' results with `merge_load_results`. Each worker's serial run is one
-    stream, so the merged `measured` level has `workers` requests in flight, not one.
-    """
-    if workers < 1:
-        raise InputError(f"workers must be at least 1, got {workers}", field="workers")
-    if workers == 1:
-        return [plan]
+    level: int
+    concurrency: int
+    requests: int
+
+
+def sweep_share(plan: LoadPlan, workers: int, index: int) -> list[SweepStep]:
+    """Worker `index`'s share of every sweep level (levels with fewer connections than workers
+    are run by the first workers only). The shares of a level add up to the level."""
+    if workers < 1 or not 0 <= index < workers:
+        raise InputError(f"worker {index} of {workers} does not exist", field="worker")
     per_level = plan.requests_per_level or plan.requests
-    levels = [level for level in plan.concurrency if level >= workers and level > 1]
-    plans = []
-    for index in range(workers):
-        shares = [_share(level, workers, index) for level in levels]
-        if len(set(shares)) != len(shares):
-            raise InputError(
-                f"concurrency levels {levels} cannot be split across {workers} workers without two "
-                "levels landing on the same per-worker concurrency",
-                field="load.concurrency",
-                hint=f"use multiples of {workers}",
-            )
-        plans.append(
-            plan.model_copy(
-                update={
-                    "warmup": math.ceil(plan.warmup / workers),
-                    "requests": max(1, _share(plan.requests, workers, index)),
-                    "concurrency": [1, *shares],
-                    "requests_per_level": max(1, _share(per_level, workers, index)),
-                }
-            )
-        )
-    return plans
+    steps = []
+    for level in (level for level in plan.concurrency if level > 1):
+        concurrency = _share(level, workers, index)
+        if concurrency:
+            requests = max(1, round(per_level * concurrency / level))
+            steps.append(SweepStep(level, concurrency, requests))
+    return steps
 
 
 def _share(total: int, parts: int, index: int) -> int:
     return total // parts + (1 if index < total % parts else 0)
 
 
-def merge_load_results(
-    results: Sequence[LoadTestResult], *, slo: Slo | None = None, max_error_rate: float = 0.01
-) -> LoadTestResult:
-    """Merge the results of workers that ran `split_plan` shares at the same time."""
-    if not results:
+class SweepShare(BaseModel):
+    """What one worker of a fanned-out sweep measured: its share of each level it reached."""
+
+    model_config = ConfigDict(frozen=True)
+
+    worker: int = Field(ge=0)
+    workers: int = Field(ge=1)
+    levels: list[int] = Field(default_factory=list, description="the whole level of each sweep entry")
+    sweep: list[LevelResult] = Field(default_factory=list)
+    partial: bool = False
+    notes: list[str] = Field(default_factory=list)
+
+
+@dataclass
+class Sweep:
+    """A concurrency sweep's levels, what stopped it, and whether the time budget cut it short."""
+
+    levels: list[LevelResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    partial: bool = False
+    abandoned: int = 0
+
+
+def merge_sweep_shares(shares: Sequence[SweepShare], plan: LoadPlan, slo: Slo | None) -> Sweep:
+    """Merge the workers' shares level by level (sketches merge exactly, rates add).
+
+    The merged sweep ends where it would have ended on one machine: after the first level that
+    misses the SLO or the error budget, or before the first level a worker did not reach.
+    """
+    if not shares:
         raise ValueError("nothing to merge")
-    slo = slo or results[0].slo
-    measured = merge_level_results([r.measured for r in results])
-    depth = min(len(r.sweep) for r in results)
-    sweep = [merge_level_results([r.sweep[i] for r in results]) for i in range(depth)]
-    notes = [f"merged from {len(results)} workers running at the same time"]
-    for index, result in enumerate(results):
-        notes.extend(f"worker {index}: {note}" for note in result.notes)
-    return LoadTestResult(
-        started_at=min(r.started_at for r in results),
-        ended_at=max(r.ended_at for r in results),
-        measured=measured,
-        sweep=sweep,
-        max_rps_at_slo=max_rps_at_slo([measured, *sweep], slo, max_error_rate=max_error_rate),
-        slo=slo,
-        partial=any(r.partial for r in results),
-        notes=notes,
-    )
+    workers = shares[0].workers
+    merged = Sweep(notes=[f"sweep driven by {workers} workers at once, merged level by level"])
+    for share in shares:
+        merged.notes.extend(f"worker {share.worker}: {note}" for note in share.notes)
+        merged.partial = merged.partial or share.partial
+    for level in (level for level in plan.concurrency if level > 1):
+        expected = min(workers, level)
+        parts = [s.sweep[s.levels.index(level)] for s in shares if level in s.levels]
+        if len(parts) < expected:
+            merged.notes.append(
+                f"sweep ends before concurrency {level}: {expected - len(parts)} of {expected} workers "
+                "did not run it"
+            )
+            break
+        result = merge_level_results(parts)
+        merged.levels.append(result)
+        if _ends_sweep(result, plan, slo, merged.notes):
+            break
+    return merged
+
+
+def _ends_sweep(level: LevelResult, plan: LoadPlan, slo: Slo | None, notes: list[str]) -> bool:
+    """Whether the sweep stops after `level` (error budget or SLO missed); says why in `notes`."""
+    if level.error_rate > plan.max_error_rate:
+        notes.append(
+            f"sweep stopped at concurrency {level.concurrency}: {level.describe_errors()} "
+            f"exceeds the {plan.max_error_rate:.0%} error budget"
+        )
+        return True
+    breach = slo_breach(level, slo) if slo is not None else None
+    if breach is not None:
+        notes.append(f"sweep stopped: {breach}")
+        return True
+    if level.errors:
+        notes.append(f"concurrency {level.concurrency}: {level.describe_errors()}")
+    return False
 
 
 def slo_breach(level: LevelResult, slo: Slo) -> str | None:
@@ -1022,6 +1054,7 @@ def run_load_test(
     workers: int = 1,
     minute_aligned: bool = False,
     fresh_second: bool = False,
+    swept: Sweep | None = None,
 ) -> LoadTestResult:
     """Warm-up (discarded), the concurrency sweep, then `plan.requests` measured one in flight.
 
@@ -1031,12 +1064,12 @@ def run_load_test(
     starts it on a fresh second, for metrics kept per second (the local stack's model servers). The sweep runs each level > 1 of
     `plan.concurrency` and stops at the first level that misses the SLO or exceeds
     `plan.max_error_rate`. With `workers` > 1 the sweep levels are driven by that
-    many processes at once (each holds its share of the connections). When the time budget runs
-    out the result is marked partial.
+    many processes at once (each holds its share of the connections). `swept` is a sweep already
+    run elsewhere (the workflow's workers, `merge_sweep_shares`): then only the warm-up and the
+    measured run are driven here. When the time budget runs out the result is marked partial.
     """
     clock = _Clock(time_budget_s)
     notes: list[str] = []
-    partial = False
 
     warm = RawLevel(1)
     if plan.warmup:
@@ -1045,58 +1078,13 @@ def run_load_test(
             notes.append(f"warm-up: {sum(warm.errors.values())} of {warm.completed} requests failed")
     warm_failures = 0 if warm.latencies_ms else warm.completed
 
-    # The sweep runs first but must leave the measured run its time.
-    sweep_clock = clock.until(clock.deadline - _measured_reserve_s(plan, warm, clock, minute_aligned))
-    sweep: list[LevelResult] = []
-    sweep_abandoned = 0
-    levels = [level for level in plan.concurrency if level > 1]
-    per_level = plan.requests_per_level or plan.requests
-    max_errors = math.floor(plan.max_error_rate * per_level)
-    pool = _WorkerPool(transport, payload, workers) if workers > 1 and levels else None
-    try:
-        for concurrency in levels:
-            if sweep_clock.expired():
-                partial = True
-                notes.append(f"time budget ran out before concurrency {concurrency}")
-                break
-            tick = _ticker(progress, "sweep", concurrency, per_level, sweep_clock)
-            if pool is not None:
-                raw = pool.run_level(
-                    per_level, concurrency, deadline_in_s=sweep_clock.deadline - time.monotonic()
-                )
-                if tick is not None:
-                    tick(raw.completed)
-            else:
-                raw = transport.run_level(
-                    payload,
-                    per_level,
-                    concurrency,
-                    deadline=sweep_clock.deadline,
-                    max_errors=max_errors,
-                    tick=tick,
-                )
-            level = raw.to_level()
-            sweep.append(level)
-            sweep_abandoned += raw.abandoned
-            if raw.aborted == "time budget ran out":
-                partial = True
-                notes.append(f"time budget ran out during concurrency {concurrency}")
-                break
-            if level.error_rate > plan.max_error_rate:
-                notes.append(
-                    f"sweep stopped at concurrency {concurrency}: {level.describe_errors()} "
-                    f"exceeds the {plan.max_error_rate:.0%} error budget"
-                )
-                break
-            breach = slo_breach(level, slo) if slo is not None else None
-            if breach is not None:
-                notes.append(f"sweep stopped: {breach}")
-                break
-            if level.errors:
-                notes.append(f"concurrency {concurrency}: {level.describe_errors()}")
-    finally:
-        if pool is not None:
-            pool.close()
+    if swept is None:
+        # The sweep runs first but must leave the measured run its time.
+        sweep_clock = clock.until(clock.deadline - _measured_reserve_s(plan, warm, clock, minute_aligned))
+        swept = _sweep(transport, payload, sweep_share(plan, 1, 0), plan, slo, sweep_clock, progress, workers)
+    sweep = swept.levels
+    notes.extend(swept.notes)
+    partial = swept.partial
 
     if minute_aligned:
         _wait_for_next_minute(clock, notes)
@@ -1118,7 +1106,7 @@ def run_load_test(
             f"measured run: {measured.describe_errors()}; latency is of the {measured.ok} successes only"
         )
 
-    abandoned = serial.abandoned + sweep_abandoned
+    abandoned = serial.abandoned + swept.abandoned
     if abandoned:
         notes.append(f"{abandoned} requests in flight when the time budget ran out were not counted")
     return LoadTestResult(
@@ -1130,6 +1118,91 @@ def run_load_test(
         slo=slo,
         partial=partial,
         notes=notes,
+    )
+
+
+def _sweep(
+    transport: Transport,
+    payload: bytes,
+    steps: Sequence[SweepStep],
+    plan: LoadPlan,
+    slo: Slo | None,
+    clock: _Clock,
+    progress: Callable[[LoadProgress], None] | None,
+    workers: int = 1,
+) -> Sweep:
+    """Run `steps` in order; stop after the first that misses the SLO or the error budget."""
+    swept = Sweep()
+    max_error_rate = plan.max_error_rate
+    pool = _WorkerPool(transport, payload, workers) if workers > 1 and steps else None
+    try:
+        for step in steps:
+            if clock.expired():
+                swept.partial = True
+                swept.notes.append(f"time budget ran out before concurrency {step.concurrency}")
+                break
+            tick = _ticker(progress, "sweep", step.concurrency, step.requests, clock)
+            if pool is not None:
+                raw = pool.run_level(
+                    step.requests, step.concurrency, deadline_in_s=clock.deadline - time.monotonic()
+                )
+                if tick is not None:
+                    tick(raw.completed)
+            else:
+                raw = transport.run_level(
+                    payload,
+                    step.requests,
+                    step.concurrency,
+                    deadline=clock.deadline,
+                    max_errors=math.floor(max_error_rate * step.requests),
+                    tick=tick,
+                )
+            level = raw.to_level()
+            swept.levels.append(level)
+            swept.abandoned += raw.abandoned
+            if raw.aborted == "time budget ran out":
+                swept.partial = True
+                swept.notes.append(f"time budget ran out during concurrency {step.concurrency}")
+                break
+            if _ends_sweep(level, plan, slo, swept.notes):
+                break
+    finally:
+        if pool is not None:
+            pool.close()
+    return swept
+
+
+def run_sweep_share(
+    transport: Transport,
+    payload: bytes,
+    plan: LoadPlan,
+    *,
+    worker: int,
+    workers: int,
+    slo: Slo | None = None,
+    time_budget_s: float | None = None,
+    progress: Callable[[LoadProgress], None] | None = None,
+) -> SweepShare:
+    """One worker of a fanned-out sweep: a share of the warm-up (to open its connections), then its
+    share of each level. The shares of all workers merge with `merge_sweep_shares`."""
+    clock = _Clock(time_budget_s)
+    steps = sweep_share(plan, workers, worker)
+    notes: list[str] = []
+    warmup = math.ceil(plan.warmup / workers)
+    if warmup and steps:
+        warm = _serial(transport, payload, warmup, "warmup", clock, progress, 0)
+        if warm.errors:
+            notes.append(f"warm-up: {sum(warm.errors.values())} of {warm.completed} requests failed")
+    swept = _sweep(transport, payload, steps, plan, slo, clock, progress)
+    if swept.abandoned:
+        notes.append(f"{swept.abandoned} requests in flight when the time budget ran out were not counted")
+    return SweepShare(
+        worker=worker,
+        workers=workers,
+        levels=[step.level for step in steps[: len(swept.levels)]],
+        sweep=swept.levels,
+        partial=swept.partial,
+        notes=[*notes, *swept.notes],
     )
 
 
@@ -1222,6 +1295,9 @@ __all__ = [
     "LoadTestResult",
     "RawLevel",
     "SageMakerTransport",
+    "Sweep",
+    "SweepShare",
+    "SweepStep",
     "Transport",
     "classify_client_error",
     "clear_endpoint_resolvers",
@@ -1229,14 +1305,15 @@ __all__ = [
     "http_transport",
     "max_rps_at_slo",
     "merge_level_results",
-    "merge_load_results",
+    "merge_sweep_shares",
     "new_event_loop",
     "register_endpoint_resolver",
     "results_document",
     "run_load_test",
+    "run_sweep_share",
     "sagemaker_transport",
     "slo_breach",
-    "split_plan",
+    "sweep_share",
 ]
 
 

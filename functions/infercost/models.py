@@ -175,6 +175,12 @@ class LoadPlan(_Strict):
     )
     max_error_rate: float = Field(default=0.01, ge=0, le=1)
     request_timeout_s: float = Field(default=60, gt=0, le=900)
+    workers: int | None = Field(
+        default=None,
+        ge=1,
+        le=32,
+        description="workers (Lambdas) driving the sweep at once (default: one per 64 connections)",
+    )
 
     @field_validator("concurrency")
     @classmethod

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from infercost import artifacts, endpoints
 from infercost.config import Settings
@@ -47,6 +47,7 @@ from infercost.workflow import (
     TaskError,
     Timing,
     allocate_quota,
+    load_workers,
     merge_spec,
     merge_timing,
     model_name_from_key,
@@ -257,7 +258,12 @@ def _accept(
         accepted=True,
         run=run,
         timing=timing,
-        benchmark=Benchmark(payload=spec.payload, load=spec.load, slo=spec.slo),
+        benchmark=Benchmark(
+            payload=spec.payload,
+            load=spec.load,
+            slo=spec.slo,
+            workers=list(range(load_workers(spec.load))),
+        ),
         candidates=plans,
         estimated_cost_usd=estimate.cost_usd,
     )
@@ -302,6 +308,13 @@ class MetricsSummary(_Summary):
     sample_count: int
 
 
+class SweepShareRef(_Summary):
+    """Where a sweep worker left its share (S3, beside the report: too big for the state)."""
+
+    worker: int
+    key: str
+
+
 class CandidateState(_Event):
     """The Map iteration's state: the run, the candidate's plan, and what its steps produced."""
 
@@ -310,6 +323,7 @@ class CandidateState(_Event):
     benchmark: Benchmark
     candidate: CandidatePlan
     endpoint: EndpointPoll | None = None
+    sweep: list[SweepShareRef] | None = None
     load: LoadSummary | None = None
     metrics: MetricsSummary | None = None
     error: TaskError | None = None
@@ -325,19 +339,74 @@ def _candidate_record(state: CandidateState, **fields: Any) -> CandidateRecord:
     )
 
 
+class LoadWorkerEvent(CandidateState):
+    worker: int = Field(ge=0)
+
+
+def load_worker(
+    state: LoadWorkerEvent, *, s3: Any, settings: Settings, time_budget_s: float | None
+) -> SweepShareRef:
+    """One worker of a fanned-out sweep: drive its share of each level, leave the share in S3."""
+    from infercost import loadgen
+
+    payload = artifacts.read_payload(s3, state.run.artifact.bucket, state.benchmark.payload)
+    plan = state.benchmark.load
+    transport = loadgen.endpoint_transport(
+        state.candidate.name, state.benchmark.payload.content_type, timeout_s=plan.request_timeout_s
+    )
+    try:
+        share = loadgen.run_sweep_share(
+            transport,
+            payload,
+            plan,
+            worker=state.worker,
+            workers=len(state.benchmark.workers),
+            slo=state.benchmark.slo,
+            time_budget_s=time_budget_s,
+        )
+    finally:
+        transport.close()
+    key = artifacts.sweep_share_key(
+        settings.reports_prefix, state.run.model, state.run.run_id, state.candidate.name, state.worker
+    )
+    artifacts.put_json(s3, settings.artifacts_bucket, key, share.model_dump(mode="json"))
+    return SweepShareRef(worker=state.worker, key=key)
+
+
+def _merged_sweep(state: CandidateState, s3: Any, settings: Settings | None) -> Any:
+    """The sweep the workers ran before LoadTest (None when LoadTest runs it itself)."""
+    from infercost import loadgen
+
+    if not state.sweep:
+        return None
+    if settings is None:
+        raise InputError("merging the sweep workers' shares needs the settings (the bucket)", field="sweep")
+    shares = [
+        loadgen.SweepShare.model_validate(artifacts.get_json(s3, settings.artifacts_bucket, ref.key))
+        for ref in sorted(state.sweep, key=lambda ref: ref.worker)
+    ]
+    return loadgen.merge_sweep_shares(shares, state.benchmark.load, state.benchmark.slo)
+
+
 def load_test(
     state: CandidateState,
     *,
     s3: Any,
     store: ResultsStore,
     time_budget_s: float | None,
+    settings: Settings | None = None,
 ) -> LoadSummary:
-    """Drive the endpoint (warm-up, serial run, concurrency sweep) and record the client view."""
+    """Drive the endpoint (warm-up, concurrency sweep, serial run) and record the client view.
+
+    When sweep workers ran before (`state.sweep`), their shares are merged and only the warm-up
+    and the measured serial run are driven here.
+    """
     from infercost import loadgen
 
     store.put_candidate(run_key(state.run), _candidate_record(state, status="RUNNING"))
     payload = artifacts.read_payload(s3, state.run.artifact.bucket, state.benchmark.payload)
     plan = state.benchmark.load
+    swept = _merged_sweep(state, s3, settings)
     transport = loadgen.endpoint_transport(
         state.candidate.name,
         state.benchmark.payload.content_type,
@@ -354,6 +423,7 @@ def load_test(
             # Without minute alignment the metrics are per second (the local stack): keep the
             # sweep out of the measured run's first second.
             fresh_second=not state.timing.align_to_minute,
+            swept=swept,
         )
     finally:
         transport.close()

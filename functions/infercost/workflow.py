@@ -122,12 +122,29 @@ class Timing(_Shape):
         return max(1, math.ceil(self.endpoint_deadline_seconds / max(self.endpoint_poll_seconds, 1)))
 
 
+# A sweep worker (one Lambda) holds at most this many connections; more would make its own CPU,
+# not the endpoint, the bottleneck. `load.workers` in the spec overrides the count this gives.
+MAX_CONNECTIONS_PER_WORKER = 64
+
+
+def load_workers(plan: LoadPlan) -> int:
+    """How many workers drive the sweep at once: `load.workers`, else one per 64 connections."""
+    highest = max(plan.concurrency)
+    if plan.workers is not None:
+        return min(plan.workers, highest)
+    return max(1, math.ceil(highest / MAX_CONNECTIONS_PER_WORKER))
+
+
 class Benchmark(_Shape):
     """What each candidate is driven with: the request, the load plan and the SLO."""
 
     payload: PayloadSpec
     load: LoadPlan
     slo: Slo
+    workers: list[int] = Field(
+        default_factory=lambda: [0],
+        description="the sweep's workers, one Lambda each; more than one runs them as a Map",
+    )
 
 
 CandidatePlanStatus = Literal["PENDING", "SKIPPED"]

@@ -42,7 +42,7 @@ class FunctionSpec:
     layers: tuple[LayerSpec, ...] = (RUNTIME_LAYER,)
 
 
-# Handler module -> its function. LoadTest drives up to 15 minutes of requests, CollectMetrics
+# Handler module -> its function. LoadTest (and each LoadWorker) drives up to 15 minutes of requests, CollectMetrics
 # polls CloudWatch until its deadline (metrics_deadline_seconds, 600 s by default); both get
 # Lambda's maximum. Report renders charts with matplotlib, which wants memory. Every step that
 # moves a candidate or a run forward writes its status to the table.
@@ -50,8 +50,13 @@ FUNCTION_SPECS: dict[str, FunctionSpec] = {
     "prepare": FunctionSpec(
         512, 120, (p.read_artifact_inputs, p.read_write_results, p.look_up_prices, p.check_quotas)
     ),
+    "load_worker": FunctionSpec(
+        1024, 900, (p.invoke_benchmark_endpoints, p.read_artifact_inputs, p.write_sweep_shares)
+    ),
     "load_test": FunctionSpec(
-        1024, 900, (p.invoke_benchmark_endpoints, p.read_artifact_inputs, p.write_results)
+        1024,
+        900,
+        (p.invoke_benchmark_endpoints, p.read_artifact_inputs, p.read_reports, p.write_results),
     ),
     "collect_metrics": FunctionSpec(256, 900, (p.read_endpoint_metrics, p.write_results)),
     "teardown": FunctionSpec(

@@ -83,6 +83,21 @@ def write_reports(res: Resources, role: iam.Role) -> None:
     )
 
 
+def write_sweep_shares(res: Resources, role: iam.Role) -> None:
+    """Put a sweep worker's share (its latency sketches) beside the run's report."""
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["s3:PutObject"],
+            resources=[res.artifacts.arn_for_objects(f"{res.config.reports_prefix}*")],
+        )
+    )
+    nag.wildcard_resource(
+        role,
+        f"{nag.arn_of(res.artifacts)}/{res.config.reports_prefix}*",
+        "each run's sweep workers write their shares under the reports prefix",
+    )
+
+
 def _index_wildcard(res: Resources, role: iam.Role) -> None:
     nag.wildcard_resource(
         role,

@@ -38,7 +38,8 @@ LABELS = [Candidate.model_validate(candidate).label for candidate in DEMO_CANDID
 # Fault runs evaluate two candidates (the fault hits the first, the second carries the run) with
 # a short load: what they prove is the workflow's answer to the fault, not the measurement.
 FAULT_CANDIDATES = 2
-FAULT_LOAD = {"warmup": 2, "requests": 10, "concurrency": [1]}
+# Short, but with a sweep shared by two workers, as the demo's own load has (`load-worker` needs it).
+FAULT_LOAD = {"warmup": 2, "requests": 10, "concurrency": [1, 2], "requests_per_level": 8, "workers": 2}
 NOTHING = {"endpoints": [], "endpoint_configs": [], "models": [], "model_servers": []}
 
 
@@ -140,8 +141,9 @@ def test_normal_run_in_json_then_every_thread_and_port_is_stopped(
     assert data["notifications"]["sns_subjects"][0].startswith("infercost tiny-mlp: ")
     # Progress went to stderr, one line per change: the candidates were seen loading and torn down.
     assert "EventBridge started execution" in err
+    # Each answered warm-up 5 + measured 40 + the sweep's 40, and a warm-up of 3 per sweep worker.
     for label in LABELS[:DEMO_DEFAULT_CANDIDATES]:
-        assert f"{label}: loading" in err and f"{label}: torn down (85 requests answered)" in err
+        assert f"{label}: loading" in err and f"{label}: torn down (91 requests answered)" in err
     assert "HTTP/1.1" not in err, "the moto server's request log leaked"
     # The results file is what `infercost recommend` reads, and ranks the same way.
     results = json.loads(Path(data["results"]).read_text())
@@ -165,6 +167,7 @@ def test_normal_run_in_json_then_every_thread_and_port_is_stopped(
 CANDIDATE_FAULTS = {
     "create-endpoint": ("FAILED", "account-level service limit"),
     "endpoint-failed": ("FAILED", "ping health check"),
+    "load-worker": ("FAILED", "LoadWorker raised on purpose"),
     "load-test": ("FAILED", "LoadTest raised on purpose"),
     "collect-metrics": ("FAILED", "CollectMetrics raised on purpose"),
     "no-quota": ("SKIPPED", "no endpoint quota left for ml.c7g.large"),

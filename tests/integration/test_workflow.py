@@ -120,6 +120,54 @@ def test_load_test_that_raises_fails_only_that_candidate(stack: EmbeddedStack) -
     assert_nothing_left(stack)
 
 
+FANNED_OUT_LOAD = {
+    "warmup": 2,
+    "requests": 12,
+    "concurrency": [1, 2, 4],
+    "requests_per_level": 16,
+    "workers": 2,
+}
+
+
+def test_a_sweep_driven_by_several_workers_is_merged_level_by_level(stack: EmbeddedStack) -> None:
+    execution = evaluate(stack, "fan-out", spec("fan-out", [C5X, G5], load=FANNED_OUT_LOAD))
+
+    assert execution["status"] == "SUCCEEDED", failed_events(stack, execution["executionArn"])
+    view = run_of(stack, "fan-out")
+    assert [c.status for c in view.candidates] == ["COMPLETED"] * 2
+    s3 = stack.client("s3")
+    for candidate in view.candidates:
+        # Both workers ran a share of each level; LoadTest merged them into whole levels.
+        assert [(level["concurrency"], level["requests"]) for level in candidate.sweep or []] == [
+            (2, 16),
+            (4, 16),
+        ]
+        result = candidate.parsed_result()
+        assert result is not None and result.max_rps_at_slo is not None
+        prefix = f"reports/fan-out/{view.run.run_id}/load/{candidate.endpoint_name}/"
+        listed = s3.list_objects_v2(Bucket=stack.bucket, Prefix=prefix).get("Contents", [])
+        assert sorted(item["Key"].removeprefix(prefix) for item in listed) == [
+            "worker-0.json",
+            "worker-1.json",
+        ]
+        share = json.loads(s3.get_object(Bucket=stack.bucket, Key=f"{prefix}worker-1.json")["Body"].read())
+        assert share["worker"] == 1 and share["levels"] == [2, 4]
+        assert [level["concurrency"] for level in share["sweep"]] == [1, 2]
+    assert_nothing_left(stack)
+
+
+def test_a_sweep_worker_that_raises_fails_only_that_candidate(stack: EmbeddedStack) -> None:
+    stack.inject("load-worker")
+    execution = evaluate(stack, "worker-raises", spec("worker-raises", [C5, G5], load=FANNED_OUT_LOAD))
+
+    assert execution["status"] == "SUCCEEDED", describe(execution)
+    view = run_of(stack, "worker-raises")
+    assert [c.status for c in view.candidates] == ["FAILED", "COMPLETED"]
+    assert "LoadWorker raised on purpose" in (view.candidates[0].error or "")
+    assert view.candidates[0].endpoint_deleted_at is not None
+    assert_nothing_left(stack)
+
+
 def test_collect_metrics_that_raises_fails_only_that_candidate(stack: EmbeddedStack) -> None:
     stack.inject("collect-metrics")
     execution = evaluate(stack, "metrics-raise", spec("metrics-raise", [C5, G5]))

@@ -73,7 +73,11 @@ def test_the_artifact_is_a_real_tar_gz() -> None:
 def test_planned_requests_counts_warmup_measured_and_each_sweep_level() -> None:
     spec = EvaluationSpec.model_validate(demo_spec())
     load = spec.load
-    assert planned_requests(load) == load.warmup + load.requests + (load.requests_per_level or 0)
+    assert load.workers == 2 and load.warmup == 5 and load.concurrency == [1, 4]
+    # Each of the two sweep workers warms up with 3 requests, then sends half of the level's 40.
+    assert planned_requests(load) == 5 + 40 + 40 + 2 * 3
+    one_worker = load.model_copy(update={"workers": 1})
+    assert planned_requests(one_worker) == 5 + 40 + 40
     single = load.model_copy(update={"concurrency": [1]})
     assert planned_requests(single) == load.warmup + load.requests
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import socketserver
 import threading
@@ -17,16 +18,20 @@ from infercost.errors import InputError
 from infercost.loadgen import (
     FAIL_FAST_AFTER,
     HttpTransport,
+    LevelResult,
     LoadProgress,
     LoadTestError,
+    RawLevel,
     SageMakerTransport,
+    SweepShare,
     clear_endpoint_resolvers,
     endpoint_transport,
     http_transport,
-    merge_load_results,
+    merge_sweep_shares,
     register_endpoint_resolver,
     run_load_test,
-    split_plan,
+    run_sweep_share,
+    sweep_share,
 )
 from infercost.local.model_server import ModelServer, sample_payload
 from infercost.local.profiles import NOOP, SpeedProfile, fixed_delay
@@ -322,41 +327,130 @@ plans = st.builds(
 
 
 @settings(max_examples=80, deadline=None)
-@given(plans, st.sampled_from([1, 2, 4, 8]))
-def test_split_plan_shares_out_the_work(plan: LoadPlan, workers: int) -> None:
-    parts = split_plan(plan, workers)
-    assert len(parts) == workers
+@given(plans, st.sampled_from([1, 2, 3, 4, 8]))
+def test_sweep_shares_add_up_to_every_level(plan: LoadPlan, workers: int) -> None:
+    shares = [sweep_share(plan, workers, index) for index in range(workers)]
     per_level = plan.requests_per_level or plan.requests
-    if plan.requests >= workers:
-        assert sum(p.requests for p in parts) == plan.requests
-    else:  # every worker needs at least one measured request
-        assert all(p.requests == 1 for p in parts)
-    if per_level >= workers and workers > 1:
-        assert sum(p.requests_per_level or 0 for p in parts) == per_level
-    kept = [level for level in plan.concurrency if level > 1 and level >= workers]
-    if workers > 1:
-        for index, level in enumerate(kept):
-            assert sum(p.concurrency[index + 1] for p in parts) == level
+    for level in (level for level in plan.concurrency if level > 1):
+        steps = [step for share in shares for step in share if step.level == level]
+        assert sum(step.concurrency for step in steps) == level
+        assert len(steps) == min(workers, level)
+        assert all(step.requests >= 1 for step in steps)
+        # Requests follow the connections; rounding moves at most one request per worker.
+        assert abs(sum(step.requests for step in steps) - per_level) <= len(steps)
 
 
-def test_split_plan_refuses_levels_that_collide() -> None:
-    plan = LoadPlan(requests=100, concurrency=[1, 8, 9])
-    with pytest.raises(InputError, match="use multiples of 4"):
-        split_plan(plan, 4)
-    with pytest.raises(InputError, match="at least 1"):
-        split_plan(plan, 0)
+def test_sweep_share_refuses_a_worker_that_does_not_exist() -> None:
+    plan = LoadPlan(requests=100, concurrency=[1, 8])
+    with pytest.raises(InputError, match="worker 2 of 2 does not exist"):
+        sweep_share(plan, 2, 2)
+    with pytest.raises(InputError, match="worker 0 of 0"):
+        sweep_share(plan, 0, 0)
 
 
-def test_workers_that_ran_split_plans_merge_into_one_result() -> None:
-    plan = LoadPlan(warmup=2, requests=20, concurrency=[1, 4], requests_per_level=40)
+def test_workers_running_their_shares_at_once_merge_into_whole_levels() -> None:
+    plan = LoadPlan(warmup=4, requests=20, concurrency=[1, 2, 4], requests_per_level=40)
     slo = Slo(percentile="p90", max_latency_ms=100)
-    with serving(fixed_delay(2)) as transport:
-        results = [run_load_test(transport, PAYLOAD, part, slo=slo) for part in split_plan(plan, 2)]
-    merged = merge_load_results(results)
-    assert merged.measured.concurrency == 2 and merged.measured.ok == 20
-    assert [(level.concurrency, level.ok) for level in merged.sweep] == [(4, 40)]
-    assert merged.max_rps_at_slo == pytest.approx(max(level.rps for level in merged.levels))
-    assert merged.notes[0] == "merged from 2 workers running at the same time"
+    shares: list[SweepShare] = []
+    with ModelServer(fixed_delay(2), max_lifetime_s=120) as server:
+
+        def work(index: int) -> None:  # each worker is its own Lambda: its own connections
+            transport = http_transport(server.url, "application/json", timeout_s=5)
+            try:
+                shares.append(run_sweep_share(transport, PAYLOAD, plan, worker=index, workers=2, slo=slo))
+            finally:
+                transport.close()
+
+        threads = [threading.Thread(target=work, args=(index,)) for index in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert sorted(share.levels for share in shares) == [[2, 4], [2, 4]]
+    assert all(level.concurrency in (1, 2) for share in shares for level in share.sweep)
+    merged = merge_sweep_shares(sorted(shares, key=lambda share: share.worker), plan, slo)
+    assert [(level.concurrency, level.ok) for level in merged.levels] == [(2, 40), (4, 40)]
+    for level in merged.levels:
+        assert level.latency_ms is not None and level.latency_ms.p50 is not None
+        assert 2 * 0.99 <= level.latency_ms.p50 <= 2 + SLACK_MS
+    assert merged.notes[0] == "sweep driven by 2 workers at once, merged level by level"
+    assert not merged.partial
+
+
+def _level(concurrency: int, latencies_ms: list[float], errors: int = 0) -> LevelResult:
+    raw = RawLevel(concurrency, duration_s=1.0)
+    raw.latencies_ms.extend(latencies_ms)
+    for _ in range(errors):
+        raw.error("http_5xx", "503 Service Unavailable")
+    return raw.to_level()
+
+
+def test_a_merged_sweep_stops_where_one_machine_would_have() -> None:
+    plan = LoadPlan(requests=10, concurrency=[1, 4, 8, 16], requests_per_level=10)
+    slo = Slo(percentile="p90", max_latency_ms=50)
+    fast, slow = [10.0] * 5, [90.0] * 5
+    shares = [
+        SweepShare(
+            worker=0, workers=2, levels=[4, 8, 16], sweep=[_level(2, fast), _level(4, slow), _level(8, slow)]
+        ),
+        SweepShare(worker=1, workers=2, levels=[4, 8], sweep=[_level(2, fast), _level(4, slow)]),
+    ]
+    merged = merge_sweep_shares(shares, plan, slo)
+    # Level 8 misses the SLO once merged: kept (it is the evidence), and nothing after it.
+    assert [level.concurrency for level in merged.levels] == [4, 8]
+    assert merged.levels[0].ok == 10 and merged.levels[0].rps == pytest.approx(10.0)
+    # 90 ms within the sketch's 1 % relative accuracy.
+    assert re.fullmatch(r"sweep stopped: p90 (89|90)\.\d ms > 50 ms at concurrency 8", merged.notes[-1])
+
+
+def test_a_merged_sweep_ends_before_a_level_a_worker_did_not_reach() -> None:
+    plan = LoadPlan(requests=10, concurrency=[1, 4, 8], requests_per_level=10)
+    shares = [
+        SweepShare(worker=0, workers=2, levels=[4, 8], sweep=[_level(2, [5.0] * 5), _level(4, [5.0] * 5)]),
+        SweepShare(
+            worker=1,
+            workers=2,
+            levels=[4],
+            sweep=[_level(2, [5.0] * 5)],
+            partial=True,
+            notes=["time budget ran out before concurrency 4"],
+        ),
+    ]
+    merged = merge_sweep_shares(shares, plan, None)
+    assert [level.concurrency for level in merged.levels] == [4]
+    assert merged.partial
+    assert "worker 1: time budget ran out before concurrency 4" in merged.notes
+    assert merged.notes[-1] == "sweep ends before concurrency 8: 1 of 2 workers did not run it"
+
+
+def test_a_merged_sweep_stops_at_the_error_budget() -> None:
+    plan = LoadPlan(requests=10, concurrency=[1, 2, 4], requests_per_level=10, max_error_rate=0.1)
+    shares = [
+        SweepShare(
+            worker=0, workers=2, levels=[2, 4], sweep=[_level(1, [5.0] * 5), _level(2, [5.0] * 3, errors=2)]
+        ),
+        SweepShare(worker=1, workers=2, levels=[2, 4], sweep=[_level(1, [5.0] * 5), _level(2, [5.0] * 5)]),
+    ]
+    merged = merge_sweep_shares(shares, plan, None)
+    assert [(level.concurrency, level.errors) for level in merged.levels] == [(2, 0), (4, 2)]
+    assert "exceeds the 10% error budget" in merged.notes[-1]
+
+
+def test_a_load_test_given_a_sweep_drives_only_the_warm_up_and_the_measured_run() -> None:
+    plan = LoadPlan(warmup=3, requests=12, concurrency=[1, 4], requests_per_level=400)
+    swept = merge_sweep_shares(
+        [SweepShare(worker=0, workers=1, levels=[4], sweep=[_level(4, [3.0] * 400)])], plan, None
+    )
+    with ModelServer(NOOP, max_lifetime_s=60) as server:
+        transport = http_transport(server.url, "application/json", timeout_s=5)
+        try:
+            result = run_load_test(transport, PAYLOAD, plan, swept=swept)
+        finally:
+            transport.close()
+        served = server.invocations
+    assert served == 3 + 12
+    assert [(level.concurrency, level.ok) for level in result.sweep] == [(4, 400)]
+    assert result.notes[0] == "sweep driven by 1 workers at once, merged level by level"
 
 
 def test_a_local_worker_pool_drives_the_sweep_from_several_processes() -> None:

@@ -7,6 +7,7 @@ is scheduled, and the state machine also calls it (`${JanitorFunctionArn}`) to s
 
 HANDLERS: dict[str, str] = {
     "Prepare": "prepare",
+    "LoadWorker": "load_worker",
     "LoadTest": "load_test",
     "CollectMetrics": "collect_metrics",
     "Teardown": "teardown",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import tarfile
 import time
 from collections.abc import Callable, Mapping
@@ -61,7 +62,14 @@ DEFAULT_CANDIDATES = 4
 # Between the simulated GPUs and Inferentia (P90 well under 30 ms) and the CPUs (well over).
 DEMO_SLO: dict[str, Any] = {"percentile": "p90", "max_latency_ms": 30}
 # Enough requests for percentiles and a two-level sweep, few enough for a run of seconds.
-DEMO_LOAD: dict[str, Any] = {"warmup": 5, "requests": 40, "concurrency": [1, 4], "requests_per_level": 40}
+# Two workers share the sweep, as a sweep too big for one Lambda would: the demo shows the fan-out.
+DEMO_LOAD: dict[str, Any] = {
+    "warmup": 5,
+    "requests": 40,
+    "concurrency": [1, 4],
+    "requests_per_level": 40,
+    "workers": 2,
+}
 DEMO_TRAFFIC: dict[str, Any] = {"requests_per_month": 5_000_000, "peak_rps": 10}
 RUN_TIMEOUT_S = 240.0
 POLL_INTERVAL_S = 0.25
@@ -126,9 +134,15 @@ def model_artifact(model: str) -> bytes:
 
 
 def planned_requests(load: LoadPlan) -> int:
-    """Requests a candidate's load test sends at most: warm-up, measured run, each sweep level."""
-    levels = [level for level in load.concurrency if level > 1]
-    return load.warmup + load.requests + len(levels) * (load.requests_per_level or load.requests)
+    """Requests a candidate's load test sends at most: warm-up, measured run, each sweep level
+    (and each sweep worker's own warm-up when the sweep fans out)."""
+    from infercost.loadgen import sweep_share
+    from infercost.workflow import load_workers
+
+    workers = load_workers(load)
+    sweep = sum(step.requests for index in range(workers) for step in sweep_share(load, workers, index))
+    fan_out_warmup = math.ceil(load.warmup / workers) * workers if workers > 1 and sweep else 0
+    return load.warmup + load.requests + sweep + fan_out_warmup
 
 
 @dataclass(frozen=True)

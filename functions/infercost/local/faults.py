@@ -19,6 +19,7 @@ FAULT_POINTS: dict[str, str] = {
     "create-endpoint": "CreateEndpoint of the target candidate fails (account quota exceeded)",
     "throttle-create-endpoint": "CreateEndpoint of the target candidate is throttled once",
     "endpoint-failed": "the target candidate's endpoint ends in Failed, with container log lines",
+    "load-worker": "a LoadWorker of the target candidate's fanned-out sweep raises",
     "load-test": "LoadTest of the target candidate raises",
     "collect-metrics": "CollectMetrics of the target candidate raises",
     "teardown-once": "the target candidate's first DeleteEndpoint fails; the retry succeeds",
@@ -28,7 +29,12 @@ FAULT_POINTS: dict[str, str] = {
 # Points that fire once; the others fire every time they are reached.
 ONCE = frozenset({"throttle-create-endpoint", "teardown-once"})
 # States whose Lambda invocation a fault point makes raise.
-STATE_FAULTS = {"LoadTest": "load-test", "CollectMetrics": "collect-metrics", "Recommend": "recommend"}
+STATE_FAULTS = {
+    "LoadWorker": "load-worker",
+    "LoadTest": "load-test",
+    "CollectMetrics": "collect-metrics",
+    "Recommend": "recommend",
+}
 
 _INDEX = re.compile(r"-[0-9a-f]{10}-(\d{2})(?:-|$)")
 

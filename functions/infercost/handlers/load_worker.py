@@ -1,0 +1,25 @@
+"""LoadWorker: one worker's share of a concurrency sweep too big for one Lambda (a Map of these)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from infercost import aws, steps
+from infercost.config import get_settings
+from infercost.handlers._shared import parse_event, powertools
+
+logger, tracer, metrics = powertools()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = parse_event(steps.LoadWorkerEvent, event)
+    budget_s = context.get_remaining_time_in_millis() / 1000 - steps.LOAD_TEST_MARGIN_S
+    ref = steps.load_worker(
+        state, s3=aws.client("s3"), settings=get_settings(), time_budget_s=max(budget_s, 1.0)
+    )
+    return ref.model_dump(mode="json")
