@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from infercost import aws, steps
 from infercost.config import get_settings
-from infercost.handlers._shared import parse_event, powertools, results_store
+from infercost.handlers._shared import load_time_budget_s, parse_event, powertools, results_store
 
 logger, tracer, metrics = powertools()
 
@@ -18,13 +18,11 @@ logger, tracer, metrics = powertools()
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = parse_event(steps.CandidateState, event)
-    # Stop in time to record what was measured before the Lambda is cut off.
-    budget_s = context.get_remaining_time_in_millis() / 1000 - steps.LOAD_TEST_MARGIN_S
     summary = steps.load_test(
         state,
         s3=aws.client("s3"),
         store=results_store(),
-        time_budget_s=max(budget_s, 1.0),
+        time_budget_s=load_time_budget_s(context, steps.LOAD_TEST_MARGIN_S),
         settings=get_settings(),
     )
     return summary.model_dump(mode="json")

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from infercost import aws, steps
 from infercost.config import get_settings
-from infercost.handlers._shared import parse_event, powertools
+from infercost.handlers._shared import load_time_budget_s, parse_event, powertools
 
 logger, tracer, metrics = powertools()
 
@@ -18,8 +18,10 @@ logger, tracer, metrics = powertools()
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = parse_event(steps.LoadWorkerEvent, event)
-    budget_s = context.get_remaining_time_in_millis() / 1000 - steps.LOAD_TEST_MARGIN_S
     ref = steps.load_worker(
-        state, s3=aws.client("s3"), settings=get_settings(), time_budget_s=max(budget_s, 1.0)
+        state,
+        s3=aws.client("s3"),
+        settings=get_settings(),
+        time_budget_s=load_time_budget_s(context, steps.LOAD_TEST_MARGIN_S),
     )
     return ref.model_dump(mode="json")
