@@ -113,6 +113,8 @@ def test_prepare_plans_every_candidate_and_records_the_run(aws: dict[str, Any]) 
     assert first.status == "PENDING" and first.price_per_hour_usd and first.price_per_hour_usd > 0
     assert second.status == "SKIPPED" and "no endpoint quota left" in (second.skip_reason or "")
     assert evaluation.estimated_cost_usd and evaluation.estimated_cost_usd > 0
+    # A sweep one Lambda can drive: no SweepWorkers Map.
+    assert evaluation.benchmark is not None and evaluation.benchmark.workers == [0]
     view = aws["store"].get_run_by_key(steps.run_key(evaluation.run))
     assert view.run.status == "RUNNING" and view.run.slo is not None
     assert view.run.started_at == "2024-05-01T12:00:00.123Z"
@@ -288,6 +290,15 @@ def test_oversized_spec_and_report_key(aws: dict[str, Any]) -> None:
     assert artifacts.report_key("reports/", "m", "r1") == "reports/m/r1.html"
     assert artifacts.report_key("html", "m", "r1") == "html/m/r1.html"
     assert artifacts.report_key("", "m", "r1") == "m/r1.html"
+
+
+def test_sweep_shares_live_beside_the_report_and_a_missing_one_is_named(aws: dict[str, Any]) -> None:
+    key = artifacts.sweep_share_key("reports/", "m", "r1", "infercost-r1-00-c5", 1)
+    assert key == "reports/m/r1/load/infercost-r1-00-c5/worker-1.json"
+    artifacts.put_json(aws["s3"], BUCKET, key, {"worker": 1, "levels": [2]})
+    assert artifacts.get_json(aws["s3"], BUCKET, key) == {"worker": 1, "levels": [2]}
+    with pytest.raises(InputError, match=r"^sweep: s3://artifacts/reports/m/r1/gone.json is missing"):
+        artifacts.get_json(aws["s3"], BUCKET, "reports/m/r1/gone.json")
 
 
 def measured_run(aws: dict[str, Any], execution: str, avg_ms: float, *, fail_all: bool = False) -> Any:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from infercost.config import RESOURCE_PREFIX_PATTERN
 from infercost.errors import InputError
-from infercost.models import Candidate, EvaluationSpec
+from infercost.models import Candidate, EvaluationSpec, LoadPlan
 from infercost.workflow import (
     MAX_NAME_CHARS,
     ObjectCreatedEvent,
@@ -22,6 +22,7 @@ from infercost.workflow import (
     allocate_quota,
     candidate_from_variant,
     deep_merge,
+    load_workers,
     merge_spec,
     merge_timing,
     model_name_from_key,
@@ -253,3 +254,20 @@ def test_the_real_eventbridge_events_parse() -> None:
     assert versioned.version_id == "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e"
     assert unversioned.version_id is None and unversioned.detail.object.etag
     assert versioned.workflow is None
+
+
+@pytest.mark.parametrize(
+    ("concurrency", "workers", "expected"),
+    [
+        ([1], None, 1),
+        ([1, 8, 64], None, 1),  # one Lambda holds 64 connections
+        ([1, 65], None, 2),
+        ([1, 256], None, 4),
+        ([1, 4], 2, 2),  # the spec decides
+        ([1, 2], 8, 2),  # never more workers than connections
+    ],
+)
+def test_load_workers_follow_the_connections_or_the_spec(
+    concurrency: list[int], workers: int | None, expected: int
+) -> None:
+    assert load_workers(LoadPlan(concurrency=concurrency, workers=workers)) == expected
