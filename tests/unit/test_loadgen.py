@@ -185,15 +185,20 @@ def test_the_measured_run_comes_last_so_no_other_request_falls_in_its_window() -
 def test_minute_alignment_starts_the_measured_run_on_a_fresh_minute(monkeypatch: pytest.MonkeyPatch) -> None:
     slept: list[float] = []
     monkeypatch.setattr("infercost.loadgen.time.sleep", slept.append)
+    # The wall clock shifted to 30 s past a minute: the next boundary is ≈ 31 s away whenever
+    # the test runs (it takes well under the 25 s that would move the boundary closer than 5 s).
+    real_time = time.time
+    shift = 30 - real_time() % 60
+    monkeypatch.setattr("infercost.loadgen.time.time", lambda: real_time() + shift)
     with serving(fixed_delay(1)) as transport:
         run_load_test(transport, PAYLOAD, LoadPlan(warmup=2, requests=5), minute_aligned=True)
         result = run_load_test(
             transport, PAYLOAD, LoadPlan(warmup=2, requests=5), minute_aligned=True, time_budget_s=5
         )
-    # The first run waits for the next minute boundary (1..61 s); with 5 s of budget there is
-    # (almost always) no time for that wait, and the result says so instead of sleeping.
-    assert 1 <= slept[0] <= 61
-    assert len(slept) == 1 or any("fresh minute" in note for note in result.notes)
+    # The first run waits until one second past the next minute; the second, with 5 s of
+    # budget, has no time for that wait, and its result says so instead of sleeping.
+    assert len(slept) == 1 and 31 - 25 <= slept[0] <= 31
+    assert any("no time left to start the measured run on a fresh minute" in note for note in result.notes)
 
 
 def test_fresh_second_starts_the_measured_run_in_a_later_second_than_the_sweep() -> None:
