@@ -36,8 +36,11 @@ print(json.dumps({
 """
 
 
-def import_all_handlers(tmp_path: Path) -> dict[str, list[str]]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "INFERCOST_"))}
+def run_in_lambda_env(tmp_path: Path, code: str) -> str:
+    """stdout of `code` in a fresh interpreter with the environment of a traced Lambda function."""
+    # Not the test session's POWERTOOLS_TRACE_DISABLED: a deployed function traces.
+    prefixes = ("AWS_", "INFERCOST_", "POWERTOOLS_")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(prefixes)}
     env.update(
         AWS_LAMBDA_FUNCTION_NAME="infercost-test",
         LAMBDA_TASK_ROOT=str(tmp_path),
@@ -46,9 +49,13 @@ def import_all_handlers(tmp_path: Path) -> dict[str, list[str]]:
         AWS_SECRET_ACCESS_KEY="testing",
     )
     done = subprocess.run(
-        [sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, timeout=120, check=True
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, check=True
     )
-    result: dict[str, list[str]] = json.loads(done.stdout)
+    return done.stdout
+
+
+def import_all_handlers(tmp_path: Path) -> dict[str, list[str]]:
+    result: dict[str, list[str]] = json.loads(run_in_lambda_env(tmp_path, PROBE))
     return result
 
 
@@ -61,7 +68,19 @@ def test_handlers_import_no_heavy_library_and_build_no_validator(tmp_path: Path)
     assert "infercost.report" not in found["modules"]
     assert found["built"] == []
     # X-Ray traces what the handlers call out with, and patches nothing else.
-    assert found["traced"] == ["botocore", "httplib"]
+    assert found["traced"] == ["botocore"]
+
+
+@pytest.mark.parametrize(
+    ("module", "patched"), [("teardown", ["botocore"]), ("notify", ["botocore", "httplib"])]
+)
+def test_only_notify_pays_for_tracing_http_client(tmp_path: Path, module: str, patched: list[str]) -> None:
+    probe = (
+        f"import infercost.handlers.{module}, json\n"
+        "from aws_xray_sdk.core import patcher\n"
+        "print(json.dumps(sorted(patcher._PATCHED_MODULES)))"
+    )
+    assert json.loads(run_in_lambda_env(tmp_path, probe)) == patched
 
 
 def test_the_pricing_package_hands_out_the_book_and_refuses_unknown_names() -> None:

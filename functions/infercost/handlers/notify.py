@@ -11,7 +11,8 @@ from infercost import aws, steps
 from infercost.config import get_settings
 from infercost.handlers._shared import parse_event, powertools, results_store
 
-logger, tracer, metrics = powertools()
+# The Slack webhook goes out through http.client: trace it too.
+logger, tracer, metrics = powertools(traces_http_client=True)
 
 
 @logger.inject_lambda_context
