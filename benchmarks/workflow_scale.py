@@ -2,10 +2,10 @@
 
     .venv/bin/python benchmarks/workflow_scale.py [--candidates 3,10,20] [--runs 3]
 
-Each run is a fresh process: `infercost demo --candidates N --json` when the CLI has it, otherwise
-this script's own driver (`--one N`), which does what the integration tests do — start
-`EmbeddedStack`, upload an artifact with an N-candidate spec, wait for the execution the upload
-starts. Waits are zero (the stack's FAST_TIMING), loads are small (2 warm-up + 20 measured
+Each run is a fresh process running this script's own driver (`--one N`), which does what the
+demo and the integration tests do — start `EmbeddedStack`, upload an artifact with an
+N-candidate spec, wait for the execution the upload starts — with the same small load for every
+size and MaxConcurrency (the demo's own load, with its sweep, would make the rows incomparable). Waits are zero (the stack's FAST_TIMING), loads are small (2 warm-up + 20 measured
 requests, no sweep), and the Map runs `--max-concurrency` candidates at once. Reported: the
 workflow's wall time (upload to finished execution), the whole process's wall time, and the
 process's peak resident memory (`ru_maxrss` from wait4).
@@ -19,7 +19,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from _common import (
@@ -34,7 +33,6 @@ from _common import (
     write_section,
 )
 
-INFERCOST = str(Path(sys.executable).with_name("infercost"))
 IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.3-cpu-py311"
 LOAD = {"warmup": 2, "requests": 20, "concurrency": [1]}
 # Twenty distinct configurations from the price snapshot, CPU first, then accelerated.
@@ -100,11 +98,6 @@ def run_one(count: int, max_concurrency: int) -> dict[str, Any]:
     }
 
 
-def demo_has_candidates() -> bool:
-    done = subprocess.run([INFERCOST, "demo", "--help"], capture_output=True, text=True, timeout=120)
-    return done.returncode == 0 and "--candidates" in done.stdout
-
-
 def child(command: list[str]) -> tuple[dict[str, Any], float, float]:
     """Run one workflow process: (its JSON, process wall seconds, peak RSS MiB)."""
     started = time.perf_counter()
@@ -122,7 +115,6 @@ def child(command: list[str]) -> tuple[dict[str, Any], float, float]:
 def measure(
     counts: list[int], runs: int, max_concurrency: int, sweep: list[int], sweep_candidates: int
 ) -> dict[str, Any]:
-    use_demo = demo_has_candidates()
     plan: list[tuple[int, int, int]] = []
     for run in range(runs):
         # Rotate the order so that no size always runs first (cold file caches) or last.
@@ -133,17 +125,14 @@ def measure(
     plan.extend((0, sweep_candidates, level) for level in sweep if level != max_concurrency)
     results: list[dict[str, Any]] = []
     for run, count, concurrency in plan:
-        if use_demo and concurrency == max_concurrency:
-            command = [INFERCOST, "demo", "--candidates", str(count), "--json"]
-        else:
-            command = [sys.executable, __file__, "--one", str(count), "--max-concurrency", str(concurrency)]
+        command = [sys.executable, __file__, "--one", str(count), "--max-concurrency", str(concurrency)]
         document, process_wall, rss_mib = child(command)
         entry = {
             "run": run,
             "candidates": count,
             "max_concurrency": concurrency,
-            # The run alone, without starting the stack (the demo reports both).
-            "wall_seconds": float(document.get("run_seconds", document["wall_seconds"])),
+            # The run alone, without starting the stack.
+            "wall_seconds": float(document["wall_seconds"]),
             "process_seconds": process_wall,
             "max_rss_mib": rss_mib,
             "status": document.get("status"),
@@ -157,8 +146,7 @@ def measure(
             file=sys.stderr,
         )
         results.append(entry)
-    driver = "infercost demo --candidates N --json" if use_demo else "benchmarks/workflow_scale.py --one N"
-    return {"driver": driver, "runs": results}
+    return {"driver": "benchmarks/workflow_scale.py --one N", "runs": results}
 
 
 def summarize(results: list[dict[str, Any]], keys: list[tuple[int, int]]) -> list[dict[str, Any]]:
