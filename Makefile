@@ -49,8 +49,12 @@ typecheck: install
 unit: install
 	$(BIN)/pytest tests/unit -q
 
+# Two workers for the Python tests (whole files per worker: module-scoped local stacks are set
+# up once), then the infra tests alone: their CDK synthesis is timed (under a minute) and would
+# compete with the other worker. Coverage of both runs is combined and gated at 90 %.
 test: lint typecheck
-	$(BIN)/pytest -q --cov --cov-report=term --cov-report=xml:coverage.xml
+	$(BIN)/pytest -q -n 2 --dist loadfile --ignore=tests/infra --cov --cov-report=
+	$(BIN)/pytest -q tests/infra --cov --cov-append --cov-report=term --cov-report=xml:coverage.xml
 
 # Offline and quick: the template, cdk-nag report and assets in cdk.out, without building the
 # dependency layers (that needs pip and the network; `cdk deploy` always does it).

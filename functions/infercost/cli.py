@@ -526,7 +526,10 @@ def report(
         out.write_text(document, encoding="utf-8")
     except OSError as error:
         raise InputError(f"cannot write {out}: {error.strerror}", field="--out") from None
-    _stderr().print(f"wrote {out} ({len(document.encode('utf-8')) / 1024:,.0f} KB)", highlight=False)
+    # soft_wrap: a path broken over two lines cannot be copied.
+    _stderr().print(
+        f"wrote {out} ({len(document.encode('utf-8')) / 1024:,.0f} KB)", highlight=False, soft_wrap=True
+    )
 
 
 @app.command()
