@@ -7,6 +7,7 @@ section of `docs/benchmarks.md` between `<!-- bench:<name> -->` and `<!-- /bench
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import os
@@ -14,7 +15,7 @@ import platform
 import re
 import statistics
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,24 @@ def write_section(name: str, markdown: str, doc: Path = DOC) -> None:
         raise SystemExit(f"{doc}: no section {start} … {end} to rewrite")
     replacement = f"{start}\n{markdown.strip()}\n{end}"
     doc.write_text(pattern.sub(lambda _: replacement, text, count=1), encoding="utf-8")
+
+
+def argument_parser(doc: str | None) -> argparse.ArgumentParser:
+    """A script's parser: its docstring as help, and `--no-doc` to print without rewriting the doc."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--no-doc", action="store_true", help="print, do not rewrite docs/benchmarks.md")
+    return parser
+
+
+def publish(
+    name: str, data: dict[str, Any], render: Callable[[dict[str, Any]], str], *, section: str, no_doc: bool
+) -> None:
+    """Save the raw figures as results/<name>.json, print the section and (unless `no_doc`) write it."""
+    save_json(name, data)
+    text = render(data)
+    print(text)
+    if not no_doc:
+        write_section(section, text)
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

@@ -21,7 +21,6 @@ packages (self time summed by top-level package) of each module show what it pul
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import statistics
@@ -32,15 +31,15 @@ from collections import Counter
 from typing import Any
 
 from _common import (
+    argument_parser,
     command_line,
     describe_machine,
     load_average,
     machine,
-    save_json,
+    publish,
     show,
     spread,
     table,
-    write_section,
 )
 from infercost.handlers import HANDLERS, JANITOR
 
@@ -225,11 +224,8 @@ def markdown(data: dict[str, Any]) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argument_parser(__doc__)
     parser.add_argument("--repeat", type=int, default=10)
-    parser.add_argument("--no-doc", action="store_true", help="print, do not rewrite docs/benchmarks.md")
     args = parser.parse_args()
     if not 1 <= args.repeat <= 50:
         parser.error("--repeat must be 1..50")
@@ -242,11 +238,7 @@ def main() -> int:
         "repeat": args.repeat,
         **measured,
     }
-    save_json("cold_start", data)
-    text = markdown(data)
-    print(text)
-    if not args.no_doc:
-        write_section("cold_start", text)
+    publish("cold_start", data, markdown, section="cold_start", no_doc=args.no_doc)
     return 0
 
 

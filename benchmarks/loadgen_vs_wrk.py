@@ -32,15 +32,15 @@ from pathlib import Path
 from typing import Any
 
 from _common import (
+    argument_parser,
     command_line,
     describe_machine,
     load_average,
     machine,
-    save_json,
+    publish,
     show,
     spread,
     table,
-    write_section,
 )
 from infercost.local.model_server import sample_payload
 
@@ -345,14 +345,11 @@ def markdown(data: dict[str, Any]) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argument_parser(__doc__)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=3.0, help="wrk's duration per measurement")
     parser.add_argument("--profiles", default="noop,fixed:1")
     parser.add_argument("--concurrency", default="1,8,32")
-    parser.add_argument("--no-doc", action="store_true", help="print, do not rewrite docs/benchmarks.md")
     args = parser.parse_args()
     if not 1 <= args.rounds <= 20 or not 0.5 <= args.seconds <= 30:
         parser.error("--rounds must be 1..20 and --seconds 0.5..30")
@@ -370,11 +367,7 @@ def main() -> int:
         **measured,
         "summary": summarize(measured["runs"], measured["profiles"], measured["levels"]),
     }
-    save_json("loadgen_vs_wrk", data)
-    text = markdown(data)
-    print(text)
-    if not args.no_doc:
-        write_section("loadgen", text)
+    publish("loadgen_vs_wrk", data, markdown, section="loadgen", no_doc=args.no_doc)
     return 0
 
 

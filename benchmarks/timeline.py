@@ -13,11 +13,10 @@ sequential protocol and the Inference Recommender Default job. The durations beh
 
 from __future__ import annotations
 
-import argparse
 import json
 from typing import Any
 
-from _common import command_line, machine, save_json, table, write_section
+from _common import argument_parser, command_line, machine, publish, table
 from infercost.models import EvaluationSpec
 from infercost.planning import minutes, plan_run
 from infercost.pricing.book import PriceBook
@@ -124,19 +123,12 @@ def markdown(data: dict[str, Any]) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argument_parser(__doc__)
     parser.add_argument("--max-concurrency", default="1,2,4,5,10")
-    parser.add_argument("--no-doc", action="store_true", help="print, do not rewrite docs/benchmarks.md")
     args = parser.parse_args()
     levels = [int(part) for part in args.max_concurrency.split(",")]
     data = {"command": command_line(), "machine": machine(), "spec": SPEC, **estimate(levels)}
-    save_json("timeline", json.loads(json.dumps(data)))
-    text = markdown(data)
-    print(text)
-    if not args.no_doc:
-        write_section("timeline", text)
+    publish("timeline", json.loads(json.dumps(data)), markdown, section="timeline", no_doc=args.no_doc)
     return 0
 
 

@@ -22,15 +22,15 @@ import time
 from typing import Any
 
 from _common import (
+    argument_parser,
     command_line,
     describe_machine,
     load_average,
     machine,
-    save_json,
+    publish,
     show,
     spread,
     table,
-    write_section,
 )
 
 IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.3-cpu-py311"
@@ -225,16 +225,13 @@ def markdown(data: dict[str, Any]) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argument_parser(__doc__)
     parser.add_argument("--candidates", default="3,10,20")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--max-concurrency", type=int, default=4)
     parser.add_argument("--sweep", default="1,10", help="other MaxConcurrency values, one run each")
     parser.add_argument("--sweep-candidates", type=int, default=10)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--no-doc", action="store_true", help="print, do not rewrite docs/benchmarks.md")
     args = parser.parse_args()
     if args.one is not None:
         print(json.dumps(run_one(args.one, args.max_concurrency)))
@@ -268,11 +265,7 @@ def main() -> int:
             ],
         ),
     }
-    save_json("workflow_scale", data)
-    text = markdown(data)
-    print(text)
-    if not args.no_doc:
-        write_section("workflow_scale", text)
+    publish("workflow_scale", data, markdown, section="workflow_scale", no_doc=args.no_doc)
     return 0
 
 
