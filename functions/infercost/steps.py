@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -56,6 +57,9 @@ from infercost.workflow import (
     run_identity,
     spec_key_for,
 )
+
+if TYPE_CHECKING:  # loadgen is imported where it is used (cold start of the other steps)
+    from infercost.loadgen import Sweep, Transport
 
 MODEL_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$"
 # Step Functions state is limited to 256 KB; the inline request body is copied into it.
@@ -343,29 +347,39 @@ class LoadWorkerEvent(CandidateState):
     worker: int = Field(ge=0)
 
 
+@contextmanager
+def _driving(state: CandidateState, s3: Any) -> Iterator[tuple[Transport, bytes]]:
+    """The candidate's endpoint as a load transport (closed afterwards), and the request body."""
+    from infercost import loadgen
+
+    payload = artifacts.read_payload(s3, state.run.artifact.bucket, state.benchmark.payload)
+    transport = loadgen.endpoint_transport(
+        state.candidate.name,
+        state.benchmark.payload.content_type,
+        timeout_s=state.benchmark.load.request_timeout_s,
+    )
+    try:
+        yield transport, payload
+    finally:
+        transport.close()
+
+
 def load_worker(
     state: LoadWorkerEvent, *, s3: Any, settings: Settings, time_budget_s: float | None
 ) -> SweepShareRef:
     """One worker of a fanned-out sweep: drive its share of each level, leave the share in S3."""
     from infercost import loadgen
 
-    payload = artifacts.read_payload(s3, state.run.artifact.bucket, state.benchmark.payload)
-    plan = state.benchmark.load
-    transport = loadgen.endpoint_transport(
-        state.candidate.name, state.benchmark.payload.content_type, timeout_s=plan.request_timeout_s
-    )
-    try:
+    with _driving(state, s3) as (transport, payload):
         share = loadgen.run_sweep_share(
             transport,
             payload,
-            plan,
+            state.benchmark.load,
             worker=state.worker,
             workers=len(state.benchmark.workers),
             slo=state.benchmark.slo,
             time_budget_s=time_budget_s,
         )
-    finally:
-        transport.close()
     key = artifacts.sweep_share_key(
         settings.reports_prefix, state.run.model, state.run.run_id, state.candidate.name, state.worker
     )
@@ -373,14 +387,12 @@ def load_worker(
     return SweepShareRef(worker=state.worker, key=key)
 
 
-def _merged_sweep(state: CandidateState, s3: Any, settings: Settings | None) -> Any:
+def _merged_sweep(state: CandidateState, s3: Any, settings: Settings) -> Sweep | None:
     """The sweep the workers ran before LoadTest (None when LoadTest runs it itself)."""
     from infercost import loadgen
 
     if not state.sweep:
         return None
-    if settings is None:
-        raise InputError("merging the sweep workers' shares needs the settings (the bucket)", field="sweep")
     shares = [
         loadgen.SweepShare.model_validate(artifacts.get_json(s3, settings.artifacts_bucket, ref.key))
         for ref in sorted(state.sweep, key=lambda ref: ref.worker)
@@ -393,8 +405,8 @@ def load_test(
     *,
     s3: Any,
     store: ResultsStore,
+    settings: Settings,
     time_budget_s: float | None,
-    settings: Settings | None = None,
 ) -> LoadSummary:
     """Drive the endpoint (warm-up, concurrency sweep, serial run) and record the client view.
 
@@ -404,19 +416,12 @@ def load_test(
     from infercost import loadgen
 
     store.put_candidate(run_key(state.run), _candidate_record(state, status="RUNNING"))
-    payload = artifacts.read_payload(s3, state.run.artifact.bucket, state.benchmark.payload)
-    plan = state.benchmark.load
     swept = _merged_sweep(state, s3, settings)
-    transport = loadgen.endpoint_transport(
-        state.candidate.name,
-        state.benchmark.payload.content_type,
-        timeout_s=plan.request_timeout_s,
-    )
-    try:
+    with _driving(state, s3) as (transport, payload):
         result = loadgen.run_load_test(
             transport,
             payload,
-            plan,
+            state.benchmark.load,
             slo=state.benchmark.slo,
             time_budget_s=time_budget_s,
             minute_aligned=state.timing.align_to_minute,
@@ -425,8 +430,6 @@ def load_test(
             fresh_second=not state.timing.align_to_minute,
             swept=swept,
         )
-    finally:
-        transport.close()
     measured = result.measured
     store.put_candidate(
         run_key(state.run),
