@@ -297,9 +297,14 @@ def test_console_script_in_table_mode_keeps_the_stack_up_until_ctrl_c(tmp_path: 
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+    # stderr (the live view) drains on its own; stdout is read line by line through one buffered
+    # reader to the end: communicate() would read the pipe past lines readline() already buffered.
+    assert process.stdout is not None and process.stderr is not None
+    stderr, errors = process.stderr, []
+    drain = threading.Thread(target=lambda: errors.append(stderr.read()), daemon=True)
+    drain.start()
     lines: list[str] = []
     try:
-        assert process.stdout is not None
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not any("infercost show" in line for line in lines):
             line = process.stdout.readline()
@@ -326,7 +331,10 @@ def test_console_script_in_table_mode_keeps_the_stack_up_until_ctrl_c(tmp_path: 
         assert [(r["run_id"], r["status"]) for r in runs] == [(run_id, "SUCCEEDED")]
     finally:
         process.send_signal(signal.SIGINT)
-        rest, err = process.communicate(timeout=60)
+        process.wait(timeout=60)
+        rest = process.stdout.read()
+        drain.join(timeout=30)
+        err = "".join(errors)
     assert process.returncode == 0, err
     # Table mode: the ranked table, the verdict, where things went, and what is left.
     assert "tiny-mlp in us-east-1 — SLO P90 ≤ 30 ms" in text and "$/100k" in text and LABELS[0] in text
