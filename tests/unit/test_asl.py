@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from infercost.local.stack import EmbeddedStack, substitute
 from infercost.local.stepfunctions import SERVICE_ERROR_NAMES
 from infercost.models import Candidate, EvaluationSpec
 from infercost.workflow import Benchmark, RunRef, Timing, plan_candidates
+from tests.asl_rules import all_states
 
 ASL_PATH = Path(__file__).resolve().parents[2] / "statemachine" / "evaluate.asl.json"
 ASL_TEXT = ASL_PATH.read_text(encoding="utf-8")
@@ -30,13 +30,6 @@ LAMBDA_ERRORS = {
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 }
-
-
-def all_states(definition: dict[str, Any] = ASL) -> Iterator[tuple[str, dict[str, Any]]]:
-    for name, state in definition["States"].items():
-        yield name, state
-        if state["Type"] == "Map":
-            yield from all_states(state["ItemProcessor"])
 
 
 def test_statelint_finds_no_problem() -> None:
@@ -54,7 +47,7 @@ def test_placeholders_equal_the_substitutions() -> None:
 def test_every_function_placeholder_is_a_registered_handler() -> None:
     functions = {
         state["Parameters"]["FunctionName"]
-        for _, state in all_states()
+        for _, state in all_states(ASL)
         if state.get("Resource") == "arn:aws:states:::lambda:invoke"
     }
     expected = {"${" + f"{s}FunctionArn" + "}" for s in HANDLERS} | {
@@ -117,7 +110,7 @@ def _iteration_states(candidate: Candidate) -> dict[str, Any]:
 
 SERVICE_TASKS = [
     (name, state)
-    for name, state in all_states()
+    for name, state in all_states(ASL)
     if state["Type"] == "Task" and state["Resource"].startswith("arn:aws:states:::aws-sdk:")
 ]
 CANDIDATES = [
@@ -185,7 +178,7 @@ def test_sagemaker_tasks_retry_the_errors_step_functions_names_throttling() -> N
 
 
 def test_lambda_tasks_retry_lambda_service_errors() -> None:
-    for name, state in all_states():
+    for name, state in all_states(ASL):
         if state.get("Resource") == "arn:aws:states:::lambda:invoke":
             retried = {error for retrier in state["Retry"] for error in retrier["ErrorEquals"]}
             assert retried >= LAMBDA_ERRORS, name
@@ -199,7 +192,7 @@ def test_teardown_is_retried_while_incomplete_and_never_fails_the_iteration() ->
 
 
 def test_every_wait_and_the_concurrency_come_from_the_state_data() -> None:
-    waits = [state for _, state in all_states() if state["Type"] == "Wait"]
+    waits = [state for _, state in all_states(ASL) if state["Type"] == "Wait"]
     assert waits and all(set(state) & {"Seconds", "Timestamp"} == set() for state in waits)
     assert all(state["SecondsPath"].startswith("$.timing.") for state in waits)
     evaluate = ASL["States"]["EvaluateCandidates"]
