@@ -2,6 +2,10 @@
 
 The cache is keyed by region and endpoint URL so that the local stack (which points
 `AWS_ENDPOINT_URL` at its moto server) never receives a client made for another endpoint.
+
+Every client turns an AccessDenied answer into `PermissionDenied`, which names the IAM action:
+no code path can mistake a missing grant for a missing resource or skip it quietly
+(docs/deploy.md, "Calls against grants").
 """
 
 from __future__ import annotations
@@ -10,11 +14,62 @@ import os
 import threading
 from typing import Any
 
+from infercost.errors import InfercostError
+
 _lock = threading.Lock()
 _clients: dict[tuple[str, str | None, str | None], Any] = {}
 
 # Throttling and transient errors are retried with backoff by botocore's standard mode.
 _RETRIES = {"mode": "standard", "max_attempts": 5}
+
+ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
+# The IAM service prefix where it differs from the API's signing name.
+_IAM_PREFIX = {"monitoring": "cloudwatch", "execute-api": "execute-api"}
+# API operations whose IAM action has another name (service authorization reference).
+_IAM_ACTION = {
+    ("s3", "HeadObject"): "GetObject",
+    ("s3", "ListObjectsV2"): "ListBucket",
+    ("s3", "HeadBucket"): "ListBucket",
+    ("s3", "GetObjectAttributes"): "GetObject",
+}
+
+
+class PermissionDenied(InfercostError):
+    """AWS refused a call for want of a grant: the function's role lacks the named IAM action."""
+
+
+def iam_action(signing_name: str, operation: str) -> str:
+    """The IAM action an API call needs: ('sagemaker', 'DescribeEndpoint') -> 'sagemaker:DescribeEndpoint'."""
+    prefix = _IAM_PREFIX.get(signing_name, signing_name)
+    return f"{prefix}:{_IAM_ACTION.get((prefix, operation), operation)}"
+
+
+def client_action(client: Any, operation: str) -> str:
+    """The IAM action of `operation` on a boto3 client."""
+    return iam_action(client.meta.service_model.signing_name, operation)
+
+
+def _refuse_denied(signing_name: str) -> Any:
+    def check(parsed: dict[str, Any], model: Any, **_: Any) -> None:
+        error = parsed.get("Error") or {}
+        if error.get("Code") in ACCESS_DENIED_CODES:
+            action = iam_action(signing_name, model.name)
+            raise PermissionDenied(
+                f"AWS refused {action}: {error.get('Message') or error.get('Code')}",
+                field=action,
+                hint="grant it to this function's role (infra/constructs/permissions.py)",
+            )
+
+    return check
+
+
+def guard(client: Any) -> Any:
+    """Make `client` raise PermissionDenied for AccessDenied answers (idempotent)."""
+    if not getattr(client, "_infercost_guarded", False):
+        signing_name = client.meta.service_model.signing_name
+        client.meta.events.register("after-call.*.*", _refuse_denied(signing_name))
+        client._infercost_guarded = True
+    return client
 
 
 def client(service: str, *, region: str | None = None) -> Any:
@@ -30,7 +85,7 @@ def client(service: str, *, region: str | None = None) -> Any:
 
             # A session per client: the default session is not safe to share between threads.
             session = boto3.session.Session()
-            found = session.client(service, region_name=region, config=Config(retries=_RETRIES))
+            found = guard(session.client(service, region_name=region, config=Config(retries=_RETRIES)))
             _clients[key] = found
         return found
 

@@ -33,6 +33,7 @@ _ENV = {
     "max_endpoint_age_minutes": "INFERCOST_MAX_ENDPOINT_AGE_MINUTES",
     "price_overrides": "INFERCOST_PRICE_OVERRIDES",
     "simulated_note": "INFERCOST_SIMULATED_NOTE",
+    "max_sweep_workers": "INFERCOST_MAX_SWEEP_WORKERS",
 }
 _JSON_FIELDS = ("defaults", "price_overrides")
 
@@ -62,6 +63,9 @@ class Settings(BaseModel):
     price_overrides: dict[str, Any] | None = None
     simulated_note: str | None = Field(
         default=None, description="set by the local stack: hardware differences are simulated"
+    )
+    max_sweep_workers: int = Field(
+        default=32, ge=1, le=32, description="LoadWorker Lambdas one candidate's sweep may use"
     )
     region: str = "us-east-1"
 

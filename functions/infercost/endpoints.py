@@ -6,7 +6,8 @@ endpoint share one name (docs/architecture.md, "SageMaker resources").
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -18,6 +19,12 @@ from infercost.workflow import MANAGED_TAG, RUN_ID_TAG
 ResourceKind = Literal["endpoint", "endpoint-config", "model"]
 # Statuses in which an endpoint holds (and bills) instances.
 LIVE_STATUSES = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack", "InService"})
+# Statuses SageMaker refuses DeleteEndpoint in: they must settle (InService, Failed) first. An
+# endpoint can stay Creating for up to an hour before it fails (docs/deploy.md).
+SETTLING_STATUSES = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack"})
+# An endpoint being deleted is gone for infercost's purposes: deleting it again is refused.
+GOING_STATUS = "Deleting"
+SETTLE_POLL_S = 15.0
 LOG_TAIL_LINES = 20
 # Listing is bounded so that a huge account cannot make a Lambda run out of time.
 MAX_LIST_PAGES = 20
@@ -36,11 +43,7 @@ def is_not_found(error: ClientError) -> bool:
     )
 
 
-def _access_denied(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code", "") in ("AccessDenied", "AccessDeniedException")
-
-
-def _error_text(error: ClientError) -> str:
+def error_text(error: ClientError) -> str:
     details = error.response.get("Error", {})
     return f"{details.get('Code', 'Error')}: {details.get('Message', '')}".strip()
 
@@ -95,12 +98,60 @@ def container_log_tail(logs: Any, endpoint_name: str, *, lines: int = LOG_TAIL_L
             ).get("events", [])
             messages.extend((e.get("timestamp", 0), str(e.get("message", ""))) for e in events)
     except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        if code in ("ResourceNotFoundException", "AccessDeniedException"):
+        if error.response.get("Error", {}).get("Code", "") == "ResourceNotFoundException":
             return []
         raise
     messages.sort(key=lambda pair: pair[0])
     return [message.rstrip() for _, message in messages[-lines:]]
+
+
+@dataclass(frozen=True)
+class EndpointRelease:
+    """What deleting an endpoint achieved: deleted now, already gone (or going), or not yet
+    deletable because it did not settle within the wait (the janitor deletes it later)."""
+
+    outcome: Literal["deleted", "gone", "unsettled"]
+    before: EndpointState
+    last_status: str | None = None
+
+    @property
+    def released(self) -> bool:
+        return self.outcome != "unsettled"
+
+
+def release_endpoint(
+    sagemaker: Any,
+    logs: Any | None,
+    name: str,
+    *,
+    wait_s: float,
+    with_logs: bool = False,
+    poll_s: float = SETTLE_POLL_S,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> EndpointRelease:
+    """Delete the endpoint, waiting up to `wait_s` for one still Creating (or updating) to settle.
+
+    `Deleting` and NotFound count as gone. Any other refusal raises (the caller retries).
+    """
+    before = describe_endpoint(sagemaker, logs, name, with_logs=with_logs)
+    status = before.status if before.exists else None
+    deadline = clock() + wait_s
+    while status in SETTLING_STATUSES:
+        if clock() + poll_s > deadline:
+            return EndpointRelease("unsettled", before, status)
+        sleep(poll_s)
+        now = describe_endpoint(sagemaker, None, name)
+        status = now.status if now.exists else None
+    if status is None or status == GOING_STATUS:
+        return EndpointRelease("gone", before, status)
+    try:
+        sagemaker.delete_endpoint(EndpointName=name)
+    except ClientError as error:
+        if is_not_found(error):
+            return EndpointRelease("gone", before, None)
+        raise
+    return EndpointRelease("deleted", before, status)
 
 
 @dataclass(frozen=True)
@@ -117,17 +168,16 @@ class TeardownOutcome:
         return not self.failures
 
 
-def delete_resources(sagemaker: Any, name: str) -> TeardownOutcome:
-    """Delete the endpoint, then its config, then the model. NotFound counts as deleted.
+def delete_config_and_model(sagemaker: Any, name: str) -> TeardownOutcome:
+    """Delete the endpoint config, then the model, once the endpoint is gone or going.
 
-    The config and model are deleted only once the endpoint is gone or going: SageMaker warns
-    that deleting a live endpoint's config loses sight of its instance type. Safe to repeat.
+    NotFound counts as deleted, so it is safe to repeat. (SageMaker warns that deleting a live
+    endpoint's config loses sight of its instance type: `release_endpoint` comes first.)
     """
     deleted: list[ResourceKind] = []
     gone: list[ResourceKind] = []
     failures: dict[ResourceKind, str] = {}
     steps: list[tuple[ResourceKind, Any, dict[str, str]]] = [
-        ("endpoint", sagemaker.delete_endpoint, {"EndpointName": name}),
         ("endpoint-config", sagemaker.delete_endpoint_config, {"EndpointConfigName": name}),
         ("model", sagemaker.delete_model, {"ModelName": name}),
     ]
@@ -139,9 +189,7 @@ def delete_resources(sagemaker: Any, name: str) -> TeardownOutcome:
             if is_not_found(error):
                 gone.append(kind)
                 continue
-            failures[kind] = _error_text(error)
-            if kind == "endpoint":
-                break
+            failures[kind] = error_text(error)
     return TeardownOutcome(name=name, deleted=deleted, already_gone=gone, failures=failures)
 
 
@@ -239,7 +287,7 @@ def delete_resource(sagemaker: Any, resource: ManagedResource) -> str | None:
     try:
         getattr(sagemaker, operation)(**{argument: resource.name})
     except ClientError as error:
-        return None if is_not_found(error) else _error_text(error)
+        return None if is_not_found(error) else error_text(error)
     return None
 
 
@@ -287,7 +335,7 @@ def instances_in_use(sagemaker: Any, instance_types: Iterable[str]) -> dict[str,
             endpoint = sagemaker.describe_endpoint(EndpointName=summary["EndpointName"])
             config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
         except ClientError as error:
-            if is_not_found(error) or _access_denied(error):
+            if is_not_found(error):
                 continue
             raise
         for variant in config.get("ProductionVariants", []):

@@ -3,6 +3,11 @@
 An orphaned ml.p3.2xlarge costs about $100 a day, so three layers delete what infercost created:
 Teardown per candidate, `sweep_run` after the Map (and `record_failure` when the run fails), and
 the scheduled `janitor_sweep` for anything a crashed execution left behind.
+
+SageMaker refuses to delete an endpoint that is still Creating (or updating) and one already
+Deleting is gone for our purposes. So every layer deletes what can be deleted now, never fails a
+run for an endpoint that is going or still settling, and leaves a settling endpoint (with its
+config and model) to the scheduled janitor, which retries until it is gone.
 """
 
 from __future__ import annotations
@@ -11,11 +16,11 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
 from infercost import endpoints
-from infercost.endpoints import ManagedResource
-from infercost.errors import InfercostError
+from infercost.endpoints import GOING_STATUS, SETTLING_STATUSES, ManagedResource
 from infercost.steps import run_key, run_ref_for, running_record
 from infercost.store import CandidateRecord, ResultsStore
 from infercost.workflow import ObjectCreatedEvent, RunRef, TaskError, model_name_from_key
@@ -24,10 +29,6 @@ from infercost.workflow import ObjectCreatedEvent, RunRef, TaskError, model_name
 # is eventually consistent and a run may be a few seconds old.
 UNKNOWN_RUN_GRACE = timedelta(minutes=15)
 _DELETE_ORDER = {"endpoint": 0, "endpoint-config": 1, "model": 2}
-
-
-class SweepIncomplete(InfercostError):
-    """Something of the run could not be deleted yet; the state machine retries the sweep."""
 
 
 class _Event(BaseModel):
@@ -52,19 +53,54 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def delete_in_order(
-    sagemaker: Any, resources: Iterable[ManagedResource]
-) -> tuple[list[ManagedResource], dict[str, str]]:
-    """Delete endpoints first, then their configs, then models; (deleted, failures by name)."""
+class Cleanup(BaseModel):
+    """What one clean-up pass did: deleted, left for later (an endpoint still settling, with its
+    config and model), and what SageMaker refused, by 'kind name'."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    deleted: list[ManagedResource]
+    waiting: list[ManagedResource]
+    failures: dict[str, str]
+
+    def left_over(self) -> list[str]:
+        """'kind name (why)' of everything not deleted, for a record or a log line."""
+        waiting = [f"{r.kind} {r.name} (endpoint still {r.status or 'settling'})" for r in self.waiting]
+        return waiting + [f"{name} ({error})" for name, error in self.failures.items()]
+
+
+def clean_up(sagemaker: Any, resources: Iterable[ManagedResource]) -> Cleanup:
+    """Delete endpoints first, then their configs, then models, skipping endpoints already Deleting
+    and leaving everything of an endpoint that cannot be deleted yet (Creating, Updating, ...)."""
+    resources = list(resources)
+    settling = {r.name: r.status for r in resources if r.kind == "endpoint" and r.status in SETTLING_STATUSES}
     deleted: list[ManagedResource] = []
+    waiting: list[ManagedResource] = []
     failures: dict[str, str] = {}
     for resource in sorted(resources, key=lambda r: (_DELETE_ORDER[r.kind], r.name)):
+        if resource.name in settling:
+            waiting.append(resource if resource.kind == "endpoint" else _with_status(resource, settling))
+            continue
+        if resource.kind == "endpoint" and resource.status == GOING_STATUS:
+            continue
         error = endpoints.delete_resource(sagemaker, resource)
         if error is None:
             deleted.append(resource)
         else:
             failures[f"{resource.kind} {resource.name}"] = error
-    return deleted, failures
+    return Cleanup(deleted=deleted, waiting=waiting, failures=failures)
+
+
+def _with_status(resource: ManagedResource, settling: Mapping[str, str | None]) -> ManagedResource:
+    # A config or model waits on its endpoint; it carries the endpoint's status for the message.
+    return ManagedResource(
+        kind=resource.kind,
+        name=resource.name,
+        arn=resource.arn,
+        run_id=resource.run_id,
+        created_at=resource.created_at,
+        status=settling.get(resource.name),
+    )
 
 
 def _fail_unfinished(store: ResultsStore, run: RunRef, error: str) -> int:
@@ -88,22 +124,27 @@ def _fail_unfinished(store: ResultsStore, run: RunRef, error: str) -> int:
 
 class SweepSummary(BaseModel):
     deleted: list[str]
+    left_to_janitor: list[str]
     unfinished: int
 
 
 def sweep_run(run: RunRef, prefix: str, *, sagemaker: Any, store: ResultsStore) -> SweepSummary:
-    """Delete whatever of this run is still tagged, and fail candidates that never finished."""
-    resources = endpoints.find_managed(sagemaker, prefix, run_id=run.run_id)
-    deleted, failures = delete_in_order(sagemaker, resources)
-    if failures:
-        listed = "; ".join(f"{name}: {error}" for name, error in failures.items())
-        raise SweepIncomplete(f"could not delete yet: {listed}")
+    """Delete whatever of this run is still tagged, and fail candidates that never finished.
+
+    Never fails the run: what cannot be deleted yet is left to the scheduled janitor, which
+    deletes it as soon as the run is over and the endpoint has settled.
+    """
+    cleanup = clean_up(sagemaker, endpoints.find_managed(sagemaker, prefix, run_id=run.run_id))
     unfinished = _fail_unfinished(
         store,
         run,
         "did not finish: its teardown did not complete, so the run sweep deleted its resources",
     )
-    return SweepSummary(deleted=[f"{r.kind} {r.name}" for r in deleted], unfinished=unfinished)
+    return SweepSummary(
+        deleted=[f"{r.kind} {r.name}" for r in cleanup.deleted],
+        left_to_janitor=cleanup.left_over(),
+        unfinished=unfinished,
+    )
 
 
 class FailureSummary(BaseModel):
@@ -154,15 +195,13 @@ def record_failure(
     key = run_key(run)
     if store.get_run_by_key(key) is None:
         store.create_run(running_record(run, region))
-    deleted, failures = delete_in_order(
-        sagemaker, endpoints.find_managed(sagemaker, prefix, run_id=run.run_id)
-    )
+    cleanup = clean_up(sagemaker, endpoints.find_managed(sagemaker, prefix, run_id=run.run_id))
     recorded = reason
-    if failures:
-        recorded += f" (could not delete {', '.join(sorted(failures))}; the scheduled janitor retries)"
+    if cleanup.left_over():
+        recorded += f" (left to the scheduled janitor: {', '.join(sorted(cleanup.left_over()))})"
     _fail_unfinished(store, run, f"did not finish: the run failed ({reason})")
     store.finish_run(key, status="FAILED", finished_at=now(), error=recorded)
-    return FailureSummary(run=run, reason=recorded, deleted=[f"{r.kind} {r.name}" for r in deleted])
+    return FailureSummary(run=run, reason=recorded, deleted=[f"{r.kind} {r.name}" for r in cleanup.deleted])
 
 
 # --- the scheduled janitor --------------------------------------------------------------------
@@ -204,34 +243,87 @@ class JanitorSummary(BaseModel):
     deleted: list[str]
     endpoints_deleted: int
     endpoints_over_max_age: int
+    waiting: list[str]
     failures: dict[str, str]
+    runs_closed: list[str]
+
+
+def close_ended_runs(store: ResultsStore, stepfunctions: Any, *, now: datetime) -> list[str]:
+    """Close every RUNNING run whose execution has ended without recording (aborted, timed out,
+    failed past its own failure path): the run takes the execution's status, and its unfinished
+    candidates fail. Returns '<run id> <status>' of each run closed."""
+    closed = []
+    for run in store.open_runs():
+        if not run.execution_arn:
+            continue
+        status, detail = _execution_status(stepfunctions, run.execution_arn)
+        if status == "RUNNING":
+            continue
+        reason = f"its execution ended {status} without recording the outcome{detail}"
+        ref = RunRef(
+            model=run.model,
+            started_at=run.started_at,
+            run_id=run.run_id,
+            execution_arn=run.execution_arn,
+            artifact=run.artifact.model_dump() if run.artifact else {"bucket": "-", "key": "-"},
+        )
+        _fail_unfinished(store, ref, f"did not finish: {reason}")
+        finished: Literal["SUCCEEDED", "FAILED"] = (
+            "SUCCEEDED" if status == "SUCCEEDED" and run.recommendation else "FAILED"
+        )
+        store.finish_run(
+            run.key, status=finished, finished_at=now, error=None if finished == "SUCCEEDED" else reason
+        )
+        closed.append(f"{run.run_id} {status}")
+    return closed
+
+
+def _execution_status(stepfunctions: Any, execution_arn: str) -> tuple[str, str]:
+    """The execution's status and, for a failure, ': <error>: <cause>' (NOT_FOUND when it is gone)."""
+    try:
+        described = stepfunctions.describe_execution(executionArn=execution_arn)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
+            return "NOT_FOUND", ""
+        raise
+    status = str(described.get("status", "UNKNOWN"))
+    parts = [str(described[k]) for k in ("error", "cause") if described.get(k)]
+    return status, (": " + ": ".join(parts)[:300]) if parts else ""
 
 
 def janitor_sweep(
     prefix: str,
     *,
     sagemaker: Any,
+    stepfunctions: Any,
     store: ResultsStore,
     max_age: timedelta,
     now: Callable[[], datetime] = _now,
 ) -> JanitorSummary:
-    """Delete tagged resources whose run is no longer RUNNING or that outlived `max_age`."""
+    """Close runs whose execution ended unrecorded, then delete tagged resources whose run is no
+    longer RUNNING or that outlived `max_age` (endpoints still settling wait for the next pass)."""
     moment = now()
+    closed = close_ended_runs(store, stepfunctions, now=moment)
     resources = endpoints.find_managed(sagemaker, prefix)
     statuses: dict[str, str | None] = {}
     for run_id in sorted({r.run_id for r in resources if r.run_id}):
         view = store.get_run(run_id)
         statuses[run_id] = view.run.status if view else None
+    for entry in closed:
+        run_id, _, _ = entry.partition(" ")
+        statuses[run_id] = "CLOSED"
     doomed = select_for_deletion(resources, statuses, now=moment, max_age=max_age)
     over_age = [
         r
         for r in resources
         if r.kind == "endpoint" and (age := _age(r, moment)) is not None and age > max_age
     ]
-    deleted, failures = delete_in_order(sagemaker, [resource for resource, _ in doomed])
+    cleanup = clean_up(sagemaker, [resource for resource, _ in doomed])
     return JanitorSummary(
-        deleted=[f"{r.kind} {r.name}" for r in deleted],
-        endpoints_deleted=sum(1 for r in deleted if r.kind == "endpoint"),
+        deleted=[f"{r.kind} {r.name}" for r in cleanup.deleted],
+        endpoints_deleted=sum(1 for r in cleanup.deleted if r.kind == "endpoint"),
         endpoints_over_max_age=len(over_age),
-        failures=failures,
+        waiting=[f"{r.kind} {r.name}" for r in cleanup.waiting],
+        failures=cleanup.failures,
+        runs_closed=closed,
     )

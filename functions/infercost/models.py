@@ -32,6 +32,13 @@ RESULTS_SCHEMA = "infercost.results/v1"
 INSTANCE_TYPE_PATTERN = r"^ml\.[a-z0-9]+(-[a-z0-9]+)?\.[a-z0-9]+$"
 ACCELERATOR_TYPE_PATTERN = r"^ml\.eia[12]\.(medium|large|xlarge)$"
 SERVERLESS_MEMORY_MB = (1024, 2048, 3072, 4096, 5120, 6144)
+INVOKE_ENDPOINT_TIMEOUT_S = 60
+# CreateModel's container environment (SageMaker API reference, ContainerDefinition.Environment):
+# at most 100 variables, each name and value up to 1024 bytes, all together up to 32 KB.
+ENVIRONMENT_MAX_VARIABLES = 100
+ENVIRONMENT_MAX_ITEM_BYTES = 1024
+ENVIRONMENT_MAX_TOTAL_BYTES = 32 * 1024
+ENVIRONMENT_NAME_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -174,7 +181,9 @@ class LoadPlan(_Strict):
         default=None, ge=1, le=1_000_000, description="requests at each sweep level (default: requests)"
     )
     max_error_rate: float = Field(default=0.01, ge=0, le=1)
-    request_timeout_s: float = Field(default=60, gt=0, le=900)
+    # SageMaker's InvokeEndpoint gives up after 60 seconds (docs/deploy.md): a longer client
+    # timeout would only wait for an error that has already happened.
+    request_timeout_s: float = Field(default=60, gt=0, le=INVOKE_ENDPOINT_TIMEOUT_S)
     workers: int | None = Field(
         default=None,
         ge=1,
@@ -209,7 +218,35 @@ class ModelSpec(_Strict):
     name: str = Field(min_length=1, max_length=40, pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
     image_uri: str = Field(min_length=1)
     execution_role_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
-    environment: dict[str, str] = Field(default_factory=dict)
+    environment: dict[str, str] = Field(
+        default_factory=dict,
+        description="the container's environment; values are passed to SageMaker and never stored",
+    )
+
+    @field_validator("environment")
+    @classmethod
+    def _sagemaker_environment(cls, value: dict[str, str]) -> dict[str, str]:
+        if len(value) > ENVIRONMENT_MAX_VARIABLES:
+            raise ValueError(
+                f"SageMaker takes at most {ENVIRONMENT_MAX_VARIABLES} variables, got {len(value)}"
+            )
+        total = 0
+        for name, text in value.items():
+            if not re.match(ENVIRONMENT_NAME_PATTERN, name):
+                raise ValueError(f"{name!r} is not a variable name (letters, digits, '_'; no leading digit)")
+            for part in (name, text):
+                size = len(part.encode("utf-8"))
+                if size > ENVIRONMENT_MAX_ITEM_BYTES:
+                    raise ValueError(
+                        f"{name!r}: a name or value is at most {ENVIRONMENT_MAX_ITEM_BYTES} bytes, got {size}"
+                    )
+                total += size
+        if total > ENVIRONMENT_MAX_TOTAL_BYTES:
+            raise ValueError(
+                f"names and values come to {total} bytes; SageMaker takes at most "
+                f"{ENVIRONMENT_MAX_TOTAL_BYTES} (32 KB) in all"
+            )
+        return value
 
 
 class PayloadSpec(_Strict):

@@ -26,6 +26,7 @@ from infercost.models import (
     CandidateResult,
     EvaluationSpec,
     LatencyStats,
+    LoadPlan,
     ResultsFile,
 )
 from infercost.pricing.types import PriceLookup, PriceSource
@@ -48,12 +49,15 @@ from infercost.workflow import (
     TaskError,
     Timing,
     allocate_quota,
+    container_definition,
     load_workers,
     merge_spec,
     merge_timing,
+    metrics_wait_seconds,
     model_name_from_key,
     parse_spec,
     plan_candidates,
+    release_wait_seconds,
     run_identity,
     spec_key_for,
 )
@@ -64,8 +68,26 @@ if TYPE_CHECKING:  # loadgen is imported where it is used (cold start of the oth
 MODEL_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$"
 # Step Functions state is limited to 256 KB; the inline request body is copied into it.
 MAX_INLINE_PAYLOAD_BYTES = 32 * 1024
-# LoadTest stops this long before its Lambda would be cut off, to record what it measured.
-LOAD_TEST_MARGIN_S = 30.0
+# Every step stops this long before its Lambda would be cut off, to record what it got.
+RECORD_MARGIN_S = 30.0
+# What a stored spec keeps of the container's environment: the names; values may be secrets.
+REDACTED = "(not stored)"
+
+
+def load_margin_s(plan: LoadPlan) -> float:
+    """How long before the Lambda's end a load step stops sending: one request timeout (a request
+    in flight at the deadline must get its answer or time out) plus the time to record."""
+    return plan.request_timeout_s + RECORD_MARGIN_S
+
+
+def remaining_s(context: Any) -> float:
+    """Seconds this Lambda invocation has left (Lambda's context object)."""
+    return float(context.get_remaining_time_in_millis()) / 1000
+
+
+def time_budget_s(context: Any, margin_s: float) -> float:
+    """Seconds a step may work: what is left of the invocation minus `margin_s` (at least one)."""
+    return max(remaining_s(context) - margin_s, 1.0)
 
 
 class TeardownIncomplete(InfercostError):
@@ -206,6 +228,14 @@ def _accept(
             field="payload.body",
             hint="upload the sample request beside the artifact and give its payload.s3_key",
         )
+    workers = load_workers(spec.load)
+    if workers > settings.max_sweep_workers:
+        raise InputError(
+            f"the sweep would need {workers} LoadWorker Lambdas per candidate; this stack reserves "
+            f"concurrency for {settings.max_sweep_workers} (infercost:max_sweep_workers)",
+            field="load.workers" if spec.load.workers is not None else "load.concurrency",
+            hint="lower the highest concurrency level or load.workers, or deploy with a higher maximum",
+        )
     role = spec.model.execution_role_arn
     if role is not None and role != settings.execution_role_arn:
         raise InputError(
@@ -242,7 +272,7 @@ def _accept(
         metrics_delay_s=timing.metrics_delay_seconds,
     )
     check_budget(estimate)
-    stored_spec = spec.model_dump(mode="json")
+    stored_spec = redacted_spec(spec)
     if settings.simulated_note:
         stored_spec["simulated"] = settings.simulated_note
     store.update_run(run_key(run), spec=stored_spec, slo=spec.slo)
@@ -263,14 +293,22 @@ def _accept(
         run=run,
         timing=timing,
         benchmark=Benchmark(
+            container=container_definition(spec, run.artifact),
             payload=spec.payload,
             load=spec.load,
             slo=spec.slo,
-            workers=list(range(load_workers(spec.load))),
+            workers=list(range(workers)),
         ),
         candidates=plans,
         estimated_cost_usd=estimate.cost_usd,
     )
+
+
+def redacted_spec(spec: EvaluationSpec) -> dict[str, Any]:
+    """The spec as stored with the run: the container's environment keeps its names only."""
+    data: dict[str, Any] = spec.model_dump(mode="json")
+    data["model"]["environment"] = dict.fromkeys(spec.model.environment, REDACTED)
+    return data
 
 
 def _quota_headroom(servicequotas: Any, sagemaker: Any, candidates: list[Candidate]) -> dict[str, int | None]:
@@ -281,8 +319,9 @@ def _quota_headroom(servicequotas: Any, sagemaker: Any, candidates: list[Candida
     try:
         return endpoints.quota_headroom(servicequotas, sagemaker, types)
     except (ClientError, BotoCoreError):
-        # A missing permission or an unsupported region must not block a run: SageMaker itself
+        # A region without Service Quotas for SageMaker must not block a run: SageMaker itself
         # refuses an endpoint beyond the quota, and that candidate then fails with the reason.
+        # A missing grant is not this case: it raises PermissionDenied (infercost.aws).
         return dict.fromkeys(types)
 
 
@@ -304,6 +343,16 @@ class LoadSummary(_Summary):
     latency_ms: LatencyStats | None
     max_rps_at_slo: float | None
     partial: bool
+    release_in_seconds: int = Field(
+        ge=0, description="the Wait before ReleaseEndpoint: until the last measured minute closed"
+    )
+
+
+class ReleaseSummary(_Summary):
+    """What ReleaseEndpoint leaves in the state: whether the endpoint is gone, and the wait left."""
+
+    released: bool
+    metrics_wait_seconds: int = Field(ge=0)
 
 
 class MetricsSummary(_Summary):
@@ -329,6 +378,7 @@ class CandidateState(_Event):
     endpoint: EndpointPoll | None = None
     sweep: list[SweepShareRef] | None = None
     load: LoadSummary | None = None
+    released: ReleaseSummary | None = None
     metrics: MetricsSummary | None = None
     error: TaskError | None = None
 
@@ -449,6 +499,7 @@ def load_test(
         latency_ms=measured.latency_ms,
         max_rps_at_slo=result.max_rps_at_slo,
         partial=result.partial,
+        release_in_seconds=release_wait_seconds(result.ended_at, time.time(), state.timing),
     )
 
 
@@ -463,9 +514,14 @@ def collect_metrics(
     *,
     cloudwatch: Any,
     store: ResultsStore,
+    time_budget_s: float,
     sleep: Callable[[float], None] = time.sleep,
 ) -> MetricsSummary:
-    """Read the endpoint's CloudWatch latency (polling until it settles) and record the result."""
+    """Read the endpoint's CloudWatch latency (polling until it settles) and record the result.
+
+    Polling ends at the spec's metrics deadline or when the Lambda's `time_budget_s` runs out,
+    whichever comes first; what was read by then is recorded as partial.
+    """
     from infercost.metrics import collect_endpoint_metrics
 
     load = state.load
@@ -478,7 +534,7 @@ def collect_metrics(
         ended_at=load.ended_at,
         expected_count=load.ok,
         poll_interval_s=state.timing.metrics_poll_seconds,
-        deadline_s=state.timing.metrics_deadline_seconds,
+        deadline_s=min(float(state.timing.metrics_deadline_seconds), time_budget_s),
         sleep=sleep,
     )
     server = metrics.model_latency_ms
@@ -517,6 +573,71 @@ def collect_metrics(
 ENDPOINT_ERRORS = ("EndpointFailed", "EndpointDeadlinePassed")
 
 
+def _record_release(
+    state: CandidateState,
+    release: endpoints.EndpointRelease,
+    store: ResultsStore,
+    deleted_at: datetime,
+) -> None:
+    """Record how long the endpoint lived and what that cost, once it is deleted by us."""
+    created = release.before.created_at
+    if release.outcome != "deleted" or created is None:
+        return
+    endpoint_seconds = max((deleted_at - created).total_seconds(), 0.0)
+    store.put_candidate(
+        run_key(state.run),
+        _candidate_record(
+            state,
+            status="RUNNING",
+            endpoint_created_at=created,
+            endpoint_deleted_at=deleted_at,
+            endpoint_seconds=endpoint_seconds,
+            benchmark_cost_usd=_benchmark_cost(state.candidate, endpoint_seconds),
+        ),
+    )
+
+
+def _release(sagemaker: Any, logs: Any | None, name: str, **options: Any) -> endpoints.EndpointRelease:
+    """`endpoints.release_endpoint`, with a refused delete as TeardownIncomplete (retried)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        return endpoints.release_endpoint(sagemaker, logs, name, **options)
+    except ClientError as error:
+        raise TeardownIncomplete(
+            f"could not delete endpoint {name} yet ({endpoints.error_text(error)})"
+        ) from None
+
+
+def release_endpoint(
+    state: CandidateState,
+    *,
+    sagemaker: Any,
+    store: ResultsStore,
+    time_budget_s: float,
+    now: Callable[[], datetime] = _now,
+    sleep: Callable[[float], None] = time.sleep,
+) -> ReleaseSummary:
+    """Delete the endpoint as soon as the measured run's last minute has closed, before the wait
+    for CloudWatch: the metrics outlive it, and its billed time ends here (docs/method.md).
+
+    The endpoint config and the model stay for Teardown. Raises TeardownIncomplete when SageMaker
+    refuses the delete (retried by the state machine; after that its Catch hands over to Teardown).
+    """
+    release = _release(sagemaker, None, state.candidate.name, wait_s=time_budget_s, sleep=sleep)
+    if not release.released:
+        raise TeardownIncomplete(
+            f"endpoint {state.candidate.name} is {release.last_status} and cannot be deleted yet"
+        )
+    moment = now()
+    _record_release(state, release, store, moment)
+    ended_at = state.load.ended_at if state.load else moment.timestamp()
+    return ReleaseSummary(
+        released=True,
+        metrics_wait_seconds=metrics_wait_seconds(ended_at, moment.timestamp(), state.timing),
+    )
+
+
 class TeardownEvent(_Event):
     state: CandidateState
 
@@ -532,25 +653,45 @@ def teardown(
     sagemaker: Any,
     logs: Any,
     store: ResultsStore,
+    time_budget_s: float,
     now: Callable[[], datetime] = _now,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> TeardownSummary:
     """Delete the candidate's endpoint, config and model, then record how the candidate ended.
 
-    A failed candidate's record carries the endpoint's FailureReason and the tail of its
-    container log. Raises TeardownIncomplete (retried by the state machine) while something
-    could not be deleted; the record is only written once everything is gone.
+    An endpoint still Creating cannot be deleted: Teardown waits for it to settle within
+    `time_budget_s`; past that it records the candidate FAILED and leaves the endpoint to the
+    scheduled janitor, which deletes it once it has settled. A failed candidate's record carries
+    the endpoint's FailureReason and the tail of its container log. Raises TeardownIncomplete
+    (retried by the state machine) while the config or model could not be deleted.
     """
     failing = state.error is not None
-    before = endpoints.describe_endpoint(sagemaker, logs, state.candidate.name, with_logs=failing)
-    outcome = endpoints.delete_resources(sagemaker, state.candidate.name)
+    release = _release(
+        sagemaker,
+        logs,
+        state.candidate.name,
+        wait_s=time_budget_s,
+        with_logs=failing,
+        sleep=sleep,
+        clock=clock,
+    )
+    before = release.before
+    if not release.released:
+        unsettled = (
+            f"endpoint {state.candidate.name} was still {release.last_status} after "
+            f"{time_budget_s:.0f} s and SageMaker cannot delete it before it settles; the "
+            "scheduled janitor deletes it then"
+        )
+        if failing:
+            unsettled = f"{_candidate_error(state, before)}; {unsettled}"
+        store.put_candidate(run_key(state.run), _candidate_record(state, status="FAILED", error=unsettled))
+        return TeardownSummary(status="FAILED", error=unsettled)
+    _record_release(state, release, store, now())
+    outcome = endpoints.delete_config_and_model(sagemaker, state.candidate.name)
     if not outcome.complete:
         failures = "; ".join(f"{kind}: {text}" for kind, text in outcome.failures.items())
         raise TeardownIncomplete(f"could not delete {state.candidate.name} yet ({failures})")
-    deleted_at = now()
-    endpoint_seconds = (
-        max((deleted_at - before.created_at).total_seconds(), 0.0) if before.created_at else None
-    )
-    cost = _benchmark_cost(state.candidate, endpoint_seconds)
     error = _candidate_error(state, before) if failing else None
     if not failing and state.metrics is None:
         # Only CollectMetrics records a result; reaching Teardown without an error means it ran.
@@ -564,10 +705,6 @@ def teardown(
             error=error,
             failure_reason=before.failure_reason,
             log_tail=before.log_tail or None,
-            endpoint_created_at=before.created_at,
-            endpoint_deleted_at=deleted_at if before.exists else None,
-            endpoint_seconds=endpoint_seconds,
-            benchmark_cost_usd=cost,
         ),
     )
     return TeardownSummary(status=status, error=error)

@@ -39,6 +39,10 @@ else:
     DynamoDBClient = Any
 
 BY_RUN_INDEX = "by-run"
+# A sparse index of the runs still RUNNING: the attribute exists only until the run finishes, so
+# the janitor finds runs whose execution ended without recording, without scanning the table.
+OPEN_RUNS_INDEX = "open-runs"
+OPEN_RUN_ATTRIBUTE = "open_run"
 TTL_ATTRIBUTE = "expires_at"
 MODELS_PK = "MODELS"
 
@@ -393,6 +397,7 @@ def table_definition(table_name: str | None = None) -> dict[str, Any]:
             {"AttributeName": "PK", "AttributeType": "S"},
             {"AttributeName": "SK", "AttributeType": "S"},
             {"AttributeName": "run_id", "AttributeType": "S"},
+            {"AttributeName": OPEN_RUN_ATTRIBUTE, "AttributeType": "S"},
         ],
         "KeySchema": [
             {"AttributeName": "PK", "KeyType": "HASH"},
@@ -406,7 +411,15 @@ def table_definition(table_name: str | None = None) -> dict[str, Any]:
                     {"AttributeName": "SK", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
-            }
+            },
+            {
+                "IndexName": OPEN_RUNS_INDEX,
+                "KeySchema": [
+                    {"AttributeName": OPEN_RUN_ATTRIBUTE, "KeyType": "HASH"},
+                    {"AttributeName": "SK", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
         ],
         "BillingMode": "PAY_PER_REQUEST",
     }
@@ -446,6 +459,7 @@ class _Update:
         self.names: dict[str, str] = {}
         self.values: dict[str, dict[str, Any]] = {}
         self.assignments: list[str] = []
+        self.removals: list[str] = []
 
     def name(self, attribute: str) -> str:
         placeholder = f"#n{len(self.names)}"
@@ -460,8 +474,12 @@ class _Update:
     def set(self, attribute: str, value: Any) -> None:
         self.assignments.append(f"{self.name(attribute)} = {self.value(value, attribute)}")
 
+    def remove(self, attribute: str) -> None:
+        self.removals.append(self.name(attribute))
+
     def expression(self) -> str:
-        return "SET " + ", ".join(self.assignments)
+        text = "SET " + ", ".join(self.assignments)
+        return text + (" REMOVE " + ", ".join(self.removals) if self.removals else "")
 
 
 class ResultsStore:
@@ -478,6 +496,8 @@ class ResultsStore:
     def create_run(self, run: RunRecord) -> bool:
         """Write a new run item; False (and nothing changed) when the run already exists."""
         item = self._run_item(run.model_dump())
+        if run.status == "RUNNING":
+            item[OPEN_RUN_ATTRIBUTE] = {"S": "RUNNING"}
         created = self._conditional(
             "put_item",
             Item=item,
@@ -569,6 +589,7 @@ class ResultsStore:
         update.set("status", status)
         for name, value in fields.items():
             update.set(name, value)
+        update.remove(OPEN_RUN_ATTRIBUTE)
         status_name = update.name("status")
         running = update.value("RUNNING", "status")
         same = update.value(status, "status")
@@ -634,6 +655,16 @@ class ResultsStore:
         )
         prefix = run_key.sk + "#CANDIDATE#"
         return self._view([i for i in items if i["SK"] == run_key.sk or i["SK"].startswith(prefix)])
+
+    def open_runs(self) -> list[RunRecord]:
+        """Every run still RUNNING, oldest first (the sparse `open-runs` index)."""
+        items = self._query(
+            IndexName=OPEN_RUNS_INDEX,
+            KeyConditionExpression="#o = :o",
+            ExpressionAttributeNames={"#o": OPEN_RUN_ATTRIBUTE},
+            ExpressionAttributeValues={":o": {"S": "RUNNING"}},
+        )
+        return [_parse(RunRecord, item) for item in items if item.get("item_type") == "run"]
 
     def history(self, model: str, limit: int = 20) -> list[RunRecord]:
         """The model's runs, newest first, at most `limit`."""

@@ -11,14 +11,20 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from infercost.errors import InputError
 from infercost.models import Candidate, EvaluationSpec, LoadPlan, PayloadSpec, Slo
 
 SPEC_FILE_NAME = "infercost.json"
+# Step Functions' history holds 25,000 events per execution and a candidate's execution spends
+# about 11 of them per DescribeEndpoint poll: a bound on the polls keeps it far from the limit
+# (docs/deploy.md, "What AWS enforces that the local stack does not").
+MAX_ENDPOINT_POLLS = 1000
+# The endpoint is deleted at most this long after the last measured request (docs/method.md).
+MAX_RELEASE_DELAY_S = 90
 VARIANT_NAME = "AllTraffic"
 RUN_ID_TAG = "infercost:run-id"
 MANAGED_TAG = "infercost:managed"
@@ -114,12 +120,42 @@ class Timing(_Shape):
     # CloudWatch aggregates SageMaker's latency per minute: start the measured run on a fresh
     # minute so that no warm-up or sweep request shares a datapoint with it.
     align_to_minute: bool = True
+    # After the measured run's last minute has closed, the endpoint lives this much longer so
+    # that SageMaker can emit that minute's metrics; then it is deleted.
+    metrics_flush_seconds: int = Field(default=30, ge=0, le=MAX_RELEASE_DELAY_S)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def endpoint_max_polls(self) -> int:
         """DescribeEndpoint calls before the deadline (the loop counts polls; ASL has no clock math)."""
         return max(1, math.ceil(self.endpoint_deadline_seconds / max(self.endpoint_poll_seconds, 1)))
+
+    @model_validator(mode="after")
+    def _bounded_polls(self) -> Self:
+        if self.endpoint_max_polls > MAX_ENDPOINT_POLLS:
+            raise ValueError(
+                f"endpoint_deadline_seconds / endpoint_poll_seconds gives {self.endpoint_max_polls} "
+                f"DescribeEndpoint polls; at most {MAX_ENDPOINT_POLLS} keep a candidate's execution "
+                "history within Step Functions' 25,000 events: poll less often or shorten the deadline"
+            )
+        return self
+
+
+def release_wait_seconds(ended_at: float, now: float, timing: Timing) -> int:
+    """Seconds from `now` until the endpoint may be deleted (epoch seconds in, whole seconds out).
+
+    CloudWatch keeps SageMaker's metrics after the endpoint is gone, but the endpoint must live
+    until the measured run's last minute has closed (per second on the local stack) plus the flush
+    allowance, and never longer than MAX_RELEASE_DELAY_S after the last measured request.
+    """
+    closed = math.ceil(ended_at / 60) * 60 if timing.align_to_minute else ended_at
+    target = min(closed + timing.metrics_flush_seconds, ended_at + MAX_RELEASE_DELAY_S)
+    return max(0, math.ceil(target - now))
+
+
+def metrics_wait_seconds(ended_at: float, now: float, timing: Timing) -> int:
+    """What is left of the metrics delay (counted from the last measured request) at `now`."""
+    return max(0, math.ceil(ended_at + timing.metrics_delay_seconds - now))
 
 
 # A sweep worker (one Lambda) holds at most this many connections; more would make its own CPU,
@@ -136,8 +172,14 @@ def load_workers(plan: LoadPlan) -> int:
 
 
 class Benchmark(_Shape):
-    """What each candidate is driven with: the request, the load plan and the SLO."""
+    """What every candidate shares: the container, the request, the load plan and the SLO.
 
+    Run-wide data travels once per candidate execution, never once per candidate in the parent's
+    state: an inline body (≤ 32 KB) and the container's environment (≤ 32 KB) would otherwise
+    multiply past Step Functions' 256 KB payload limit.
+    """
+
+    container: dict[str, Any] = Field(description="CreateModel's PrimaryContainer")
     payload: PayloadSpec
     load: LoadPlan
     slo: Slo
@@ -159,7 +201,6 @@ class CandidatePlan(_Shape):
     status: CandidatePlanStatus = "PENDING"
     skip_reason: str | None = None
     name: str = Field(description="name of its model, endpoint config and endpoint")
-    container: dict[str, Any]
     production_variants: list[dict[str, Any]]
     tags: list[dict[str, str]]
     price_per_hour_usd: float | None = None
@@ -349,7 +390,6 @@ def plan_candidates(
     skipped: Mapping[int, str],
 ) -> list[CandidatePlan]:
     """One plan per candidate of the spec, in its order; `skipped` maps index -> reason."""
-    container = container_definition(spec, run.artifact)
     tags = resource_tags(run.run_id)
     plans = []
     for index, candidate in enumerate(spec.candidates):
@@ -363,7 +403,6 @@ def plan_candidates(
                 status="SKIPPED" if reason else "PENDING",
                 skip_reason=reason,
                 name=name,
-                container=container,
                 production_variants=production_variants(name, candidate),
                 tags=tags,
                 price_per_hour_usd=prices.get(index),

@@ -58,9 +58,11 @@ FUNCTION_SPECS: dict[str, FunctionSpec] = {
         900,
         (p.invoke_benchmark_endpoints, p.read_artifact_inputs, p.read_reports, p.write_results),
     ),
+    "release_endpoint": FunctionSpec(256, 300, (p.release_benchmark_endpoints, p.write_results)),
     "collect_metrics": FunctionSpec(256, 900, (p.read_endpoint_metrics, p.write_results)),
+    # Teardown waits (up to its timeout) for an endpoint still Creating to settle before deleting.
     "teardown": FunctionSpec(
-        256, 300, (p.tear_down_benchmark_resources, p.read_endpoint_logs, p.write_results)
+        256, 900, (p.tear_down_benchmark_resources, p.read_endpoint_logs, p.write_results)
     ),
     "recommend": FunctionSpec(512, 120, (p.read_write_results, p.look_up_prices)),
     "report": FunctionSpec(
@@ -69,7 +71,9 @@ FUNCTION_SPECS: dict[str, FunctionSpec] = {
     "notify": FunctionSpec(
         256, 60, (p.publish_notifications, p.read_slack_secret, p.read_write_results, p.read_reports)
     ),
-    JANITOR: FunctionSpec(256, 300, (p.sweep_benchmark_resources, p.read_write_results)),
+    JANITOR: FunctionSpec(
+        256, 300, (p.sweep_benchmark_resources, p.read_write_results, p.read_run_executions)
+    ),
 }
 
 

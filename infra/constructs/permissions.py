@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from aws_cdk import Stack
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -125,7 +125,11 @@ def look_up_prices(res: Resources, role: iam.Role) -> None:
 
 
 def check_quotas(res: Resources, role: iam.Role) -> None:
-    """Before launching, compare the candidates with the account's quotas and endpoints."""
+    """Before launching, compare the candidates with the account's quotas and endpoints.
+
+    The instances in use are counted over every endpoint of the account (a quota is per account,
+    not per stack), so Prepare may describe any endpoint and endpoint config: read-only.
+    """
     stack = Stack.of(role)
     role.add_to_policy(
         iam.PolicyStatement(
@@ -148,6 +152,21 @@ def check_quotas(res: Resources, role: iam.Role) -> None:
         "*",
         _NO_RESOURCE_LEVEL.format("servicequotas:ListServiceQuotas and sagemaker:ListEndpoints"),
     )
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig"],
+            resources=[
+                stack.format_arn(service="sagemaker", resource=kind, resource_name="*")
+                for kind in ("endpoint", "endpoint-config")
+            ],
+        )
+    )
+    for kind in ("endpoint", "endpoint-config"):
+        nag.wildcard_resource(
+            role,
+            nag.arn_text("sagemaker", f"{kind}/*"),
+            "read-only: the instances every endpoint of the account holds count against the quota",
+        )
 
 
 def invoke_benchmark_endpoints(res: Resources, role: iam.Role) -> None:
@@ -157,6 +176,41 @@ def invoke_benchmark_endpoints(res: Resources, role: iam.Role) -> None:
     )
     for text in res.sagemaker.arn_texts("endpoint"):
         nag.wildcard_resource(role, text, "benchmark endpoints are named '<prefix>-<run-id>-…'")
+
+
+def release_benchmark_endpoints(res: Resources, role: iam.Role) -> None:
+    """Delete (and check) the stack's benchmark endpoints once their measured minute has closed."""
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["sagemaker:DeleteEndpoint", "sagemaker:DescribeEndpoint"],
+            resources=res.sagemaker.arns("endpoint"),
+        )
+    )
+    for text in res.sagemaker.arn_texts("endpoint"):
+        nag.wildcard_resource(role, text, "benchmark endpoints are named '<prefix>-<run-id>-…'")
+
+
+def read_run_executions(res: Resources, role: iam.Role) -> None:
+    """The status of each run's execution, to close runs whose execution ended unrecorded."""
+    name = f"{res.config.resource_prefix}-evaluate"
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["states:DescribeExecution"],
+            resources=[
+                Stack.of(role).format_arn(
+                    service="states",
+                    resource="execution",
+                    resource_name=f"{name}:*",
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+            ],
+        )
+    )
+    nag.wildcard_resource(
+        role,
+        nag.arn_text("states", f"execution:{name}:*"),
+        "a run records its execution's ARN; any execution of the stack's evaluation workflow",
+    )
 
 
 def read_endpoint_metrics(res: Resources, role: iam.Role) -> None:

@@ -9,41 +9,60 @@ from typing import Any
 import pytest
 
 from infercost.handlers import HANDLERS, JANITOR
-from tests.infra.cdk_support import ROOT, Synth, only
+from tests.infra.cdk_support import ROOT, Synth, logical_id, resources_of
 
 pytestmark = pytest.mark.infra
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
 
-@pytest.fixture(scope="module")
-def machine(template: dict[str, Any]) -> dict[str, Any]:
-    _, resource = only(template, "AWS::StepFunctions::StateMachine")
-    properties: dict[str, Any] = resource["Properties"]
+# Logical id path of each state machine -> its definition file.
+MACHINES = {
+    "EvaluationStateMachine": "evaluate.asl.json",
+    "EvaluationCandidateStateMachine": "candidate.asl.json",
+}
+
+
+def machine(template: dict[str, Any], path: str) -> dict[str, Any]:
+    properties: dict[str, Any] = template["Resources"][
+        logical_id(template, "AWS::StepFunctions::StateMachine", path)
+    ]["Properties"]
     return properties
 
 
-@pytest.fixture(scope="module")
-def deployed_definition(synth: Synth, machine: dict[str, Any]) -> str:
+def deployed_definition(synth: Synth, properties: dict[str, Any]) -> str:
     """The definition exactly as synthesized (an asset in the cloud assembly, or inline)."""
-    if "DefinitionString" in machine:
-        return json.dumps(machine["DefinitionString"])
-    key = machine["DefinitionS3Location"]["Key"]
+    if "DefinitionString" in properties:
+        return json.dumps(properties["DefinitionString"])
+    key = properties["DefinitionS3Location"]["Key"]
     return synth.asset(key).read_text()
 
 
+def test_the_stack_deploys_exactly_the_two_workflows(template: dict[str, Any]) -> None:
+    assert len(resources_of(template, "AWS::StepFunctions::StateMachine")) == len(MACHINES)
+    names = {path: machine(template, path)["StateMachineName"] for path in MACHINES}
+    assert names == {
+        "EvaluationStateMachine": "infercost-evaluate",
+        "EvaluationCandidateStateMachine": "infercost-candidate",
+    }
+
+
+@pytest.mark.parametrize("path", MACHINES)
 def test_placeholders_equal_the_synthesized_substitution_keys(
-    deployed_definition: str, machine: dict[str, Any]
+    synth: Synth, template: dict[str, Any], path: str
 ) -> None:
-    placeholders = set(PLACEHOLDER.findall(deployed_definition))
+    properties = machine(template, path)
+    placeholders = set(PLACEHOLDER.findall(deployed_definition(synth, properties)))
     assert placeholders, "the definition refers to the stack's resources through placeholders"
-    assert placeholders == set(machine["DefinitionSubstitutions"])
+    assert placeholders == set(properties["DefinitionSubstitutions"])
 
 
-def test_every_handler_has_its_function_arn_substituted(
-    machine: dict[str, Any], template: dict[str, Any]
-) -> None:
-    substitutions = machine["DefinitionSubstitutions"]
+def test_every_handler_has_its_function_arn_substituted(template: dict[str, Any]) -> None:
+    substitutions = {
+        key: value
+        for path in MACHINES
+        for key, value in machine(template, path)["DefinitionSubstitutions"].items()
+    }
     # Each state's handler, and the janitor, which the workflow calls to sweep a run.
     for state, module in {**HANDLERS, "Janitor": JANITOR}.items():
         value = substitutions[f"{state}FunctionArn"]
@@ -51,10 +70,16 @@ def test_every_handler_has_its_function_arn_substituted(
         assert template["Resources"][name]["Type"] == "AWS::Lambda::Function"
         assert attribute == "Arn"
         assert template["Resources"][name]["Properties"]["Handler"] == f"infercost.handlers.{module}.handler"
-    assert {"TableName", "ResourcePrefix", "ExecutionRoleArn", "TopicArn"} <= set(substitutions)
-    assert substitutions["ResourcePrefix"] == "infercost"
+    assert {"TableName", "ExecutionRoleArn", "TopicArn", "CandidateStateMachineArn"} <= set(substitutions)
+    candidate = substitutions["CandidateStateMachineArn"]
+    assert candidate == {
+        "Ref": logical_id(template, "AWS::StepFunctions::StateMachine", "EvaluationCandidateStateMachine")
+    }
 
 
-def test_the_deployed_definition_is_the_file_in_the_repository(deployed_definition: str) -> None:
-    source = (ROOT / "statemachine" / "evaluate.asl.json").read_text()
-    assert json.loads(deployed_definition) == json.loads(source)
+@pytest.mark.parametrize("path", MACHINES)
+def test_the_deployed_definition_is_the_file_in_the_repository(
+    synth: Synth, template: dict[str, Any], path: str
+) -> None:
+    source = (ROOT / "statemachine" / MACHINES[path]).read_text()
+    assert json.loads(deployed_definition(synth, machine(template, path))) == json.loads(source)

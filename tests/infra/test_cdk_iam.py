@@ -25,6 +25,11 @@ SAGEMAKER_UNSCOPABLE = {
     "sagemaker:ListEndpointConfigs",
     "sagemaker:ListModels",
 }
+# Prepare counts the instances every endpoint of the account holds: quotas are per account.
+QUOTA_READS = {"sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig"}
+ACCOUNT_WIDE_READS = re.compile(
+    r"^arn:\$\{AWS::Partition\}:sagemaker:\$\{AWS::Region\}:\$\{AWS::AccountId\}:(endpoint|endpoint-config)/\*$"
+)
 
 
 @pytest.fixture(scope="module")
@@ -45,12 +50,18 @@ def test_no_sagemaker_wildcard_action(statements: list[Statement]) -> None:
     assert [a for a in sagemaker_actions if "*" in a] == []
 
 
-def test_sagemaker_access_is_scoped_to_the_stack_prefix(statements: list[Statement]) -> None:
+def test_sagemaker_access_is_scoped_to_the_stack_prefix(
+    template: dict[str, Any], statements: list[Statement]
+) -> None:
+    prepare = _role_statements(template, statements, "FunctionsPrepareFunctionRole")
     for statement in statements:
         scoped = [
             a for a in statement.actions if a.startswith("sagemaker:") and a not in SAGEMAKER_UNSCOPABLE
         ]
         if not scoped:
+            continue
+        if set(scoped) <= QUOTA_READS and all(ACCOUNT_WIDE_READS.match(r) for r in statement.resources):
+            assert statement in prepare, "only Prepare reads every endpoint (for the quota check)"
             continue
         assert "*" not in statement.resources, f"{scoped} on '*'"
         bad = [r for r in statement.resources if not PREFIXED.match(r)]
@@ -72,7 +83,7 @@ def test_pass_role_only_for_the_execution_role_and_only_to_sagemaker(
     [statement] = passing
     assert statement.resources == (f"${{{execution_role}.Arn}}",)
     assert statement.conditions == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
-    assert statement.roles == (f"${{{logical_id(template, 'AWS::IAM::Role', 'EvaluationRole')}}}",)
+    assert statement.roles == (f"${{{logical_id(template, 'AWS::IAM::Role', 'EvaluationCandidateRole')}}}",)
 
 
 def test_the_workflow_creates_only_tagged_resources(
@@ -90,55 +101,97 @@ def test_the_workflow_creates_only_tagged_resources(
         "Null": {"aws:RequestTag/infercost:run-id": "false"},
         "StringEquals": {"aws:RequestTag/infercost:managed": "true"},
     }
-    owner = _role_statements(template, statements, "EvaluationRole")
+    owner = _role_statements(template, statements, "EvaluationCandidateRole")
     assert statement in owner
 
 
-def test_only_the_janitor_and_teardown_delete_and_the_janitor_needs_the_run_id_tag(
+def test_only_the_janitor_release_and_teardown_delete_and_the_janitor_needs_the_run_id_tag(
     template: dict[str, Any], statements: list[Statement]
 ) -> None:
     deleting = [s for s in statements if any(a.startswith("sagemaker:Delete") for a in s.actions)]
     janitor = _role_statements(template, statements, "FunctionsJanitorFunctionRole")
     teardown = _role_statements(template, statements, "FunctionsTeardownFunctionRole")
-    assert {id(s) for s in deleting} <= {id(s) for s in janitor + teardown}
+    release = _role_statements(template, statements, "FunctionsReleaseEndpointFunctionRole")
+    assert {id(s) for s in deleting} <= {id(s) for s in janitor + teardown + release}
+    (releasing,) = [s for s in deleting if s in release]
+    assert {a for a in releasing.actions if a.startswith("sagemaker:Delete")} == {"sagemaker:DeleteEndpoint"}
     [janitor_delete] = [s for s in deleting if s in janitor]
     assert janitor_delete.conditions == {"Null": {"sagemaker:ResourceTag/infercost:run-id": "false"}}
 
 
-def test_the_workflow_invokes_exactly_its_handlers(
-    template: dict[str, Any], statements: list[Statement]
+WORKFLOWS = {"EvaluationRole": "evaluate.asl.json", "EvaluationCandidateRole": "candidate.asl.json"}
+
+
+@pytest.mark.parametrize(("role", "definition"), WORKFLOWS.items())
+def test_each_workflow_invokes_exactly_its_handlers(
+    template: dict[str, Any], statements: list[Statement], role: str, definition: str
 ) -> None:
+    text = (ROOT / "statemachine" / definition).read_text()
+    used = set(re.findall(r"\$\{([A-Za-z]+)FunctionArn\}", text))
     invoking = [s for s in statements if "lambda:InvokeFunction" in s.actions]
-    workflow = _role_statements(template, statements, "EvaluationRole")
-    [statement] = [s for s in invoking if s in workflow]
+    [statement] = [s for s in invoking if s in _role_statements(template, statements, role)]
     expected = {
         f"${{{logical_id(template, 'AWS::Lambda::Function', f'Functions{state}Function')}.Arn}}"
-        for state in [*HANDLERS, "Janitor"]
+        for state in used
     }
     assert set(statement.resources) == expected
+    all_handlers = {*HANDLERS, "Janitor"}
+    assert (
+        set(
+            re.findall(
+                r"\$\{([A-Za-z]+)FunctionArn\}",
+                "".join((ROOT / "statemachine" / d).read_text() for d in WORKFLOWS.values()),
+            )
+        )
+        == all_handlers
+    )
 
 
-def _asl_actions() -> set[str]:
-    """IAM actions of the definition's service integrations, e.g. aws-sdk:sagemaker:createModel."""
-    definition = (ROOT / "statemachine" / "evaluate.asl.json").read_text()
+def _asl_actions(definition: str) -> set[str]:
+    """IAM actions of a definition's service integrations, e.g. aws-sdk:sagemaker:createModel."""
+    text = (ROOT / "statemachine" / definition).read_text()
     actions = set()
-    for resource in re.findall(r'"Resource"\s*:\s*"(arn:aws:states:::[^"]+)"', definition):
-        parts = resource.removeprefix("arn:aws:states:::").split(".")[0].split(":")
+    for resource in re.findall(r'"Resource"\s*:\s*"(arn:aws:states:::[^"]+)"', text):
+        integration, _, pattern = resource.removeprefix("arn:aws:states:::").partition(".")
+        parts = integration.split(":")
         service, action = (parts[1], parts[2]) if parts[0] == "aws-sdk" else (parts[0], parts[1])
         iam_action = (
             "InvokeFunction" if (service, action) == ("lambda", "invoke") else action[0].upper() + action[1:]
         )
         actions.add(f"{service}:{iam_action}")
+        if (service, action) == ("states", "startExecution") and pattern.startswith("sync"):
+            # Waiting for the child: Step Functions developer guide, nested workflow IAM policies.
+            actions |= {"states:DescribeExecution", "states:StopExecution"}
+            actions |= {"events:PutTargets", "events:PutRule", "events:DescribeRule"}
     return actions
 
 
-def test_the_workflow_role_allows_every_call_of_the_definition(
-    template: dict[str, Any], statements: list[Statement]
+@pytest.mark.parametrize(("role", "definition"), WORKFLOWS.items())
+def test_each_workflow_role_allows_every_call_of_its_definition(
+    template: dict[str, Any], statements: list[Statement], role: str, definition: str
 ) -> None:
-    granted = {a for s in _role_statements(template, statements, "EvaluationRole") for a in s.actions}
-    called = _asl_actions()
+    granted = {a for s in _role_statements(template, statements, role) for a in s.actions}
+    called = _asl_actions(definition)
     assert "lambda:InvokeFunction" in called
     assert called - granted == set()
+
+
+def test_the_run_starts_and_follows_only_the_candidate_workflow(
+    template: dict[str, Any], statements: list[Statement]
+) -> None:
+    run = _role_statements(template, statements, "EvaluationRole")
+    (start,) = [s for s in run if "states:StartExecution" in s.actions]
+    assert start.resources == (
+        "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:infercost-candidate",
+    )
+    (follow,) = [s for s in run if "states:DescribeExecution" in s.actions]
+    assert follow.resources == (
+        "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:infercost-candidate:*",
+    )
+    (rule,) = [s for s in run if "events:PutRule" in s.actions]
+    assert rule.resources[0].endswith(":rule/StepFunctionsGetEventsForStepFunctionsExecutionRule")
+    candidate = _role_statements(template, statements, "EvaluationCandidateRole")
+    assert not any(a.startswith("states:") for s in candidate for a in s.actions)
 
 
 @cache

@@ -61,9 +61,19 @@ def test_the_email_address_is_subscribed_to_the_topic(template: dict[str, Any]) 
     assert subscription["Properties"]["Endpoint"] == "ml-team@example.com"
 
 
+# Prepare counts the instances every endpoint of the account holds (quotas are per account).
+QUOTA_READS = {"sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig"}
+
+
 def test_the_prefix_scopes_sagemaker_and_names_the_stack(template: dict[str, Any]) -> None:
+    statements = identity_statements(template)
     sagemaker_resources = {
-        r for s in identity_statements(template) for r in s.resources if ":sagemaker:" in r
+        r for s in statements for r in s.resources if ":sagemaker:" in r and not set(s.actions) <= QUOTA_READS
     }
     assert sagemaker_resources
     assert all(r.endswith(("/bench-*", ":endpoint/bench-*")) for r in sagemaker_resources)
+    machines = {
+        r["Properties"]["StateMachineName"]
+        for r in resources_of(template, "AWS::StepFunctions::StateMachine").values()
+    }
+    assert machines == {"bench-evaluate", "bench-candidate"}

@@ -38,16 +38,16 @@ def test_the_stack_has_exactly_these_resources(template: dict[str, Any]) -> None
         "AWS::SNS::Topic": 1,
         "AWS::SNS::TopicPolicy": 1,
         "AWS::SecretsManager::Secret": 1,
-        "AWS::StepFunctions::StateMachine": 1,
+        "AWS::StepFunctions::StateMachine": 2,  # the run's and the candidate's
         "AWS::Events::Rule": 2,  # upload trigger + janitor schedule
         "AWS::Lambda::Permission": 1,  # the schedule invoking the janitor
         "AWS::Lambda::LayerVersion": 2,
         # Each function has its own log group; the state machine has one too.
         "AWS::Lambda::Function": functions + 1,  # + CDK's bucket-notifications handler
         "AWS::Logs::LogGroup": functions + 1,
-        # A role per function, the state machine's, its events role, SageMaker's, CDK's handler's.
-        "AWS::IAM::Role": functions + 4,
-        "AWS::IAM::Policy": functions + 4,
+        # A role per function, each state machine's, the events role, SageMaker's, CDK's handler's.
+        "AWS::IAM::Role": functions + 5,
+        "AWS::IAM::Policy": functions + 5,
         "AWS::CloudWatch::Alarm": 2,
     }
 
@@ -105,7 +105,7 @@ def test_upload_of_an_artifact_starts_the_state_machine_with_the_event(
     rule_id = logical_id(template, "AWS::Events::Rule", "ArtifactsArtifactUploaded")
     rule = template["Resources"][rule_id]["Properties"]
     bucket = logical_id(template, "AWS::S3::Bucket", "ArtifactsBucket")
-    machine, _ = only(template, "AWS::StepFunctions::StateMachine")
+    machine = logical_id(template, "AWS::StepFunctions::StateMachine", "EvaluationStateMachine")
     assert rule["EventPattern"] == {
         "source": ["aws.s3"],
         "detail-type": ["Object Created"],
@@ -130,6 +130,7 @@ def test_results_table_matches_the_documented_schema(template: dict[str, Any]) -
     assert sorted(properties["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == [
         {"AttributeName": "PK", "AttributeType": "S"},
         {"AttributeName": "SK", "AttributeType": "S"},
+        {"AttributeName": "open_run", "AttributeType": "S"},
         {"AttributeName": "run_id", "AttributeType": "S"},
     ]
     assert properties["GlobalSecondaryIndexes"] == [
@@ -140,7 +141,17 @@ def test_results_table_matches_the_documented_schema(template: dict[str, Any]) -
                 {"AttributeName": "SK", "KeyType": "RANGE"},
             ],
             "Projection": {"ProjectionType": "ALL"},
-        }
+        },
+        # Sparse: only runs still RUNNING carry `open_run`; the janitor closes those whose
+        # execution ended without recording.
+        {
+            "IndexName": "open-runs",
+            "KeySchema": [
+                {"AttributeName": "open_run", "KeyType": "HASH"},
+                {"AttributeName": "SK", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        },
     ]
     assert properties["BillingMode"] == "PAY_PER_REQUEST"
     assert properties["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
@@ -214,17 +225,22 @@ def test_slack_secret_is_created_without_a_plaintext_value(template: dict[str, A
     assert "GenerateSecretString" in secret["Properties"]
 
 
-def test_state_machine_logs_everything_and_is_traced(template: dict[str, Any]) -> None:
-    _, machine = only(template, "AWS::StepFunctions::StateMachine")
-    properties = machine["Properties"]
-    assert properties["StateMachineType"] == "STANDARD"
-    assert properties["TracingConfiguration"] == {"Enabled": True}
+def test_state_machines_log_every_step_without_execution_data_and_are_traced(
+    template: dict[str, Any],
+) -> None:
     log_group = logical_id(template, "AWS::Logs::LogGroup", "EvaluationLogs")
-    assert properties["LoggingConfiguration"] == {
-        "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": _arn(log_group)}}],
-        "IncludeExecutionData": True,
-        "Level": "ALL",
-    }
+    machines = resources_of(template, "AWS::StepFunctions::StateMachine").values()
+    assert len(machines) == 2
+    for machine in machines:
+        properties = machine["Properties"]
+        assert properties["StateMachineType"] == "STANDARD"
+        assert properties["TracingConfiguration"] == {"Enabled": True}
+        # The inputs hold the container's environment (tokens, perhaps) and the request body.
+        assert properties["LoggingConfiguration"] == {
+            "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": _arn(log_group)}}],
+            "IncludeExecutionData": False,
+            "Level": "ALL",
+        }
     group = template["Resources"][log_group]["Properties"]
     assert group["LogGroupName"].startswith("/aws/vendedlogs/states/")
     assert group["RetentionInDays"] == 30
@@ -328,7 +344,7 @@ def test_janitor_runs_on_a_schedule(template: dict[str, Any]) -> None:
 
 def test_alarms_fire_on_a_failed_run_and_on_an_old_endpoint(template: dict[str, Any]) -> None:
     topic, _ = only(template, "AWS::SNS::Topic")
-    machine, _ = only(template, "AWS::StepFunctions::StateMachine")
+    machine = logical_id(template, "AWS::StepFunctions::StateMachine", "EvaluationStateMachine")
     failed = template["Resources"][logical_id(template, "AWS::CloudWatch::Alarm", "AlarmsEvaluationFailed")]
     over_age = template["Resources"][
         logical_id(template, "AWS::CloudWatch::Alarm", "AlarmsEndpointOverMaxAge")

@@ -284,7 +284,7 @@ def test_bad_spec_fails_the_run_with_the_field_and_creates_nothing(
     assert view.candidates == []
     entered = [
         e["stateEnteredEventDetails"]["name"]
-        for e in stack.history(execution["executionArn"])
+        for e in stack.run_history(execution["executionArn"])
         if "stateEnteredEventDetails" in e
     ]
     assert "CreateModel" not in entered and "NotifyFailure" in entered
@@ -320,7 +320,7 @@ def test_candidate_without_quota_is_skipped_not_failed(stack: EmbeddedStack) -> 
     # Nothing was ever created for the skipped candidate.
     created = [
         json.loads(e["taskScheduledEventDetails"]["parameters"]).get("ModelName")
-        for e in stack.history(execution["executionArn"])
+        for e in stack.run_history(execution["executionArn"])
         if e["type"] == "TaskScheduled" and e["taskScheduledEventDetails"]["resource"] == "createModel"
     ]
     assert created == [completed.endpoint_name]

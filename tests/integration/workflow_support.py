@@ -49,9 +49,10 @@ def assert_nothing_left(stack: EmbeddedStack) -> None:
 
 
 def failed_events(stack: EmbeddedStack, execution_arn: str) -> list[str]:
-    """'<event type> <error>' of each failure in the execution's history (for messages)."""
+    """'<event type> <error>' of each failure in the run's histories (its execution's and its
+    candidate executions')."""
     found = []
-    for event in stack.history(execution_arn):
+    for event in stack.run_history(execution_arn):
         if "Failed" in event["type"]:
             details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
             found.append(f"{event['type']} {details.get('error')}: {str(details.get('cause'))[:300]}")

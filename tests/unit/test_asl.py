@@ -1,4 +1,7 @@
-"""The state machine definition itself: lint, substitutions, API shapes, and its failure wiring."""
+"""The state machine definitions themselves: lint, substitutions, API shapes, and their failure wiring.
+
+`evaluate.asl.json` is the run; each candidate runs as its own execution of `candidate.asl.json`.
+"""
 
 from __future__ import annotations
 
@@ -16,13 +19,15 @@ from infercost.handlers import HANDLERS, JANITOR, function_name
 from infercost.local.stack import EmbeddedStack, substitute
 from infercost.local.stepfunctions import SERVICE_ERROR_NAMES
 from infercost.models import Candidate, EvaluationSpec
-from infercost.workflow import Benchmark, RunRef, Timing, plan_candidates
+from infercost.workflow import Benchmark, RunRef, Timing, container_definition, plan_candidates
 from tests.asl_rules import all_states
 
-ASL_PATH = Path(__file__).resolve().parents[2] / "statemachine" / "evaluate.asl.json"
-ASL_TEXT = ASL_PATH.read_text(encoding="utf-8")
+STATEMACHINE = Path(__file__).resolve().parents[2] / "statemachine"
+ASL_TEXT = (STATEMACHINE / "evaluate.asl.json").read_text(encoding="utf-8")
 ASL = json.loads(ASL_TEXT)
-ITERATION = ASL["States"]["EvaluateCandidates"]["ItemProcessor"]
+CANDIDATE_TEXT = (STATEMACHINE / "candidate.asl.json").read_text(encoding="utf-8")
+CANDIDATE = json.loads(CANDIDATE_TEXT)
+DEFINITIONS = {"evaluate": ASL, "candidate": CANDIDATE}
 # Teardown itself, and the Succeed/Pass/Choice/Wait states, have nothing to catch.
 LAMBDA_ERRORS = {
     "Lambda.ServiceException",
@@ -32,22 +37,33 @@ LAMBDA_ERRORS = {
 }
 
 
-def test_statelint_finds_no_problem() -> None:
-    assert Linter.validate(ASL) == []
+def every_state() -> list[tuple[str, dict[str, Any]]]:
+    return [(f"{name}/{path}", state) for name, d in DEFINITIONS.items() for path, state in all_states(d)]
+
+
+@pytest.mark.parametrize("name", DEFINITIONS)
+def test_statelint_finds_no_problem(name: str) -> None:
+    assert Linter.validate(DEFINITIONS[name]) == []
 
 
 def test_placeholders_equal_the_substitutions() -> None:
-    placeholders = set(re.findall(r"\$\{([A-Za-z0-9]+)\}", ASL_TEXT))
+    placeholders = set(re.findall(r"\$\{([A-Za-z0-9]+)\}", ASL_TEXT + CANDIDATE_TEXT))
     substitutions = EmbeddedStack().substitutions()
 
     assert placeholders == set(substitutions)
-    assert "${" not in substitute(ASL_TEXT, substitutions)
+    assert "${" not in substitute(ASL_TEXT + CANDIDATE_TEXT, substitutions)
+
+
+def test_the_candidate_workflow_never_names_the_run_workflow() -> None:
+    # The run starts candidate executions; a reference back would make the two depend on each other.
+    assert "CandidateStateMachineArn" in ASL_TEXT
+    assert "CandidateStateMachineArn" not in CANDIDATE_TEXT and "Janitor" not in CANDIDATE_TEXT
 
 
 def test_every_function_placeholder_is_a_registered_handler() -> None:
     functions = {
         state["Parameters"]["FunctionName"]
-        for _, state in all_states(ASL)
+        for _, state in every_state()
         if state.get("Resource") == "arn:aws:states:::lambda:invoke"
     }
     expected = {"${" + f"{s}FunctionArn" + "}" for s in HANDLERS} | {
@@ -99,7 +115,9 @@ def _iteration_states(candidate: Candidate) -> dict[str, Any]:
         }
     )
     (plan,) = plan_candidates(spec, run, prefix="infercost", prices={0: 0.2}, skipped={})
-    benchmark = Benchmark(payload=spec.payload, load=spec.load, slo=spec.slo)
+    benchmark = Benchmark(
+        container=container_definition(spec, run.artifact), payload=spec.payload, load=spec.load, slo=spec.slo
+    )
     return {
         "run": run.model_dump(mode="json"),
         "timing": Timing().model_dump(mode="json"),
@@ -110,7 +128,7 @@ def _iteration_states(candidate: Candidate) -> dict[str, Any]:
 
 SERVICE_TASKS = [
     (name, state)
-    for name, state in all_states(ASL)
+    for name, state in every_state()
     if state["Type"] == "Task" and state["Resource"].startswith("arn:aws:states:::aws-sdk:")
 ]
 CANDIDATES = [
@@ -149,23 +167,61 @@ def test_optimized_integrations_fit_their_api_shapes() -> None:
     alert = ASL["States"]["AlertOperators"]
     publish = json.loads(substitute(json.dumps(_resolve(alert["Parameters"], {})), substitutions))
 
+    evaluate = ASL["States"]["EvaluateCandidates"]["ItemProcessor"]["States"]["EvaluateCandidate"]
+    iteration = _iteration_states(CANDIDATES[0])
+    start = _resolve(
+        evaluate["Parameters"], {**iteration, "Execution": {"Id": "arn:aws:states:::execution:x"}}
+    )
+    start = json.loads(substitute(json.dumps(start), substitutions))
+    # The optimized integration takes Input as JSON; the API takes the same document as text.
+    start["Input"] = json.dumps(start["Input"])
+
     for service, action, parameters in [
         ("dynamodb", "PutItem", put_item),
         ("sns", "Publish", publish),
+        ("stepfunctions", "StartExecution", {k[:1].lower() + k[1:]: v for k, v in start.items()}),
     ]:
         shape = session.get_service_model(service).operation_model(action).input_shape
         report = ParamValidator().validate(parameters, shape)
         assert not report.has_errors(), report.generate_report()
 
 
-def test_every_task_of_the_iteration_retries_and_is_caught_into_teardown() -> None:
-    for name, state in ITERATION["States"].items():
-        if state["Type"] != "Task" or name == "Teardown":
+def test_every_task_of_a_candidate_retries_and_is_caught_into_teardown() -> None:
+    for name, state in CANDIDATE["States"].items():
+        if state["Type"] not in ("Task", "Map") or name == "Teardown":
             continue
-        assert state["Retry"], name
+        assert state["Type"] == "Map" or state["Retry"], name
         catchers = state["Catch"]
         assert any(c["ErrorEquals"] == ["States.ALL"] and c["Next"] == "Teardown" for c in catchers), name
         assert all(c["ResultPath"] == "$.error" for c in catchers), name
+
+
+def test_every_way_out_of_a_candidate_execution_is_a_small_summary() -> None:
+    # The run collects one output per candidate; each counts against Step Functions' 256 KB.
+    ends = {name: state for name, state in CANDIDATE["States"].items() if state.get("End")}
+    assert set(ends) == {"TeardownLeftToSweep", "CandidateDone"}
+    for state in ends.values():
+        assert state["Type"] == "Pass"
+        assert set(state["Parameters"]) <= {"index.$", "name.$", "status", "status.$"}
+    iteration = ASL["States"]["EvaluateCandidates"]["ItemProcessor"]["States"]
+    for name, state in iteration.items():
+        if state.get("End"):
+            kept = state.get("ResultSelector") if state["Type"] == "Task" else state.get("Parameters")
+            assert kept and set(kept) <= {"index.$", "name.$", "status", "status.$", "error.$"}, name
+            assert state.get("ResultPath", "$") == "$", name
+    assert ASL["States"]["EvaluateCandidates"]["ResultPath"] is None
+
+
+def test_a_failed_candidate_execution_fails_only_that_candidate() -> None:
+    task = ASL["States"]["EvaluateCandidates"]["ItemProcessor"]["States"]["EvaluateCandidate"]
+    assert task["Resource"] == "arn:aws:states:::states:startExecution.sync:2"
+    (catcher,) = task["Catch"]
+    assert catcher["ErrorEquals"] == ["States.ALL"]
+    # A retry would restart the candidate under the same execution name: only API errors are retried.
+    assert all("States.TaskFailed" not in r["ErrorEquals"] for r in task["Retry"])
+    assert (
+        "$.run.run_id" in task["Parameters"]["Name.$"] and "$.candidate.index" in task["Parameters"]["Name.$"]
+    )
 
 
 def test_sagemaker_tasks_retry_the_errors_step_functions_names_throttling() -> None:
@@ -178,28 +234,54 @@ def test_sagemaker_tasks_retry_the_errors_step_functions_names_throttling() -> N
 
 
 def test_lambda_tasks_retry_lambda_service_errors() -> None:
-    for name, state in all_states(ASL):
+    for name, state in every_state():
         if state.get("Resource") == "arn:aws:states:::lambda:invoke":
             retried = {error for retrier in state["Retry"] for error in retrier["ErrorEquals"]}
             assert retried >= LAMBDA_ERRORS, name
 
 
-def test_teardown_is_retried_while_incomplete_and_never_fails_the_iteration() -> None:
-    teardown = ITERATION["States"]["Teardown"]
-    assert any(r["ErrorEquals"] == ["TeardownIncomplete"] for r in teardown["Retry"])
+def test_sweep_workers_wait_long_enough_when_reserved_concurrency_throttles_them() -> None:
+    worker = CANDIDATE["States"]["SweepWorkers"]["ItemProcessor"]["States"]["LoadWorker"]
+    (throttled,) = [r for r in worker["Retry"] if "Lambda.TooManyRequestsException" in r["ErrorEquals"]]
+    waits = [
+        min(throttled["IntervalSeconds"] * throttled["BackoffRate"] ** n, throttled["MaxDelaySeconds"])
+        for n in range(throttled["MaxAttempts"])
+    ]
+    # Other candidates' workers hold the reserved concurrency for minutes, not seconds.
+    assert sum(waits) >= 300
+
+
+def test_teardown_is_retried_while_incomplete_and_never_fails_the_candidate() -> None:
+    states = CANDIDATE["States"]
+    for name in ("Teardown", "ReleaseEndpoint"):
+        assert any(r["ErrorEquals"] == ["TeardownIncomplete"] for r in states[name]["Retry"]), name
+    teardown = states["Teardown"]
     assert [c["ErrorEquals"] for c in teardown["Catch"]] == [["States.ALL"]]
-    assert ITERATION["States"][teardown["Catch"][0]["Next"]]["Type"] == "Pass"
+    assert states[teardown["Catch"][0]["Next"]]["Type"] == "Pass"
+
+
+def test_the_endpoint_is_released_before_the_metrics_wait() -> None:
+    states = CANDIDATE["States"]
+    assert states["LoadTest"]["Next"] == "WaitForLastMinute"
+    assert states["WaitForLastMinute"]["Next"] == "ReleaseEndpoint"
+    assert states["ReleaseEndpoint"]["Next"] == "WaitForMetrics"
+    assert states["WaitForMetrics"]["Next"] == "CollectMetrics"
 
 
 def test_every_wait_and_the_concurrency_come_from_the_state_data() -> None:
-    waits = [state for _, state in all_states(ASL) if state["Type"] == "Wait"]
-    assert waits and all(set(state) & {"Seconds", "Timestamp"} == set() for state in waits)
-    assert all(state["SecondsPath"].startswith("$.timing.") for state in waits)
+    waits = [state for _, state in every_state() if state["Type"] == "Wait"]
+    assert len(waits) == 3 and all(set(state) & {"Seconds", "Timestamp"} == set() for state in waits)
+    # The endpoint and metrics waits are computed by the steps before them; the poll wait is timing.
+    assert {state["SecondsPath"] for state in waits} == {
+        "$.timing.endpoint_poll_seconds",
+        "$.load.release_in_seconds",
+        "$.released.metrics_wait_seconds",
+    }
     evaluate = ASL["States"]["EvaluateCandidates"]
     assert "MaxConcurrency" not in evaluate
     assert evaluate["MaxConcurrencyPath"] == "$.evaluation.timing.max_concurrency"
     timing_keys = set(Timing.model_fields) | {"endpoint_max_polls"}
-    used = set(re.findall(r"\$\.(?:evaluation\.)?timing\.([a-z_]+)", ASL_TEXT))
+    used = set(re.findall(r"\$\.(?:evaluation\.)?timing\.([a-z_]+)", ASL_TEXT + CANDIDATE_TEXT))
     assert used <= timing_keys
 
 

@@ -27,9 +27,29 @@ def test_every_definition_keeps_the_rules_step_functions_checks_at_creation(path
     assert text_violations(text) + violations(json.loads(text)) == []
 
 
+# RecordFailure as it was when AWS refused the definition at creation ("States.ALL must appear
+# alone and at end of list"), kept verbatim in its shape: statelint and moto both accepted it.
+FIELD_RECORD_FAILURE = {
+    "Type": "Task",
+    "Resource": "arn:aws:states:::lambda:invoke",
+    "Parameters": {"FunctionName": "${JanitorFunctionArn}", "Payload": {"action": "fail", "state.$": "$"}},
+    "ResultPath": "$.failure",
+    "Retry": [
+        {"ErrorEquals": ["States.ALL"], "IntervalSeconds": 2, "MaxAttempts": 2, "BackoffRate": 2.0},
+        {
+            "ErrorEquals": ["Lambda.ServiceException", "Lambda.TooManyRequestsException"],
+            "IntervalSeconds": 1,
+            "MaxAttempts": 3,
+            "BackoffRate": 2.0,
+        },
+    ],
+    "End": True,
+}
+
+
 def test_the_deploy_blocker_found_in_the_field_is_caught() -> None:
-    """main's RecordFailure retried States.ALL before the Lambda errors; AWS refused it at creation."""
-    definition = json.loads((STATEMACHINE / "evaluate.asl.json").read_text(encoding="utf-8"))
+    """RecordFailure retried States.ALL before the Lambda errors; AWS refused it at creation."""
+    definition = {"StartAt": "RecordFailure", "States": {"RecordFailure": FIELD_RECORD_FAILURE}}
 
     assert "RecordFailure: Retry[0] has States.ALL, which must be in the last entry of Retry" in violations(
         definition

@@ -1,4 +1,5 @@
-"""SageMaker access: teardown that is safe twice, finding tagged resources, logs, quotas."""
+"""SageMaker access: deleting that is safe twice and waits for settling, finding tagged resources,
+logs, quotas, and missing grants that are never skipped."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from infercost import endpoints
+from infercost.aws import PermissionDenied
 from infercost.workflow import resource_tags
 
 ROLE = "arn:aws:iam::123456789012:role/sm"
@@ -55,27 +57,101 @@ def names(sagemaker: Any) -> dict[str, list[str]]:
     }
 
 
-def test_delete_resources_deletes_all_three_and_is_safe_twice(aws: dict[str, Any]) -> None:
+def test_release_then_config_and_model_delete_all_three_and_are_safe_twice(aws: dict[str, Any]) -> None:
     sagemaker = aws["sagemaker"]
-    create(sagemaker, "infercost-0123456789-00-m5-large")
+    name = "infercost-0123456789-00-m5-large"
+    create(sagemaker, name)
 
-    first = endpoints.delete_resources(sagemaker, "infercost-0123456789-00-m5-large")
-    second = endpoints.delete_resources(sagemaker, "infercost-0123456789-00-m5-large")
+    first = endpoints.release_endpoint(sagemaker, None, name, wait_s=0)
+    rest = endpoints.delete_config_and_model(sagemaker, name)
+    second = endpoints.release_endpoint(sagemaker, None, name, wait_s=0)
+    again = endpoints.delete_config_and_model(sagemaker, name)
 
-    assert first.complete and first.deleted == ["endpoint", "endpoint-config", "model"]
-    assert second.complete and second.already_gone == ["endpoint", "endpoint-config", "model"]
+    assert first.outcome == "deleted" and first.before.created_at is not None
+    assert rest.complete and rest.deleted == ["endpoint-config", "model"]
+    assert second.outcome == "gone" and not second.before.exists
+    assert again.complete and again.already_gone == ["endpoint-config", "model"]
     assert names(sagemaker) == {"endpoints": [], "configs": [], "models": []}
 
 
-def test_a_failed_endpoint_delete_keeps_its_config_and_model(aws: dict[str, Any]) -> None:
+def described(status: str) -> dict[str, Any]:
+    return {
+        "EndpointName": "x",
+        "EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/x",
+        "EndpointConfigName": "x",
+        "EndpointStatus": status,
+        "CreationTime": "2024-01-01T00:00:00Z",
+        "LastModifiedTime": "2024-01-01T00:00:00Z",
+    }
+
+
+class FakeClock:
+    """time.monotonic and time.sleep for code that waits: sleeping moves the clock."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_an_endpoint_still_creating_is_deleted_once_it_settles(aws: dict[str, Any]) -> None:
+    # SageMaker refuses to delete an endpoint that is Creating: wait for InService, then delete.
+    sagemaker, clock = aws["sagemaker"], FakeClock()
+    with Stubber(sagemaker) as stub:
+        stub.add_response("describe_endpoint", described("Creating"))
+        stub.add_response("describe_endpoint", described("Creating"))
+        stub.add_response("describe_endpoint", described("InService"))
+        stub.add_response("delete_endpoint", {}, {"EndpointName": "x"})
+        release = endpoints.release_endpoint(
+            sagemaker, None, "x", wait_s=100, poll_s=15, sleep=clock.sleep, clock=lambda: clock.now
+        )
+
+    assert release.outcome == "deleted" and release.released
+    assert clock.slept == [15, 15]
+
+
+def test_an_endpoint_that_does_not_settle_in_time_is_left_undeleted(aws: dict[str, Any]) -> None:
+    sagemaker, clock = aws["sagemaker"], FakeClock()
+    with Stubber(sagemaker) as stub:
+        for _ in range(4):
+            stub.add_response("describe_endpoint", described("Creating"))
+        release = endpoints.release_endpoint(
+            sagemaker, None, "x", wait_s=50, poll_s=15, sleep=clock.sleep, clock=lambda: clock.now
+        )
+        stub.assert_no_pending_responses()
+
+    assert release.outcome == "unsettled" and not release.released
+    assert release.last_status == "Creating" and clock.now <= 50
+
+
+def test_an_endpoint_already_deleting_is_gone_and_not_deleted_again(aws: dict[str, Any]) -> None:
     sagemaker = aws["sagemaker"]
     with Stubber(sagemaker) as stub:
+        stub.add_response("describe_endpoint", described("Deleting"))
+        release = endpoints.release_endpoint(sagemaker, None, "x", wait_s=0)
+        stub.assert_no_pending_responses()
+
+    assert release.outcome == "gone"
+
+
+def test_a_refused_delete_is_raised_and_a_failed_config_delete_reported(aws: dict[str, Any]) -> None:
+    sagemaker = aws["sagemaker"]
+    with Stubber(sagemaker) as stub:
+        stub.add_response("describe_endpoint", described("InService"))
         stub.add_client_error("delete_endpoint", "ResourceInUse", "being updated")
-        outcome = endpoints.delete_resources(sagemaker, "x")
+        with pytest.raises(ClientError, match="being updated"):
+            endpoints.release_endpoint(sagemaker, None, "x", wait_s=0)
+    with Stubber(sagemaker) as stub:
+        stub.add_client_error("delete_endpoint_config", "ThrottlingException", "Rate exceeded")
+        stub.add_response("delete_model", {})
+        outcome = endpoints.delete_config_and_model(sagemaker, "x")
 
     assert not outcome.complete
-    assert outcome.failures == {"endpoint": "ResourceInUse: being updated"}
-    assert outcome.deleted == [] and outcome.already_gone == []
+    assert outcome.failures == {"endpoint-config": "ThrottlingException: Rate exceeded"}
+    assert outcome.deleted == ["model"]
 
 
 def test_describe_endpoint_with_failure_reason_and_log_tail(aws: dict[str, Any]) -> None:
@@ -172,18 +248,44 @@ def test_not_found_is_what_sagemaker_says_for_a_missing_resource(
     assert endpoints.is_not_found(error) is missing
 
 
-def test_errors_other_than_not_found_are_raised_and_log_access_is_optional(aws: dict[str, Any]) -> None:
+def test_errors_other_than_not_found_are_raised(aws: dict[str, Any]) -> None:
     sagemaker, logs = aws["sagemaker"], aws["logs"]
     with Stubber(sagemaker) as stub:
         stub.add_client_error("describe_endpoint", "ThrottlingException", "Rate exceeded")
         with pytest.raises(ClientError, match="Rate exceeded"):
             endpoints.describe_endpoint(sagemaker, logs, "x")
     with Stubber(logs) as stub:
-        stub.add_client_error("describe_log_streams", "AccessDeniedException", "no")
-        assert endpoints.container_log_tail(logs, "x") == []
         stub.add_client_error("describe_log_streams", "ServiceUnavailableException", "down")
         with pytest.raises(ClientError, match="down"):
             endpoints.container_log_tail(logs, "x")
+
+
+def test_a_missing_grant_fails_with_the_action_named_and_is_never_skipped(aws: dict[str, Any]) -> None:
+    logs, sagemaker = aws_guarded("logs"), aws_guarded("sagemaker")
+    with Stubber(logs) as stub:
+        stub.add_client_error("describe_log_streams", "AccessDeniedException", "not authorized")
+        with pytest.raises(PermissionDenied, match="logs:DescribeLogStreams"):
+            endpoints.container_log_tail(logs, "x")
+    summary = {
+        "EndpointName": "someone-elses",
+        "EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/someone-elses",
+        "CreationTime": "2024-01-01T00:00:00Z",
+        "LastModifiedTime": "2024-01-01T00:00:00Z",
+        "EndpointStatus": "InService",
+    }
+    with Stubber(sagemaker) as stub:
+        stub.add_response("list_endpoints", {"Endpoints": [summary]})
+        # Quota headroom counts every endpoint of the account: a role that may not describe them
+        # would undercount silently, so the step fails and says which grant is missing.
+        stub.add_client_error("describe_endpoint", "AccessDeniedException", "not authorized")
+        with pytest.raises(PermissionDenied, match="sagemaker:DescribeEndpoint"):
+            endpoints.instances_in_use(sagemaker, ["ml.m5.large"])
+
+
+def aws_guarded(service: str) -> Any:
+    from infercost import aws
+
+    return aws.guard(boto3.client(service, region_name="us-east-1"))
 
 
 def test_listing_skips_resources_that_vanish_and_pages_through(aws: dict[str, Any]) -> None:
@@ -203,8 +305,7 @@ def test_listing_skips_resources_that_vanish_and_pages_through(aws: dict[str, An
     with Stubber(sagemaker) as stub:
         stub.add_response("list_endpoints", {"Endpoints": [summary, summary]})
         stub.add_client_error("describe_endpoint", "ValidationException", "Could not find endpoint")
-        # Another team's endpoint that the stack's role may not describe: not counted.
-        stub.add_client_error("describe_endpoint", "AccessDeniedException", "not authorized")
+        stub.add_client_error("describe_endpoint", "ValidationException", "Could not find endpoint")
         assert endpoints.instances_in_use(sagemaker, ["ml.m5.large"]) == {"ml.m5.large": 0}
     with Stubber(sagemaker) as stub:
         stub.add_response("list_endpoints", {"Endpoints": [summary]})

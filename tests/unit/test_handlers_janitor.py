@@ -31,6 +31,7 @@ def aws() -> Iterator[dict[str, Any]]:
         create_table(dynamodb, "results")
         yield {
             "sagemaker": boto3.client("sagemaker", region_name="us-east-1"),
+            "stepfunctions": boto3.client("stepfunctions", region_name="us-east-1"),
             "store": ResultsStore(dynamodb, "results"),
         }
 
@@ -47,9 +48,15 @@ def run_ref(run_id: str = "0123456789", model: str = "m") -> RunRef:
     )
 
 
-def record_run(store: ResultsStore, run: RunRef, status: str = "RUNNING", candidates: int = 0) -> None:
+def record_run(
+    store: ResultsStore,
+    run: RunRef,
+    status: str = "RUNNING",
+    candidates: int = 0,
+    execution_arn: str | None = None,
+) -> None:
     key = dict(model=run.model, started_at=run.started_at, run_id=run.run_id)
-    store.create_run(RunRecord(**key))
+    store.create_run(RunRecord(**key, execution_arn=execution_arn))
     for index in range(candidates):
         store.put_candidate(
             RunRecord(**key),
@@ -117,6 +124,7 @@ def test_scheduled_janitor_keeps_running_runs_and_deletes_the_rest(aws: dict[str
     summary = janitor.janitor_sweep(
         "infercost",
         sagemaker=sagemaker,
+        stepfunctions=aws["stepfunctions"],
         store=store,
         max_age=timedelta(hours=3),
         now=lambda: datetime.now(UTC),
@@ -136,6 +144,7 @@ def test_scheduled_janitor_counts_and_deletes_endpoints_over_max_age(aws: dict[s
     summary = janitor.janitor_sweep(
         "infercost",
         sagemaker=sagemaker,
+        stepfunctions=aws["stepfunctions"],
         store=store,
         max_age=timedelta(hours=3),
         now=lambda: datetime.now(UTC) + timedelta(hours=4),
@@ -143,6 +152,85 @@ def test_scheduled_janitor_counts_and_deletes_endpoints_over_max_age(aws: dict[s
 
     assert summary.endpoints_over_max_age == 1 and summary.endpoints_deleted == 1
     assert existing(sagemaker) == []
+
+
+def executions(stepfunctions: Any, count: int) -> list[str]:
+    """Executions of a state machine (moto keeps them RUNNING until stopped)."""
+    machine = stepfunctions.create_state_machine(
+        name="evaluate",
+        roleArn=ROLE,
+        definition=json.dumps({"StartAt": "W", "States": {"W": {"Type": "Succeed"}}}),
+    )["stateMachineArn"]
+    return [
+        stepfunctions.start_execution(stateMachineArn=machine, name=f"e{i}")["executionArn"]
+        for i in range(count)
+    ]
+
+
+def test_scheduled_janitor_closes_a_run_whose_execution_ended_unrecorded(aws: dict[str, Any]) -> None:
+    # An execution stopped by hand (or timed out) ran no failure path: its run would stay
+    # RUNNING, and its endpoint would live until the maximum age (three hours of billing).
+    sagemaker, store, stepfunctions = aws["sagemaker"], aws["store"], aws["stepfunctions"]
+    aborted, running = executions(stepfunctions, 2)
+    stepfunctions.stop_execution(executionArn=aborted, error="Stopped", cause="stopped by an operator")
+    record_run(store, run_ref("aaaaaaaaaa"), candidates=1, execution_arn=aborted)
+    record_run(store, run_ref("bbbbbbbbbb"), candidates=1, execution_arn=running)
+    create(sagemaker, "infercost-aaaaaaaaaa-00-x", "aaaaaaaaaa")
+    create(sagemaker, "infercost-bbbbbbbbbb-00-x", "bbbbbbbbbb")
+
+    summary = janitor.janitor_sweep(
+        "infercost",
+        sagemaker=sagemaker,
+        stepfunctions=stepfunctions,
+        store=store,
+        max_age=timedelta(hours=3),
+        now=lambda: datetime.now(UTC),
+    )
+
+    assert summary.runs_closed == ["aaaaaaaaaa ABORTED"]
+    closed = store.get_run_by_key(run_key(run_ref("aaaaaaaaaa")))
+    assert closed is not None and closed.run.status == "FAILED"
+    assert "its execution ended ABORTED without recording the outcome" in (closed.run.error or "")
+    assert closed.candidates[0].status == "FAILED"
+    # Deleted at once, not at the maximum age; the running run keeps its endpoint.
+    assert existing(sagemaker) == ["infercost-bbbbbbbbbb-00-x", "infercost-bbbbbbbbbb-00-x"]
+    assert [r.run_id for r in store.open_runs()] == ["bbbbbbbbbb"]
+
+
+def settle_later(name: str, status: str = "Creating") -> None:
+    """Make moto's endpoint `name` report `status` (moto creates endpoints InService at once)."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    sagemaker_backends["123456789012"]["us-east-1"].endpoints[name].endpoint_status = status
+
+
+def test_an_endpoint_still_creating_waits_for_a_later_pass_with_its_config_and_model(
+    aws: dict[str, Any],
+) -> None:
+    sagemaker, store = aws["sagemaker"], aws["store"]
+    record_run(store, run_ref("bbbbbbbbbb"), "FAILED")
+    create(sagemaker, "infercost-bbbbbbbbbb-00-x", "bbbbbbbbbb")
+    settle_later("infercost-bbbbbbbbbb-00-x")
+
+    sweep = lambda: janitor.janitor_sweep(  # noqa: E731
+        "infercost",
+        sagemaker=sagemaker,
+        stepfunctions=aws["stepfunctions"],
+        store=store,
+        max_age=timedelta(hours=3),
+    )
+    first = sweep()
+
+    assert first.failures == {} and first.deleted == []
+    assert sorted(first.waiting) == [
+        "endpoint infercost-bbbbbbbbbb-00-x",
+        "endpoint-config infercost-bbbbbbbbbb-00-x",
+        "model infercost-bbbbbbbbbb-00-x",
+    ]
+    assert len(existing(sagemaker)) == 2
+    settle_later("infercost-bbbbbbbbbb-00-x", "Failed")
+    second = sweep()
+    assert second.endpoints_deleted == 1 and existing(sagemaker) == []
 
 
 def test_run_sweep_deletes_leftovers_and_fails_unfinished_candidates(aws: dict[str, Any]) -> None:
@@ -177,16 +265,34 @@ class RefusingDeletes:
         raise ClientError({"Error": {"Code": "ResourceInUse", "Message": "busy"}}, "DeleteEndpoint")
 
 
-def test_run_sweep_raises_while_something_cannot_be_deleted(aws: dict[str, Any]) -> None:
+def test_run_sweep_never_fails_the_run_and_leaves_what_it_cannot_delete(aws: dict[str, Any]) -> None:
     sagemaker, store = aws["sagemaker"], aws["store"]
     run = run_ref()
     record_run(store, run, candidates=1)
     create(sagemaker, "infercost-0123456789-00-x", run.run_id)
 
-    with pytest.raises(janitor.SweepIncomplete, match="endpoint infercost-0123456789-00-x: ResourceInUse"):
-        janitor.sweep_run(run, "infercost", sagemaker=RefusingDeletes(sagemaker), store=store)
+    summary = janitor.sweep_run(run, "infercost", sagemaker=RefusingDeletes(sagemaker), store=store)
+
+    assert summary.left_to_janitor == ["endpoint infercost-0123456789-00-x (ResourceInUse: busy)"]
     view = store.get_run_by_key(run_key(run))
-    assert view is not None and view.candidates[0].status == "PENDING"
+    assert view is not None and view.candidates[0].status == "FAILED"
+
+
+def test_run_sweep_skips_what_teardown_is_already_deleting(aws: dict[str, Any]) -> None:
+    # SageMaker refuses to delete an endpoint that is Deleting; it is gone for our purposes.
+    sagemaker, store = aws["sagemaker"], aws["store"]
+    run = run_ref()
+    record_run(store, run, candidates=1)
+    create(sagemaker, "infercost-0123456789-00-x", run.run_id)
+    settle_later("infercost-0123456789-00-x", "Deleting")
+
+    summary = janitor.sweep_run(run, "infercost", sagemaker=RefusingDeletes(sagemaker), store=store)
+
+    assert summary.left_to_janitor == []
+    assert sorted(summary.deleted) == [
+        "endpoint-config infercost-0123456789-00-x",
+        "model infercost-0123456789-00-x",
+    ]
 
 
 def fail_event(state: dict[str, Any], run_id: str = "0123456789") -> janitor.FailEvent:
@@ -238,8 +344,9 @@ def test_failure_path_sweeps_the_run_and_says_what_it_could_not_delete(aws: dict
         fail_event(state), "infercost", sagemaker=RefusingDeletes(sagemaker), store=store, region="us-east-1"
     )
 
-    assert summary.reason.startswith(
-        "Recommend failed: broke (could not delete endpoint infercost-0123456789"
+    assert summary.reason == (
+        "Recommend failed: broke (left to the scheduled janitor: "
+        "endpoint infercost-0123456789-00-x (ResourceInUse: busy))"
     )
     assert existing(sagemaker) == ["infercost-0123456789-00-x"]  # the config and model are gone
     view = store.get_run_by_key(run_key(run))

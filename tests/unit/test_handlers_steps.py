@@ -102,7 +102,7 @@ def test_prepare_plans_every_candidate_and_records_the_run(aws: dict[str, Any]) 
         aws,
         good_spec(),
         quotas=[{"QuotaName": "ml.g5.xlarge for endpoint usage", "Value": 0.0}],
-        request=event({"endpoint_poll_seconds": 0}),
+        request=event({"endpoint_poll_seconds": 0, "endpoint_deadline_seconds": 60}),
         settings=settings(simulated_note="simulated"),
     )
 
@@ -184,9 +184,37 @@ def test_prepare_refuses_a_bad_timing_override(aws: dict[str, Any]) -> None:
     assert not evaluation.accepted and "workflow.endpoint_poll_seconds" in (evaluation.error or "")
 
 
+def test_prepare_refuses_timing_that_would_outgrow_the_execution_history(aws: dict[str, Any]) -> None:
+    # 1800 s polled every second: 1800 DescribeEndpoint loops of ~11 events each.
+    evaluation = prepare(aws, good_spec(), request=event({"endpoint_poll_seconds": 1}))
+    assert not evaluation.accepted
+    assert "1800 DescribeEndpoint polls; at most 1000" in (evaluation.error or "")
+
+
+def test_prepare_refuses_a_sweep_wider_than_the_stack_reserves_workers_for(aws: dict[str, Any]) -> None:
+    wide = good_spec(load={"concurrency": [1, 512]})
+    evaluation = prepare(aws, wide, settings=settings(max_sweep_workers=4))
+    assert not evaluation.accepted
+    assert (evaluation.error or "").startswith("load.concurrency: the sweep would need 8 LoadWorker Lambdas")
+    assert "(infercost:max_sweep_workers)" in (evaluation.error or "")
+
+
+def test_prepare_stores_the_environments_names_and_never_its_values(aws: dict[str, Any]) -> None:
+    model = {"name": "densenet121", "image_uri": "img", "environment": {"HF_TOKEN": "hf_secret123"}}
+    evaluation = prepare(aws, good_spec(model=model))
+
+    assert evaluation.accepted
+    # SageMaker needs the value: it travels in the state to CreateModel, and only there.
+    assert evaluation.benchmark.container["Environment"] == {"HF_TOKEN": "hf_secret123"}
+    view = aws["store"].get_run_by_key(steps.run_key(evaluation.run))
+    assert view.run.spec["model"]["environment"] == {"HF_TOKEN": steps.REDACTED}
+    stored = aws["store"]._client.scan(TableName="results")["Items"]
+    assert "hf_secret123" not in json.dumps(stored)
+
+
 def test_quota_lookup_that_fails_skips_nothing(aws: dict[str, Any]) -> None:
     aws["s3"].put_object(Bucket=BUCKET, Key="models/densenet121/infercost.json", Body=json.dumps(good_spec()))
-    aws["quota_stub"].add_client_error("list_service_quotas", "AccessDeniedException", "no")
+    aws["quota_stub"].add_client_error("list_service_quotas", "NoSuchResourceException", "not in this region")
     evaluation = steps.prepare(
         event(),
         settings=settings(),
@@ -227,10 +255,8 @@ def test_teardown_of_a_failed_candidate_records_the_error_and_costs(aws: dict[st
     create_endpoint(aws["sagemaker"], state.candidate.name)
     later = datetime.now(UTC).replace(year=datetime.now(UTC).year + 1)
 
-    summary = steps.teardown(
-        state, sagemaker=aws["sagemaker"], logs=aws["logs"], store=aws["store"], now=lambda: later
-    )
-    again = steps.teardown(state, sagemaker=aws["sagemaker"], logs=aws["logs"], store=aws["store"])
+    summary = steps.teardown(state, **teardown_clients(aws), time_budget_s=60, now=lambda: later)
+    again = steps.teardown(state, **teardown_clients(aws), time_budget_s=60)
 
     assert summary.status == "FAILED" and summary.error == "Rate exceeded"
     assert again.status == "FAILED"
@@ -242,21 +268,97 @@ def test_teardown_of_a_failed_candidate_records_the_error_and_costs(aws: dict[st
     assert aws["sagemaker"].list_endpoints()["Endpoints"] == []
 
 
+def teardown_clients(aws: dict[str, Any]) -> dict[str, Any]:
+    return {"sagemaker": aws["sagemaker"], "logs": aws["logs"], "store": aws["store"]}
+
+
 def test_teardown_without_a_measurement_fails_the_candidate(aws: dict[str, Any]) -> None:
     state = candidate_state(aws)
-    summary = steps.teardown(state, sagemaker=aws["sagemaker"], logs=aws["logs"], store=aws["store"])
+    summary = steps.teardown(state, **teardown_clients(aws), time_budget_s=60)
     assert summary.status == "FAILED" and summary.error == "no measurement was recorded for this candidate"
 
 
 def test_teardown_raises_while_the_endpoint_cannot_be_deleted(aws: dict[str, Any]) -> None:
     state = candidate_state(aws)
     with Stubber(aws["sagemaker"]) as stub:
-        stub.add_client_error("describe_endpoint", "ValidationException", "Could not find endpoint")
+        stub.add_response("describe_endpoint", described(state.candidate.name, "InService"))
         stub.add_client_error("delete_endpoint", "ResourceInUse", "updating")
-        with pytest.raises(steps.TeardownIncomplete, match="endpoint: ResourceInUse: updating"):
-            steps.teardown(state, sagemaker=aws["sagemaker"], logs=aws["logs"], store=aws["store"])
+        with pytest.raises(steps.TeardownIncomplete, match="ResourceInUse: updating"):
+            steps.teardown(state, **teardown_clients(aws), time_budget_s=60)
     view = aws["store"].get_run_by_key(steps.run_key(state.run))
     assert view.candidates[0].status == "PENDING"
+
+
+def described(name: str, status: str) -> dict[str, Any]:
+    return {
+        "EndpointName": name,
+        "EndpointArn": f"arn:aws:sagemaker:us-east-1:123456789012:endpoint/{name}",
+        "EndpointConfigName": name,
+        "EndpointStatus": status,
+        "CreationTime": datetime(2024, 5, 1, 12, tzinfo=UTC),
+        "LastModifiedTime": datetime(2024, 5, 1, 12, tzinfo=UTC),
+    }
+
+
+def test_teardown_past_its_time_hands_an_endpoint_still_creating_to_the_janitor(aws: dict[str, Any]) -> None:
+    # The deadline passed while SageMaker was still creating the endpoint: it cannot be deleted
+    # until it settles, which can take an hour. The candidate fails now, nothing is deleted, and
+    # the step does not raise (retrying it would only wait again).
+    state = candidate_state(aws, {"Error": "EndpointDeadlinePassed", "Cause": "not InService within 1800 s"})
+    slept: list[float] = []
+    with Stubber(aws["sagemaker"]) as stub:
+        for _ in range(3):
+            stub.add_response("describe_endpoint", described(state.candidate.name, "Creating"))
+        summary = steps.teardown(
+            state,
+            **teardown_clients(aws),
+            time_budget_s=40,
+            sleep=slept.append,
+            clock=lambda: sum(slept),
+        )
+        stub.assert_no_pending_responses()
+
+    assert summary.status == "FAILED"
+    assert "was still Creating after 40 s" in (summary.error or "") and "janitor" in (summary.error or "")
+    assert (summary.error or "").startswith("not InService within 1800 s")
+    (record,) = aws["store"].get_run_by_key(steps.run_key(state.run)).candidates
+    assert record.status == "FAILED" and record.endpoint_deleted_at is None
+
+
+def test_release_deletes_the_endpoint_records_its_time_and_shortens_the_metrics_wait(
+    aws: dict[str, Any],
+) -> None:
+    state = candidate_state(aws)
+    create_endpoint(aws["sagemaker"], state.candidate.name)
+    ended = datetime.now(UTC)
+    state = state.model_copy(
+        update={
+            "load": steps.LoadSummary(
+                started_at=ended.timestamp() - 30,
+                ended_at=ended.timestamp() - 20,
+                requests=10,
+                ok=10,
+                errors=0,
+                latency_ms=None,
+                max_rps_at_slo=None,
+                partial=False,
+                release_in_seconds=0,
+            )
+        }
+    )
+
+    summary = steps.release_endpoint(
+        state, sagemaker=aws["sagemaker"], store=aws["store"], time_budget_s=60, now=lambda: ended
+    )
+
+    assert summary.released
+    # The metrics delay (60 s by default) counts from the last measured request, 20 s ago.
+    assert summary.metrics_wait_seconds == 40
+    assert aws["sagemaker"].list_endpoints()["Endpoints"] == []
+    assert len(aws["sagemaker"].list_endpoint_configs()["EndpointConfigs"]) == 1
+    (record,) = aws["store"].get_run_by_key(steps.run_key(state.run)).candidates
+    assert record.status == "RUNNING" and record.endpoint_seconds is not None
+    assert record.benchmark_cost_usd is not None
 
 
 def test_endpoint_failure_is_recorded_with_sagemakers_reason() -> None:

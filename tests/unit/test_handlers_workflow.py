@@ -15,20 +15,24 @@ from infercost.errors import InputError
 from infercost.models import Candidate, EvaluationSpec, LoadPlan
 from infercost.workflow import (
     MAX_NAME_CHARS,
+    MAX_RELEASE_DELAY_S,
     ObjectCreatedEvent,
     RunRef,
     TaskError,
     Timing,
     allocate_quota,
     candidate_from_variant,
+    container_definition,
     deep_merge,
     load_workers,
     merge_spec,
     merge_timing,
+    metrics_wait_seconds,
     model_name_from_key,
     parse_spec,
     plan_candidates,
     production_variants,
+    release_wait_seconds,
     resource_name,
     run_identity,
     spec_key_for,
@@ -144,12 +148,51 @@ def test_deep_merge_replaces_lists_and_merges_objects() -> None:
 
 
 def test_timing_input_overrides_stack_defaults_and_counts_polls() -> None:
-    timing = merge_timing({"endpoint_poll_seconds": 10, "max_concurrency": 2}, {"endpoint_poll_seconds": 0})
+    timing = merge_timing(
+        {"endpoint_poll_seconds": 10, "max_concurrency": 2, "endpoint_deadline_seconds": 600},
+        {"endpoint_poll_seconds": 0},
+    )
 
     assert timing.endpoint_poll_seconds == 0 and timing.max_concurrency == 2
-    assert timing.endpoint_max_polls == timing.endpoint_deadline_seconds
+    assert timing.endpoint_max_polls == timing.endpoint_deadline_seconds == 600
     assert Timing(endpoint_poll_seconds=30, endpoint_deadline_seconds=1800).endpoint_max_polls == 60
     assert Timing(endpoint_poll_seconds=30, endpoint_deadline_seconds=0).endpoint_max_polls == 1
+
+
+def test_timing_keeps_a_candidates_history_bounded() -> None:
+    # ~11 events per DescribeEndpoint poll: 1000 polls is ~11,000 of the 25,000 events allowed.
+    assert Timing(endpoint_poll_seconds=2, endpoint_deadline_seconds=2000).endpoint_max_polls == 1000
+    with pytest.raises(ValueError, match="2001 DescribeEndpoint polls; at most 1000"):
+        Timing(endpoint_poll_seconds=1, endpoint_deadline_seconds=2001)
+
+
+@pytest.mark.parametrize(
+    ("ended_at", "now", "aligned", "flush", "wait"),
+    [
+        # The last measured minute (12:00:xx) closes at 12:01:00; plus 30 s of flush: 12:01:30.
+        (43_215.0, 43_216.0, True, 30, 74),
+        # Never later than 90 s after the last request, whatever the flush.
+        (43_201.0, 43_201.0, True, 60, 90),
+        # A run that ended exactly on the minute: that minute is closed.
+        (43_260.0, 43_270.0, True, 30, 20),
+        # Per-second metrics (the local stack): only the flush.
+        (100.0, 100.5, False, 0, 0),
+        # Already past: no wait.
+        (100.0, 500.0, True, 30, 0),
+    ],
+)
+def test_the_endpoint_is_released_once_the_measured_minute_has_closed(
+    ended_at: float, now: float, aligned: bool, flush: int, wait: int
+) -> None:
+    timing = Timing(align_to_minute=aligned, metrics_flush_seconds=flush)
+    assert release_wait_seconds(ended_at, now, timing) == wait
+    assert wait <= MAX_RELEASE_DELAY_S
+
+
+def test_the_metrics_wait_counts_from_the_last_measured_request() -> None:
+    timing = Timing(metrics_delay_seconds=60)
+    assert metrics_wait_seconds(1000.0, 1075.0, timing) == 0
+    assert metrics_wait_seconds(1000.0, 1030.0, timing) == 30
 
 
 def test_timing_refuses_an_unknown_key_and_a_negative_wait() -> None:
@@ -211,7 +254,9 @@ def test_plans_carry_names_tags_variants_and_skips() -> None:
     first, second = plan_candidates(spec, run, prefix="ic", prices={0: 0.1, 1: None}, skipped={1: "no"})
 
     assert first.name == "ic-abcdef0123-00-c5-large" and first.status == "PENDING"
-    assert first.container == {
+    # The container is run-wide: it travels once per candidate execution, not once per plan.
+    assert "container" not in first.model_dump()
+    assert container_definition(spec, run.artifact) == {
         "Image": "img",
         "ModelDataUrl": "s3://b/models/m/model.tar.gz",
         "Environment": {"A": "1"},

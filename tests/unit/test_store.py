@@ -27,6 +27,7 @@ from infercost.models import (
 from infercost.store import (
     BY_RUN_INDEX,
     CANDIDATE_STATUS_RANK,
+    OPEN_RUNS_INDEX,
     TTL_ATTRIBUTE,
     Artifact,
     CandidateRecord,
@@ -763,13 +764,26 @@ def test_table_definition_is_the_documented_schema(client: Any, table: str) -> N
         "PK": "HASH",
         "SK": "RANGE",
     }
-    (index,) = described["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == BY_RUN_INDEX
-    assert [k["AttributeName"] for k in index["KeySchema"]] == ["run_id", "SK"]
-    assert index["Projection"]["ProjectionType"] == "ALL"
+    indexes = {index["IndexName"]: index for index in described["GlobalSecondaryIndexes"]}
+    assert set(indexes) == {BY_RUN_INDEX, OPEN_RUNS_INDEX}
+    assert [k["AttributeName"] for k in indexes[BY_RUN_INDEX]["KeySchema"]] == ["run_id", "SK"]
+    assert [k["AttributeName"] for k in indexes[OPEN_RUNS_INDEX]["KeySchema"]] == ["open_run", "SK"]
+    assert {index["Projection"]["ProjectionType"] for index in indexes.values()} == {"ALL"}
     assert described["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     ttl = client.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
     assert ttl["AttributeName"] == TTL_ATTRIBUTE
+
+
+def test_only_runs_still_running_are_in_the_open_runs_index(store: ResultsStore) -> None:
+    running, finished = run("r1"), run("r2")
+    store.create_run(running)
+    store.create_run(finished)
+    store.put_candidate(running, candidate("r1", 0))
+    succeed(store, finished)
+
+    assert [r.run_id for r in store.open_runs()] == ["r1"]
+    succeed(store, running)
+    assert store.open_runs() == []
 
 
 def test_run_items_never_carry_a_ttl(store: ResultsStore, client: Any, table: str) -> None:

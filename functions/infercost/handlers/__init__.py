@@ -9,6 +9,7 @@ HANDLERS: dict[str, str] = {
     "Prepare": "prepare",
     "LoadWorker": "load_worker",
     "LoadTest": "load_test",
+    "ReleaseEndpoint": "release_endpoint",
     "CollectMetrics": "collect_metrics",
     "Teardown": "teardown",
     "Recommend": "recommend",

@@ -60,9 +60,3 @@ def price_book() -> Any:
     return PriceBook.load(
         settings.region, overrides=settings.price_overrides, live=True, pricing_client=pricing
     )
-
-
-def load_time_budget_s(context: Any, margin_s: float) -> float:
-    """Seconds a load step may drive requests: stop `margin_s` before Lambda cuts the function off,
-    to record what was measured (at least one second)."""
-    return max(context.get_remaining_time_in_millis() / 1000 - margin_s, 1.0)

@@ -17,5 +17,10 @@ logger, tracer, metrics = powertools()
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = parse_event(steps.CandidateState, event)
-    summary = steps.collect_metrics(state, cloudwatch=aws.client("cloudwatch"), store=results_store())
+    summary = steps.collect_metrics(
+        state,
+        cloudwatch=aws.client("cloudwatch"),
+        store=results_store(),
+        time_budget_s=steps.time_budget_s(context, steps.RECORD_MARGIN_S),
+    )
     return summary.model_dump(mode="json")

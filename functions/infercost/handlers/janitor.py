@@ -1,7 +1,8 @@
 """Janitor: delete what infercost left behind.
 
-Scheduled, it deletes tagged endpoints (and their configs and models) whose run is no longer
-RUNNING or that outlived the maximum age, and publishes `EndpointsOverMaxAge`. The state machine
+Scheduled, it closes runs whose execution ended without recording (aborted, timed out), deletes
+tagged endpoints (and their configs and models) whose run is no longer RUNNING or that outlived
+the maximum age, and publishes `EndpointsOverMaxAge`. The state machine
 also calls it with a run: `{"action": "sweep"}` after the Map, `{"action": "fail"}` on the
 failure path (sweep the run, record it FAILED with the reason).
 """
@@ -49,6 +50,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = janitor.janitor_sweep(
         settings.resource_prefix,
         sagemaker=sagemaker,
+        stepfunctions=aws.client("stepfunctions"),
         store=results_store(),
         max_age=timedelta(minutes=settings.max_endpoint_age_minutes),
     )
@@ -56,6 +58,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_metric(
         name="EndpointsDeletedByJanitor", unit=MetricUnit.Count, value=result.endpoints_deleted
     )
+    if result.runs_closed:
+        metrics.add_metric(name="RunsClosedByJanitor", unit=MetricUnit.Count, value=len(result.runs_closed))
+        logger.error("runs whose execution ended unrecorded were closed", extra={"runs": result.runs_closed})
+    if result.waiting:
+        logger.warning("endpoints still settling; deleted on a later pass", extra={"waiting": result.waiting})
     if result.failures:
         logger.error("janitor could not delete everything", extra={"failures": result.failures})
     return result.model_dump(mode="json")

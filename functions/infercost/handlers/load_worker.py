@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from infercost import aws, steps
 from infercost.config import get_settings
-from infercost.handlers._shared import load_time_budget_s, parse_event, powertools
+from infercost.handlers._shared import parse_event, powertools
 
 logger, tracer, metrics = powertools()
 
@@ -22,6 +22,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         state,
         s3=aws.client("s3"),
         settings=get_settings(),
-        time_budget_s=load_time_budget_s(context, steps.LOAD_TEST_MARGIN_S),
+        time_budget_s=steps.time_budget_s(context, steps.load_margin_s(state.benchmark.load)),
     )
     return ref.model_dump(mode="json")

@@ -19,7 +19,11 @@ logger, tracer, metrics = powertools()
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse_event(steps.TeardownEvent, event)
     summary = steps.teardown(
-        request.state, sagemaker=aws.client("sagemaker"), logs=aws.client("logs"), store=results_store()
+        request.state,
+        sagemaker=aws.client("sagemaker"),
+        logs=aws.client("logs"),
+        store=results_store(),
+        time_budget_s=steps.time_budget_s(context, steps.RECORD_MARGIN_S),
     )
     if summary.status == "FAILED":
         metrics.add_metric(name="CandidatesFailed", unit=MetricUnit.Count, value=1)

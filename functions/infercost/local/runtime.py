@@ -36,6 +36,9 @@ class LocalRuntime:
     failing: dict[str, str] = field(default_factory=dict)
     polls: Counter[str] = field(default_factory=Counter)
     endpoints_started: int = 0
+    # Requests answered by servers already stopped: an endpoint is deleted before its metrics are
+    # read, and the progress view still counts what it answered.
+    answered_before_stop: dict[str, int] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def start_server(self, endpoint_name: str, candidate: Candidate) -> str:
@@ -65,6 +68,8 @@ class LocalRuntime:
             self.failing.pop(endpoint_name, None)
         if server is not None:
             server.stop()
+            with self._lock:
+                self.answered_before_stop[endpoint_name] = int(server.invocations)
 
     def url_for(self, endpoint_name: str) -> str | None:
         """The loadgen resolver: a live endpoint's local URL."""
@@ -73,10 +78,11 @@ class LocalRuntime:
         return server.url if server is not None else None
 
     def activity(self) -> dict[str, int]:
-        """Requests answered so far by each live endpoint's model server."""
+        """Requests answered so far by each endpoint's model server, live or stopped."""
         with self._lock:
             servers = dict(self.servers)
-        return {name: int(server.invocations) for name, server in servers.items()}
+            answered = dict(self.answered_before_stop)
+        return answered | {name: int(server.invocations) for name, server in servers.items()}
 
     def note_poll(self, endpoint_name: str) -> int:
         with self._lock:

@@ -28,9 +28,13 @@ from infercost.local import output
 from infercost.local.faults import Faults
 from infercost.local.runtime import LocalRuntime, activate, deactivate
 from infercost.local.webhook import WebhookReceiver
+from infercost.workflow import run_identity
 
 ACCOUNT_ID = "123456789012"
-ASL_ENV = "INFERCOST_ASL_PATH"
+STATEMACHINE_DIR_ENV = "INFERCOST_STATEMACHINE_DIR"
+# The run's workflow and the workflow each candidate runs in (its own execution and history).
+EVALUATE_DEFINITION = "evaluate.asl.json"
+CANDIDATE_DEFINITION = "candidate.asl.json"
 # Waits of seconds, not minutes: the local endpoints are up at once and metrics are flushed often.
 FAST_TIMING: dict[str, int] = {
     "max_concurrency": 4,
@@ -41,6 +45,7 @@ FAST_TIMING: dict[str, int] = {
     "metrics_deadline_seconds": 20,
     # moto keeps each value's exact timestamp, so the measured run needs no minute of its own.
     "align_to_minute": False,
+    "metrics_flush_seconds": 0,
 }
 SIMULATED_NOTE = (
     "Run on the embedded local stack: every endpoint is a local model server, and the hardware "
@@ -50,12 +55,10 @@ FINISHED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 Mode = Literal["inprocess", "server"]
 
 
-def asl_path() -> Path:
-    """statemachine/evaluate.asl.json of this checkout (or the path in INFERCOST_ASL_PATH)."""
-    configured = os.environ.get(ASL_ENV)
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parents[3] / "statemachine" / "evaluate.asl.json"
+def definition_path(name: str) -> Path:
+    """statemachine/<name> of this checkout (or of the folder in INFERCOST_STATEMACHINE_DIR)."""
+    folder = os.environ.get(STATEMACHINE_DIR_ENV)
+    return (Path(folder) if folder else Path(__file__).resolve().parents[3] / "statemachine") / name
 
 
 def substitute(definition: str, substitutions: Mapping[str, str]) -> str:
@@ -123,6 +126,10 @@ class EmbeddedStack:
         self.topic_arn = f"arn:aws:sns:{region}:{ACCOUNT_ID}:{name}-notifications"
         self.secret_arn: str | None = None
         self.state_machine_arn = ""
+        # Known before it exists: the evaluation workflow's definition names it.
+        self.candidate_state_machine_arn = (
+            f"arn:aws:states:{region}:{ACCOUNT_ID}:stateMachine:{name}-candidate"
+        )
         # What Lambda names the functions (known before they exist, for the substitutions).
         self.function_arns = {
             state: f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{name}-{function_name(state)}"
@@ -262,9 +269,13 @@ class EmbeddedStack:
 
     def _stop_running_executions(self) -> None:
         sfn = self.client("stepfunctions")
-        for execution in self.executions():
-            if execution["status"] == "RUNNING":
-                sfn.stop_execution(executionArn=execution["executionArn"], cause="local stack stopped")
+        for arn in (self.state_machine_arn, self.candidate_state_machine_arn):
+            for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn):
+                for execution in page["executions"]:
+                    if execution["status"] == "RUNNING":
+                        sfn.stop_execution(
+                            executionArn=execution["executionArn"], cause="local stack stopped"
+                        )
 
     # --- resources ------------------------------------------------------------------------------
 
@@ -323,6 +334,7 @@ class EmbeddedStack:
         values = {f"{state}FunctionArn": self.function_arns[state] for state in HANDLERS}
         values["JanitorFunctionArn"] = self.function_arns[JANITOR]
         values.update(
+            CandidateStateMachineArn=self.candidate_state_machine_arn,
             TableName=self.table_name,
             ResourcePrefix=self.resource_prefix,
             ExecutionRoleArn=self.execution_role_arn,
@@ -401,8 +413,19 @@ class EmbeddedStack:
             if created["FunctionArn"] != self.function_arns[state]:
                 raise RuntimeError(f"Lambda named {state}'s function {created['FunctionArn']}")
 
-        definition = substitute(asl_path().read_text(encoding="utf-8"), self.substitutions())
-        self.state_machine_arn = self.client("stepfunctions").create_state_machine(
+        sfn = self.client("stepfunctions")
+        candidate = substitute(
+            definition_path(CANDIDATE_DEFINITION).read_text(encoding="utf-8"), self.substitutions()
+        )
+        created = sfn.create_state_machine(
+            name=f"{self.name}-candidate", definition=candidate, roleArn=sfn_role
+        )
+        if created["stateMachineArn"] != self.candidate_state_machine_arn:
+            raise RuntimeError(f"Step Functions named the candidate workflow {created['stateMachineArn']}")
+        definition = substitute(
+            definition_path(EVALUATE_DEFINITION).read_text(encoding="utf-8"), self.substitutions()
+        )
+        self.state_machine_arn = sfn.create_state_machine(
             name=f"{self.name}-evaluate", definition=definition, roleArn=sfn_role
         )["stateMachineArn"]
 
@@ -511,11 +534,28 @@ class EmbeddedStack:
         return arn
 
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
-        """The execution's events (for diagnosing a test)."""
-        events: list[dict[str, Any]] = self.client("stepfunctions").get_execution_history(
-            executionArn=execution_arn, maxResults=1000
-        )["events"]
+        """The execution's events, every page of them."""
+        pages = self.client("stepfunctions").get_paginator("get_execution_history")
+        events: list[dict[str, Any]] = []
+        for page in pages.paginate(executionArn=execution_arn):
+            events.extend(page["events"])
         return events
+
+    def run_history(self, execution_arn: str) -> list[dict[str, Any]]:
+        """The run's events: its execution's, then each candidate execution's in candidate order."""
+        events = self.history(execution_arn)
+        for child in self.candidate_executions(execution_arn):
+            events.extend(self.history(child["executionArn"]))
+        return events
+
+    def candidate_executions(self, execution_arn: str) -> list[dict[str, Any]]:
+        """The candidate executions a run's execution started (named '<run id>-<index>')."""
+        run_id = run_identity(execution_arn)
+        pages = self.client("stepfunctions").get_paginator("list_executions")
+        found: list[dict[str, Any]] = []
+        for page in pages.paginate(stateMachineArn=self.candidate_state_machine_arn):
+            found.extend(e for e in page["executions"] if e["name"].startswith(f"{run_id}-"))
+        return sorted(found, key=lambda e: int(e["name"].rsplit("-", 1)[-1]))
 
     def notifications(self) -> list[dict[str, Any]]:
         """Every SNS notification published so far ({"Subject", "Message", ...}), oldest first."""

@@ -9,6 +9,11 @@
   adds the services infercost calls to that table.
 - `$$.Execution.StartTime` is an ISO-8601 string on AWS ('2024-05-01T12:00:00.123Z'); moto puts
   a datetime object there, which no task can serialize.
+- `states:startExecution` tasks (optimized integration, `.sync:2` included). moto passes the
+  ASL's PascalCase parameters (`StateMachineArn`, `Name`, `Input`) to boto3, which takes them in
+  camelCase, so every such task fails with `States.Runtime`; and it returns DescribeExecution's
+  camelCase keys where Step Functions returns `Output`, `Status`, ... The extension converts
+  both ways, and gives the output's timestamps as Step Functions does (epoch milliseconds).
 - moto builds a new boto3 client for every task it runs (a few hundred milliseconds each on a
   busy machine); the clients are reused here, per region and service.
 """
@@ -43,6 +48,31 @@ def _get_evaluation_environment(self: Any) -> Any:
     return env
 
 
+def _camel(name: str) -> str:
+    return name[:1].lower() + name[1:]
+
+
+def _pascal(name: str) -> str:
+    return name[:1].upper() + name[1:]
+
+
+def _sfn_parameters(self: Any, parameters: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+    _originals["sfn_parameters"](self, parameters, *args, **kwargs)
+    for key in list(parameters):
+        parameters[_camel(key)] = parameters.pop(key)
+
+
+def _sfn_response(self: Any, response: Any, *args: Any, **kwargs: Any) -> None:
+    _originals["sfn_response"](self, response, *args, **kwargs)
+    if not isinstance(response, dict):
+        return
+    for key in list(response):
+        value = response.pop(key)
+        if isinstance(value, datetime):
+            value = int(value.timestamp() * 1000)
+        response[_pascal(key)] = value
+
+
 def _cached_client(region: str, service: str, state_credentials: Any = None) -> Any:
     from moto.core.models import botocore_stubber
     from moto.settings import moto_server_port
@@ -71,12 +101,19 @@ def install() -> None:
     )
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (  # noqa: F401
         state_task_service_dynamodb,
+        state_task_service_sfn,
         state_task_service_sns,
     )
     from moto.stepfunctions.parser.asl.utils import boto_client
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
     aws_sdk._SERVICE_ERROR_NAMES.update(SERVICE_ERROR_NAMES)
+    sfn = state_task_service_sfn.StateTaskServiceSfn
+    if "sfn_parameters" not in _originals:
+        _originals["sfn_parameters"] = sfn._normalise_parameters
+        _originals["sfn_response"] = sfn._normalise_response
+        sfn._normalise_parameters = _sfn_parameters  # type: ignore[method-assign]
+        sfn._normalise_response = _sfn_response  # type: ignore[method-assign]
     if "client" not in _originals:
         _originals["client"] = boto_client.boto_client_for
     # Each task module imported the function by name: replace it where it was imported.

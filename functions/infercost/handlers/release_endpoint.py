@@ -1,0 +1,26 @@
+"""ReleaseEndpoint: delete the endpoint once its measured minute has closed, before the metrics wait."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from infercost import aws, steps
+from infercost.handlers._shared import parse_event, powertools, results_store
+
+logger, tracer, metrics = powertools()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = parse_event(steps.CandidateState, event)
+    summary = steps.release_endpoint(
+        state,
+        sagemaker=aws.client("sagemaker"),
+        store=results_store(),
+        time_budget_s=steps.time_budget_s(context, steps.RECORD_MARGIN_S),
+    )
+    return summary.model_dump(mode="json")
