@@ -99,6 +99,16 @@ def test_artifacts_bucket_is_private_encrypted_versioned_logged_and_tls_only(
     assert notifications["Properties"]["NotificationConfiguration"] == {"EventBridgeConfiguration": {}}
 
 
+def test_access_log_bucket_is_versioned_and_its_old_versions_expire(template: dict[str, Any]) -> None:
+    # Security Hub S3.14: "S3 general purpose buckets should have versioning enabled".
+    logs_bucket = logical_id(template, "AWS::S3::Bucket", "ArtifactsAccessLogs")
+    properties = template["Resources"][logs_bucket]["Properties"]
+    assert properties["VersioningConfiguration"] == {"Status": "Enabled"}
+    [rule] = properties["LifecycleConfiguration"]["Rules"]
+    assert rule["ExpirationInDays"] == 90
+    assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 90}
+
+
 def test_upload_of_an_artifact_starts_the_state_machine_with_the_event(
     template: dict[str, Any],
 ) -> None:
