@@ -6,32 +6,15 @@ from typing import Any
 
 import pytest
 
-from tests.infra.cdk_support import TEST_CONTEXT, identity_statements, resources_of
+from tests.infra.cdk_support import OPTIONS_ROLE as ROLE
+from tests.infra.cdk_support import identity_statements, resources_of
 
 pytestmark = pytest.mark.infra
 
-ROLE = "arn:aws:iam::123456789012:role/TeamSageMakerRole"
-
 
 @pytest.fixture(scope="module")
-def template() -> dict[str, Any]:
-    from aws_cdk import App
-    from aws_cdk.assertions import Template
-
-    from infra.app import build, cdk_json_context
-
-    context = {
-        **cdk_json_context(),
-        **TEST_CONTEXT,
-        "infercost:execution_role_arn": ROLE,
-        "infercost:slack_secret_name": "team/slack-webhook",
-        "infercost:notification_email": "ml-team@example.com",
-        "infercost:resource_prefix": "bench",
-    }
-    # The cdk-nag plugin runs on this synthesis too: a wrong acknowledgment would fail it.
-    stack = build(App(context=context))
-    data: dict[str, Any] = Template.from_stack(stack).to_json()
-    return data
+def template(options_template: dict[str, Any]) -> dict[str, Any]:
+    return options_template
 
 
 def test_a_given_execution_role_is_passed_and_none_is_created(template: dict[str, Any]) -> None:
