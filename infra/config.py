@@ -85,6 +85,15 @@ class StackConfig(BaseModel):
     execution_role_arn: str | None = Field(
         default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"
     )
+    kms_key_arn: str | None = Field(
+        default=None,
+        # A key ARN (single- or multi-Region key), not an alias: grants name the key itself.
+        pattern=(
+            r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/"
+            r"(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$"
+        ),
+        description="the stack's KMS key; null = the stack creates one",
+    )
     price_overrides: dict[str, Any] | None = None
     log_retention_days: int = Field(default=30, ge=1)
     bundle: bool = Field(default=True, description="build the dependency layers (tests set false)")
@@ -210,4 +219,5 @@ _STRING_FIELDS = {
     "notification_email",
     "slack_secret_name",
     "execution_role_arn",
+    "kms_key_arn",
 }

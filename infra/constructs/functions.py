@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -21,6 +21,7 @@ from infercost.handlers import HANDLERS, JANITOR
 from infra import nag
 from infra.config import StackConfig
 from infra.constructs import permissions as p
+from infra.constructs.encryption import function_log_group_name
 from infra.packaging import (
     ARCHITECTURE,
     PLOTTING_LAYER,
@@ -172,10 +173,13 @@ class EvaluationFunctions(Construct):
         config: StackConfig,
         resources: p.Resources,
     ) -> lambda_.Function:
+        # Named, so that the key policy can hold CloudWatch Logs to the stack's own groups.
         log_group = logs.LogGroup(
             self,
             f"{name}Logs",
+            log_group_name=function_log_group_name(Stack.of(self).stack_name, name),
             retention=config.log_retention,
+            encryption_key=resources.key,
             removal_policy=RemovalPolicy.DESTROY,
         )
         # A role per function, without the managed basic-execution policy: logs go to the
@@ -187,6 +191,8 @@ class EvaluationFunctions(Construct):
             description=f"infercost {module} handler",
         )
         log_group.grant_write(role)
+        # Lambda decrypts the environment with the function's role when it starts.
+        resources.key.grant_decrypt(role)
         for grant in spec.grants:
             grant(resources, role)
         function = lambda_.Function(
@@ -200,6 +206,7 @@ class EvaluationFunctions(Construct):
             memory_size=spec.memory_mb,
             timeout=Duration.seconds(spec.timeout_seconds),
             environment=environment,
+            environment_encryption=resources.key,
             role=role,
             log_group=log_group,
             tracing=lambda_.Tracing.ACTIVE,

@@ -77,6 +77,7 @@ class EvaluationStateMachine(Construct):
             # size-limited CloudWatch Logs resource policy.
             log_group_name=f"/aws/vendedlogs/states/{Stack.of(self).stack_name}-evaluation",
             retention=config.log_retention,
+            encryption_key=resources.key,
             removal_policy=RemovalPolicy.DESTROY,
         )
         role = iam.Role(
@@ -156,7 +157,7 @@ class EvaluationStateMachine(Construct):
         )
         # The last resort when a failure can be neither recorded nor notified by a handler.
         resources.topic.grant_publish(role)
-        resources.topic_key.grant(role, "kms:Decrypt", "kms:GenerateDataKey*")
+        resources.key.grant(role, "kms:Decrypt", "kms:GenerateDataKey*")
         nag.wildcard_action(
             role, "kms:GenerateDataKey*", "SNS needs a data key of the topic's own key to encrypt"
         )

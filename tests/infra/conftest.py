@@ -71,14 +71,19 @@ def assertions(template: dict[str, Any]) -> Any:
 
 
 @pytest.fixture(scope="session")
-def options_template() -> dict[str, Any]:
-    """The template with the optional context set (OPTIONS_CONTEXT), synthesized in-process."""
+def options_stack() -> Any:
+    """The stack with the optional context set (OPTIONS_CONTEXT), synthesized in-process."""
     from aws_cdk import App
-    from aws_cdk.assertions import Template
 
     from infra.app import build, cdk_json_context
 
     # The cdk-nag plugin runs on this synthesis too: a wrong acknowledgment would fail it.
-    stack = build(App(context={**cdk_json_context(), **TEST_CONTEXT, **OPTIONS_CONTEXT}))
-    data: dict[str, Any] = Template.from_stack(stack).to_json()
+    return build(App(context={**cdk_json_context(), **TEST_CONTEXT, **OPTIONS_CONTEXT}))
+
+
+@pytest.fixture(scope="session")
+def options_template(options_stack: Any) -> dict[str, Any]:
+    from aws_cdk.assertions import Template
+
+    data: dict[str, Any] = Template.from_stack(options_stack).to_json()
     return data
