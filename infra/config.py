@@ -29,6 +29,9 @@ WORKFLOW_DEFAULTS: dict[str, int] = {
     "metrics_deadline_seconds": 600,
 }
 
+# An ECR repository (or, with '*', repositories) in `infercost:image_repositories`.
+ECR_REPOSITORY_ARN = r"arn:aws[a-z-]*:ecr:[a-z0-9-]+:\d{12}:repository/[a-z0-9._/*-]+"
+
 # The retention periods CloudWatch Logs offers, in days, in the order of logs.RetentionDays.
 LOG_RETENTION_DAYS = (
     1,
@@ -94,6 +97,10 @@ class StackConfig(BaseModel):
         ),
         description="the stack's KMS key; null = the stack creates one",
     )
+    image_repositories: list[str] | None = Field(
+        default=None,
+        description="more ECR repositories (ARNs) or accounts (12-digit ids) the SageMaker role may pull from",
+    )
     price_overrides: dict[str, Any] | None = None
     log_retention_days: int = Field(default=30, ge=1)
     bundle: bool = Field(default=True, description="build the dependency layers (tests set false)")
@@ -112,6 +119,17 @@ class StackConfig(BaseModel):
     def _key_suffix(cls, value: str) -> str:
         if "*" in value or "?" in value:
             raise ValueError("must be a plain suffix without wildcards, e.g. '.tar.gz'")
+        return value
+
+    @field_validator("image_repositories")
+    @classmethod
+    def _image_repositories(cls, value: list[str] | None) -> list[str] | None:
+        for entry in value or []:
+            if not (re.fullmatch(r"\d{12}", entry) or re.fullmatch(ECR_REPOSITORY_ARN, entry)):
+                raise ValueError(
+                    f"{entry!r} is neither a 12-digit account id nor an ECR repository ARN "
+                    "(arn:aws:ecr:<region>:<account>:repository/<name>)"
+                )
         return value
 
     @field_validator("log_retention_days")

@@ -129,6 +129,11 @@ def test_null_means_the_default() -> None:
         ({"infercost:key_suffix": "*.tar.gz"}, "infercost:key_suffix", "without wildcards"),
         ({"infercost:resource_prefix": "Infer_Cost"}, "infercost:resource_prefix", "pattern"),
         (
+            {"infercost:image_repositories": ["12345", "arn:aws:ecr:us-east-1:123456789012:repository/x"]},
+            "infercost:image_repositories",
+            "'12345' is neither a 12-digit account id nor an ECR repository ARN",
+        ),
+        (
             {"infercost:kms_key_arn": "arn:aws:kms:us-east-1:123456789012:alias/infercost"},
             "infercost:kms_key_arn",
             "pattern",
