@@ -81,6 +81,14 @@ class StackConfig(BaseModel):
     traffic: TrafficProfile | None = None
     workflow: dict[str, int] = Field(default_factory=lambda: dict(WORKFLOW_DEFAULTS))
     max_concurrency: int = Field(default=4, ge=1, le=40, description="candidates benchmarked at once")
+    # These size each function's reserved concurrency (infra/concurrency.py).
+    max_concurrent_runs: int = Field(default=2, ge=1, le=100, description="evaluations running at once")
+    max_sweep_workers: int = Field(
+        default=4, ge=1, le=64, description="the most LoadWorker functions one candidate's sweep may use"
+    )
+    reserved_concurrency_ceiling: int = Field(
+        default=900, ge=1, description="the most concurrent executions all functions may reserve"
+    )
     max_endpoint_age_minutes: int = Field(default=180, ge=15, le=7 * 24 * 60)
     janitor_schedule_minutes: int = Field(default=15, ge=1, le=1440)
     notification_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

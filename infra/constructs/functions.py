@@ -19,6 +19,7 @@ from constructs import Construct
 from infercost.errors import InputError
 from infercost.handlers import HANDLERS, JANITOR
 from infra import nag
+from infra.concurrency import FanOut, check_total, reserved_concurrency
 from infra.config import StackConfig
 from infra.constructs import permissions as p
 from infra.constructs.encryption import function_log_group_name
@@ -35,10 +36,11 @@ from infra.packaging import (
 
 @dataclass(frozen=True)
 class FunctionSpec:
-    """Size, time limit, permissions and dependency layers of one handler's function."""
+    """Size, time limit, fan-out, permissions and dependency layers of one handler's function."""
 
     memory_mb: int
     timeout_seconds: int
+    fan_out: FanOut
     grants: tuple[p.Grant, ...]
     layers: tuple[LayerSpec, ...] = (RUNTIME_LAYER,)
 
@@ -46,32 +48,61 @@ class FunctionSpec:
 # Handler module -> its function. LoadTest (and each LoadWorker) drives up to 15 minutes of requests, CollectMetrics
 # polls CloudWatch until its deadline (metrics_deadline_seconds, 600 s by default); both get
 # Lambda's maximum. Report renders charts with matplotlib, which wants memory. Every step that
-# moves a candidate or a run forward writes its status to the table.
+# moves a candidate or a run forward writes its status to the table. The fan-out says how many
+# run at once in the workflow (infra/concurrency.py): once per run, per candidate of the
+# candidate Map, or per LoadWorker of a candidate's sweep.
 FUNCTION_SPECS: dict[str, FunctionSpec] = {
     "prepare": FunctionSpec(
-        512, 120, (p.read_artifact_inputs, p.read_write_results, p.look_up_prices, p.check_quotas)
+        512,
+        120,
+        FanOut.RUN,
+        (p.read_artifact_inputs, p.read_write_results, p.look_up_prices, p.check_quotas),
     ),
     "load_worker": FunctionSpec(
-        1024, 900, (p.invoke_benchmark_endpoints, p.read_artifact_inputs, p.write_sweep_shares)
+        1024,
+        900,
+        FanOut.SWEEP_WORKER,
+        (p.invoke_benchmark_endpoints, p.read_artifact_inputs, p.write_sweep_shares),
     ),
     "load_test": FunctionSpec(
         1024,
         900,
+        FanOut.CANDIDATE,
         (p.invoke_benchmark_endpoints, p.read_artifact_inputs, p.read_reports, p.write_results),
     ),
-    "collect_metrics": FunctionSpec(256, 900, (p.read_endpoint_metrics, p.write_results)),
+    "collect_metrics": FunctionSpec(256, 900, FanOut.CANDIDATE, (p.read_endpoint_metrics, p.write_results)),
     "teardown": FunctionSpec(
-        256, 300, (p.tear_down_benchmark_resources, p.read_endpoint_logs, p.write_results)
+        256,
+        300,
+        FanOut.CANDIDATE,
+        (p.tear_down_benchmark_resources, p.read_endpoint_logs, p.write_results),
     ),
-    "recommend": FunctionSpec(512, 120, (p.read_write_results, p.look_up_prices)),
+    "recommend": FunctionSpec(512, 120, FanOut.RUN, (p.read_write_results, p.look_up_prices)),
     "report": FunctionSpec(
-        1536, 300, (p.read_write_results, p.write_reports), layers=(RUNTIME_LAYER, PLOTTING_LAYER)
+        1536,
+        300,
+        FanOut.RUN,
+        (p.read_write_results, p.write_reports),
+        layers=(RUNTIME_LAYER, PLOTTING_LAYER),
     ),
     "notify": FunctionSpec(
-        256, 60, (p.publish_notifications, p.read_slack_secret, p.read_write_results, p.read_reports)
+        256,
+        60,
+        FanOut.RUN,
+        (p.publish_notifications, p.read_slack_secret, p.read_write_results, p.read_reports),
     ),
-    JANITOR: FunctionSpec(256, 300, (p.sweep_benchmark_resources, p.read_write_results)),
+    JANITOR: FunctionSpec(
+        256, 300, FanOut.RUN_AND_SCHEDULE, (p.sweep_benchmark_resources, p.read_write_results)
+    ),
 }
+
+
+def reserved_executions(config: StackConfig) -> dict[str, int]:
+    """CDK function name -> the concurrency reserved for it, e.g. 'LoadWorkerFunction' -> 32."""
+    return {
+        name: reserved_concurrency(FUNCTION_SPECS[module].fan_out, config)
+        for name, module in function_names().items()
+    }
 
 
 def function_names() -> dict[str, str]:
@@ -106,6 +137,8 @@ class EvaluationFunctions(Construct):
         super().__init__(scope, construct_id)
         names = function_names()
         check_specs(list(names.values()), FUNCTION_SPECS)
+        reserved = reserved_executions(config)
+        check_total(reserved, config)
         code = function_code()
         layers = {
             spec.construct_id: dependency_layer(self, spec, bundle=config.bundle)
@@ -124,6 +157,7 @@ class EvaluationFunctions(Construct):
                 environment,
                 config,
                 resources,
+                reserved[name],
             )
 
     def by_state(self, state: str) -> lambda_.Function:
@@ -147,6 +181,9 @@ class EvaluationFunctions(Construct):
             "INFERCOST_EXECUTION_ROLE_ARN": resources.sagemaker.execution_role.role_arn,
             "INFERCOST_DEFAULTS": json.dumps(config.spec_defaults(), separators=(",", ":")),
             "INFERCOST_MAX_ENDPOINT_AGE_MINUTES": str(config.max_endpoint_age_minutes),
+            # With INFERCOST_DEFAULTS' workflow.max_concurrency, what Prepare may accept: the
+            # reserved concurrency of LoadWorker is sized for this many workers per candidate.
+            "INFERCOST_MAX_SWEEP_WORKERS": str(config.max_sweep_workers),
             # The service dimension of the operational metrics; one value per stack keeps the
             # alarms of two stacks in one account apart.
             "POWERTOOLS_SERVICE_NAME": config.resource_prefix,
@@ -172,6 +209,7 @@ class EvaluationFunctions(Construct):
         environment: dict[str, str],
         config: StackConfig,
         resources: p.Resources,
+        concurrency: int,
     ) -> lambda_.Function:
         # Named, so that the key policy can hold CloudWatch Logs to the stack's own groups.
         log_group = logs.LogGroup(
@@ -205,6 +243,7 @@ class EvaluationFunctions(Construct):
             layers=layers,
             memory_size=spec.memory_mb,
             timeout=Duration.seconds(spec.timeout_seconds),
+            reserved_concurrent_executions=concurrency,
             environment=environment,
             environment_encryption=resources.key,
             role=role,

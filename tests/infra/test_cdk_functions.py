@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
+from typing import Any
+
 import pytest
 
 from infercost.errors import InputError
 from infercost.handlers import HANDLERS, JANITOR
-from tests.infra.cdk_support import TEST_CONTEXT
+from tests.infra.cdk_support import ROOT, TEST_CONTEXT, resources_of
 
 pytestmark = pytest.mark.infra
 
@@ -50,3 +54,87 @@ def test_synthesis_stops_at_a_new_state_without_a_spec(monkeypatch: pytest.Monke
     monkeypatch.setitem(HANDLERS, "Calibrate", "calibrate")
     with pytest.raises(InputError, match="'calibrate' has no entry in FUNCTION_SPECS"):
         build(App(context={**cdk_json_context(), **TEST_CONTEXT}))
+
+
+def _map_depths(states: dict[str, Any], depth: int = 0) -> dict[str, set[int]]:
+    """'<State>' of each invoked function -> how many Map states enclose its Task states."""
+    found: dict[str, set[int]] = {}
+    for state in states.values():
+        name = state.get("Parameters", {}).get("FunctionName", "")
+        if isinstance(name, str) and name.endswith("FunctionArn}"):
+            found.setdefault(name.removeprefix("${").removesuffix("FunctionArn}"), set()).add(depth)
+        if state["Type"] == "Map":
+            inner = state.get("ItemProcessor") or state["Iterator"]
+            for key, depths in _map_depths(inner["States"], depth + 1).items():
+                found.setdefault(key, set()).update(depths)
+    return found
+
+
+def test_each_fan_out_is_where_the_workflow_runs_the_function() -> None:
+    from infra.concurrency import FanOut
+    from infra.constructs.functions import FUNCTION_SPECS
+
+    definition = json.loads((ROOT / "statemachine" / "evaluate.asl.json").read_text())
+    depths = _map_depths(definition["States"])
+    # Outside any Map: once per run; in the candidate Map: per candidate; in a candidate's
+    # sweep Map: per sweep worker. The janitor also runs on its schedule.
+    by_depth = {0: FanOut.RUN, 1: FanOut.CANDIDATE, 2: FanOut.SWEEP_WORKER}
+    for state, module in {**HANDLERS, "Janitor": JANITOR}.items():
+        [depth] = depths[state]
+        expected = FanOut.RUN_AND_SCHEDULE if module == JANITOR else by_depth[depth]
+        assert FUNCTION_SPECS[module].fan_out == expected, state
+
+
+def test_every_function_reserves_what_the_workflow_can_run_of_it(template: dict[str, Any]) -> None:
+    reserved = {
+        name: function["Properties"]["ReservedConcurrentExecutions"]
+        for name, function in resources_of(template, "AWS::Lambda::Function").items()
+        if function["Properties"].get("Handler", "").startswith("infercost.handlers.")
+    }
+    by_function = {re.sub(r"^Functions(\w+)Function[0-9A-F]{8}$", r"\1", k): v for k, v in reserved.items()}
+    # Defaults: 2 runs × 4 candidates × 4 sweep workers.
+    assert by_function == {
+        "Prepare": 2,
+        "LoadWorker": 32,
+        "LoadTest": 8,
+        "CollectMetrics": 8,
+        "Teardown": 8,
+        "Recommend": 2,
+        "Report": 2,
+        "Notify": 2,
+        "Janitor": 3,
+    }
+    assert sum(by_function.values()) == 67
+
+
+def test_the_functions_are_told_the_limits_prepare_must_hold_specs_to(template: dict[str, Any]) -> None:
+    for function in resources_of(template, "AWS::Lambda::Function").values():
+        if function["Properties"].get("Handler", "").startswith("infercost.handlers."):
+            env = function["Properties"]["Environment"]["Variables"]
+            assert env["INFERCOST_MAX_SWEEP_WORKERS"] == "4"
+            assert json.loads(env["INFERCOST_DEFAULTS"])["workflow"]["max_concurrency"] == 4
+
+
+def test_a_total_above_the_ceiling_stops_synthesis_naming_the_keys() -> None:
+    from aws_cdk import App
+
+    from infra.app import build, cdk_json_context
+    from infra.concurrency import check_total
+    from infra.config import from_context
+    from infra.constructs.functions import reserved_executions
+
+    config = from_context({"infercost:max_concurrent_runs": 10, "infercost:max_sweep_workers": 20})
+    with pytest.raises(InputError) as raised:
+        check_total(reserved_executions(config), config)
+    line = raised.value.one_line()
+    assert line.startswith(
+        "infercost:reserved_concurrency_ceiling: the functions would reserve 971 concurrent "
+        "executions (LoadWorkerFunction 800, "
+    )
+    assert "more than 900" in line and "infercost:max_sweep_workers" in line
+    # The same numbers pass under a ceiling raised for a bigger account, and synthesis checks it.
+    raised_ceiling = config.model_copy(update={"reserved_concurrency_ceiling": 971})
+    assert check_total(reserved_executions(raised_ceiling), raised_ceiling) == 971
+    context = {**cdk_json_context(), **TEST_CONTEXT, "infercost:max_concurrent_runs": 10}
+    with pytest.raises(InputError, match="reserved_concurrency_ceiling"):
+        build(App(context={**context, "infercost:reserved_concurrency_ceiling": 100}))

@@ -129,3 +129,10 @@ def test_the_environment_names_the_service_and_namespace(
     logger, _, metrics = powertools()
     assert logger.service == service
     assert (metrics.service, metrics.namespace) == (service, namespace)
+
+
+def test_the_sweep_worker_limit_comes_from_the_stack_or_defaults_to_the_most_a_sweep_splits_into() -> None:
+    assert Settings.from_env({"INFERCOST_MAX_SWEEP_WORKERS": "4"}).max_sweep_workers == 4
+    assert Settings.from_env({}).max_sweep_workers == 32
+    with pytest.raises(ConfigError, match="INFERCOST_MAX_SWEEP_WORKERS"):
+        Settings.from_env({"INFERCOST_MAX_SWEEP_WORKERS": "0"})
