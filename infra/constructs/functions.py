@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -105,6 +105,46 @@ def reserved_executions(config: StackConfig) -> dict[str, int]:
     }
 
 
+# Lambda quotas, "Environment variables: 4 KB, for all environment variables associated with the
+# function, in aggregate" (docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html):
+# the names and values of all variables, counted in bytes.
+ENVIRONMENT_LIMIT_BYTES = 4 * 1024
+# A value CloudFormation fills in at deploy (a generated name or an ARN) is counted at this
+# length: the longest here, a secret's ARN in a long region and partition, is under 200.
+DEPLOY_TIME_VALUE_BYTES = 200
+# The context keys behind the variables they can make long.
+_DEFAULTS_KEYS = {name: f"infercost:{name}" for name in ("candidates", "slo", "load", "traffic", "workflow")}
+
+
+def environment_bytes(environment: dict[str, str]) -> int:
+    """What Lambda counts of an environment: the bytes of every name and value."""
+    return sum(
+        len(name.encode()) + (DEPLOY_TIME_VALUE_BYTES if Token.is_unresolved(value) else len(value.encode()))
+        for name, value in environment.items()
+    )
+
+
+def check_environment_size(environment: dict[str, str], config: StackConfig) -> int:
+    """The environment's size; an InputError naming the context key that makes it too big."""
+    size = environment_bytes(environment)
+    if size <= ENVIRONMENT_LIMIT_BYTES:
+        return size
+    contributions = {
+        key: len(json.dumps(part, separators=(",", ":")).encode())
+        for name, key in _DEFAULTS_KEYS.items()
+        if (part := config.spec_defaults().get(name)) is not None
+    }
+    if config.price_overrides is not None:
+        contributions["infercost:price_overrides"] = len(environment["INFERCOST_PRICE_OVERRIDES"].encode())
+    key, biggest = max(contributions.items(), key=lambda item: item[1])
+    raise InputError(
+        f"makes each function's environment {size} bytes, more than Lambda's "
+        f"{ENVIRONMENT_LIMIT_BYTES} (4 KB of variable names and values); it takes {biggest} of them",
+        field=key,
+        hint="keep the stack default short and give the rest in each spec (infercost.json)",
+    )
+
+
 def function_names() -> dict[str, str]:
     """CDK function name -> handler module: 'PrepareFunction' -> 'prepare', plus the janitor's."""
     names = {f"{state}Function": module for state, module in HANDLERS.items()}
@@ -145,6 +185,7 @@ class EvaluationFunctions(Construct):
             for spec in {layer for fs in FUNCTION_SPECS.values() for layer in fs.layers}
         }
         environment = self._environment(config, resources)
+        check_environment_size(environment, config)
         self.functions: dict[str, lambda_.Function] = {}
         for name, module in names.items():
             spec = FUNCTION_SPECS[module]

@@ -138,3 +138,60 @@ def test_a_total_above_the_ceiling_stops_synthesis_naming_the_keys() -> None:
     context = {**cdk_json_context(), **TEST_CONTEXT, "infercost:max_concurrent_runs": 10}
     with pytest.raises(InputError, match="reserved_concurrency_ceiling"):
         build(App(context={**context, "infercost:reserved_concurrency_ceiling": 100}))
+
+
+def _deployed_bytes(variables: dict[str, Any]) -> int:
+    """Lambda's count of a synthesized environment (values CloudFormation fills in at their bound)."""
+    from infra.constructs.functions import DEPLOY_TIME_VALUE_BYTES
+
+    return sum(
+        len(name.encode()) + (len(value.encode()) if isinstance(value, str) else DEPLOY_TIME_VALUE_BYTES)
+        for name, value in variables.items()
+    )
+
+
+def test_the_default_environment_fits_lambdas_4_kb(template: dict[str, Any]) -> None:
+    from infra.constructs.functions import ENVIRONMENT_LIMIT_BYTES
+
+    sizes = {
+        name: _deployed_bytes(function["Properties"]["Environment"]["Variables"])
+        for name, function in resources_of(template, "AWS::Lambda::Function").items()
+        if function["Properties"].get("Handler", "").startswith("infercost.handlers.")
+    }
+    print(f"environment bytes: {sizes}")
+    assert ENVIRONMENT_LIMIT_BYTES == 4096
+    assert max(sizes.values()) < ENVIRONMENT_LIMIT_BYTES
+
+
+def _candidates() -> list[dict[str, Any]]:
+    """50 instance types and 10 serverless sizes: a large but plausible default candidate set."""
+    families = ("c6i", "c7i", "m6i", "m7i", "r6i", "g5", "g6", "inf2", "c7g", "m7g")
+    sizes = ("large", "xlarge", "2xlarge", "4xlarge", "8xlarge")
+    instances = [{"instance_type": f"ml.{f}.{s}", "instance_count": 2} for f in families for s in sizes]
+    serverless = [
+        {"serverless": {"memory_mb": memory, "max_concurrency": concurrency}}
+        for memory in (1024, 2048, 3072, 4096, 6144)
+        for concurrency in (5, 10)
+    ]
+    return instances + serverless
+
+
+@pytest.mark.parametrize(
+    ("context", "key"),
+    [
+        ({"infercost:candidates": _candidates()}, "infercost:candidates"),
+        (
+            {"infercost:price_overrides": {"prices": {f"ml.x{i}.4xlarge": 1.2345 for i in range(150)}}},
+            "infercost:price_overrides",
+        ),
+    ],
+)
+def test_an_environment_over_4_kb_stops_synthesis_naming_the_key(context: dict[str, Any], key: str) -> None:
+    from aws_cdk import App
+
+    from infra.app import build, cdk_json_context
+
+    with pytest.raises(InputError) as raised:
+        build(App(context={**cdk_json_context(), **TEST_CONTEXT, **context}))
+    assert raised.value.field == key
+    assert "more than Lambda's 4096" in raised.value.one_line()
