@@ -29,6 +29,9 @@ WORKFLOW_DEFAULTS: dict[str, int] = {
     "metrics_deadline_seconds": 600,
 }
 
+# An ECR repository (or, with '*', repositories) in `infercost:image_repositories`.
+ECR_REPOSITORY_ARN = r"arn:aws[a-z-]*:ecr:[a-z0-9-]+:\d{12}:repository/[a-z0-9._/*-]+"
+
 # The retention periods CloudWatch Logs offers, in days, in the order of logs.RetentionDays.
 LOG_RETENTION_DAYS = (
     1,
@@ -78,12 +81,33 @@ class StackConfig(BaseModel):
     traffic: TrafficProfile | None = None
     workflow: dict[str, int] = Field(default_factory=lambda: dict(WORKFLOW_DEFAULTS))
     max_concurrency: int = Field(default=4, ge=1, le=40, description="candidates benchmarked at once")
+    # These size each function's reserved concurrency (infra/concurrency.py).
+    max_concurrent_runs: int = Field(default=2, ge=1, le=100, description="evaluations running at once")
+    max_sweep_workers: int = Field(
+        default=4, ge=1, le=64, description="the most LoadWorker functions one candidate's sweep may use"
+    )
+    reserved_concurrency_ceiling: int = Field(
+        default=900, ge=1, description="the most concurrent executions all functions may reserve"
+    )
     max_endpoint_age_minutes: int = Field(default=180, ge=15, le=7 * 24 * 60)
     janitor_schedule_minutes: int = Field(default=15, ge=1, le=1440)
     notification_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     slack_secret_name: str | None = Field(default=None, min_length=1, max_length=256)
     execution_role_arn: str | None = Field(
         default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"
+    )
+    kms_key_arn: str | None = Field(
+        default=None,
+        # A key ARN (single- or multi-Region key), not an alias: grants name the key itself.
+        pattern=(
+            r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/"
+            r"(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$"
+        ),
+        description="the stack's KMS key; null = the stack creates one",
+    )
+    image_repositories: list[str] | None = Field(
+        default=None,
+        description="more ECR repositories (ARNs) or accounts (12-digit ids) the SageMaker role may pull from",
     )
     price_overrides: dict[str, Any] | None = None
     log_retention_days: int = Field(default=30, ge=1)
@@ -103,6 +127,17 @@ class StackConfig(BaseModel):
     def _key_suffix(cls, value: str) -> str:
         if "*" in value or "?" in value:
             raise ValueError("must be a plain suffix without wildcards, e.g. '.tar.gz'")
+        return value
+
+    @field_validator("image_repositories")
+    @classmethod
+    def _image_repositories(cls, value: list[str] | None) -> list[str] | None:
+        for entry in value or []:
+            if not (re.fullmatch(r"\d{12}", entry) or re.fullmatch(ECR_REPOSITORY_ARN, entry)):
+                raise ValueError(
+                    f"{entry!r} is neither a 12-digit account id nor an ECR repository ARN "
+                    "(arn:aws:ecr:<region>:<account>:repository/<name>)"
+                )
         return value
 
     @field_validator("log_retention_days")
@@ -210,4 +245,5 @@ _STRING_FIELDS = {
     "notification_email",
     "slack_secret_name",
     "execution_role_arn",
+    "kms_key_arn",
 }

@@ -11,6 +11,7 @@ from infercost.handlers import HANDLERS
 from infra.config import StackConfig
 from infra.constructs.alarms import Alarms
 from infra.constructs.artifacts import ArtifactsBucket
+from infra.constructs.encryption import EncryptionKey
 from infra.constructs.functions import EvaluationFunctions
 from infra.constructs.janitor import Janitor
 from infra.constructs.notifications import Notifications
@@ -38,16 +39,17 @@ class InfercostStack(Stack):
 
     def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        encryption = EncryptionKey(self, "Encryption", config=config)
         artifacts = ArtifactsBucket(self, "Artifacts", config=config)
-        results = ResultsTable(self, "Results")
-        notifications = Notifications(self, "Notifications", config=config)
+        results = ResultsTable(self, "Results", key=encryption.key)
+        notifications = Notifications(self, "Notifications", config=config, key=encryption.key)
         sagemaker = SageMakerAccess(self, "SageMaker", config=config, artifacts=artifacts.bucket)
         resources = Resources(
             config=config,
             artifacts=artifacts.bucket,
             table=results.table,
             topic=notifications.topic,
-            topic_key=notifications.key,
+            key=encryption.key,
             slack_secret=notifications.slack_secret,
             sagemaker=sagemaker,
         )

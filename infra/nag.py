@@ -8,6 +8,9 @@ does not silently leave a stale suppression behind (the synth fails instead).
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from aws_cdk import Acknowledgment, CfnElement, Stack, Validations
 from constructs import IConstruct
 
@@ -46,3 +49,8 @@ def arn_text(
 ) -> str:
     """cdk-nag's rendering of `Stack.format_arn(service=..., resource=...)` for this stack."""
     return ":".join(["arn", PSEUDO["partition"], service, region, account, resource])
+
+
+def intrinsic_text(scope: IConstruct, value: Any) -> str:
+    """cdk-nag's rendering of a resource that stays an intrinsic function, e.g. an Fn::Split."""
+    return json.dumps(Stack.of(scope).resolve(value), separators=(",", ":"))

@@ -4,7 +4,14 @@ No Docker engine exists on the machines that build infercost, so each dependency
 by CDK *local bundling*: pip downloads Linux wheels for the Lambda runtime (`--platform`,
 `--only-binary=:all:`) into the layer. The versions are the ones pyproject.toml pins, and every
 transitive dependency is held to the version installed where the app runs — the environment
-the tests ran in — so what is deployed is what was tested.
+the tests ran in — so what is deployed is what was tested. That includes boto3, botocore and
+s3transfer: the copy in the layer is imported before the Lambda runtime's own (/opt/python
+comes first on the path), which is a different release than the tested one.
+
+A function and its layers may unpack to at most 250 MB
+(https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html); layers are built
+without bytecode (`--no-compile`: Python compiles at import) and without the packages' test
+suites, and a test adds up each function's size.
 """
 
 from __future__ import annotations
@@ -40,9 +47,10 @@ LAMBDA_PYTHON_VERSION = "3.12"
 # Lambda's python3.12 runs on Amazon Linux 2023 (glibc 2.34): every manylinux tag up to 2.34 fits.
 # pip does not widen a --platform to older tags by itself, so each is listed.
 WHEEL_PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64", "manylinux_2_34_x86_64")
-# Provided by the Lambda runtime; a copy in /opt/python would shadow it, and boto3 and botocore
-# must come from one release.
-RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
+# A function's code and layers, unzipped, may take at most this (Lambda quotas, "Deployment
+# package (.zip file archive) size": 250 MB unzipped, including layers; AccountLimit's
+# CodeSizeUnzipped counts bytes, 250 × 1024 × 1024).
+UNZIPPED_LIMIT_BYTES = 250 * 1024 * 1024
 
 # Files of functions/ that are not code the Lambda runs.
 CODE_EXCLUDES = [
@@ -65,11 +73,12 @@ class LayerSpec:
     description: str
 
 
-# Every function: settings, validation, Powertools with its X-Ray tracer, latency sketches.
+# Every function: the tested AWS SDK, settings, validation, Powertools with its X-Ray tracer,
+# latency sketches.
 RUNTIME_LAYER = LayerSpec(
     "RuntimeDependencies",
-    ("aws-lambda-powertools[tracer]", "pydantic", "ddsketch"),
-    "infercost runtime dependencies: Powertools (tracer), pydantic, ddsketch",
+    ("boto3", "aws-lambda-powertools[tracer]", "pydantic", "ddsketch"),
+    "infercost runtime dependencies: boto3, Powertools (tracer), pydantic, ddsketch",
 )
 # Only the Report function draws charts; matplotlib and numpy are most of the bytes.
 PLOTTING_LAYER = LayerSpec(
@@ -142,7 +151,7 @@ def pip_command(
     """The pip call that fills a layer with Linux wheels for the Lambda runtime."""
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     command += list(index_options)
-    command += ["--no-input", "--upgrade", "--target", str(target)]
+    command += ["--no-input", "--upgrade", "--no-compile", "--target", str(target)]
     command += ["--python-version", LAMBDA_PYTHON_VERSION, "--implementation", "cp"]
     for platform in WHEEL_PLATFORMS:
         command += ["--platform", platform]
@@ -151,18 +160,17 @@ def pip_command(
     return command
 
 
-def prune_layer(site: Path, provided: Sequence[str] = RUNTIME_PROVIDED) -> list[str]:
-    """Delete what the Lambda runtime provides, and the packages' own test suites, from a layer.
+def is_pruned(relative: Path) -> bool:
+    """Whether `prune_layer` deletes this file of a layer: it is in a package's `tests` folder."""
+    return "tests" in relative.parts[1:-1]
+
+
+def prune_layer(site: Path) -> list[str]:
+    """Delete the packages' own test suites from a layer.
 
     The test suites of numpy and matplotlib alone are 20 MB of the 250 MB a function may unpack.
     """
     removed = []
-    wanted = {normalize(name).replace("-", "_") for name in provided}
-    for entry in sorted(site.iterdir()):
-        base = entry.name.split("-", 1)[0] if entry.name.endswith(".dist-info") else entry.name
-        if normalize(base).replace("-", "_") in wanted:
-            _delete(entry)
-            removed.append(entry.name)
     for tests in sorted(site.glob("*/**/tests"), reverse=True):
         if tests.is_dir():
             _delete(tests)
@@ -214,7 +222,7 @@ class PipLayerBundler:
 def layer_hash(requirements: Sequence[str], constraints: Sequence[str]) -> str:
     """Changes whenever anything that decides the layer's bytes changes."""
     parts = [*requirements, "--", *constraints, "--", LAMBDA_PYTHON_VERSION, *WHEEL_PLATFORMS]
-    parts += ["--", *RUNTIME_PROVIDED, "--", "prune-tests"]
+    parts += ["--", "no-compile", "prune-tests"]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 

@@ -31,9 +31,9 @@ _ENV = {
     "execution_role_arn": "INFERCOST_EXECUTION_ROLE_ARN",
     "defaults": "INFERCOST_DEFAULTS",
     "max_endpoint_age_minutes": "INFERCOST_MAX_ENDPOINT_AGE_MINUTES",
+    "max_sweep_workers": "INFERCOST_MAX_SWEEP_WORKERS",
     "price_overrides": "INFERCOST_PRICE_OVERRIDES",
     "simulated_note": "INFERCOST_SIMULATED_NOTE",
-    "max_sweep_workers": "INFERCOST_MAX_SWEEP_WORKERS",
 }
 _JSON_FIELDS = ("defaults", "price_overrides")
 
@@ -60,12 +60,12 @@ class Settings(BaseModel):
     )
     defaults: dict[str, Any] = Field(default_factory=dict)
     max_endpoint_age_minutes: int = Field(default=180, ge=1)
+    # The stack reserves concurrency for this many LoadWorkers per candidate; a spec asking for
+    # more would be throttled. Unset (a local run): the most the load generator splits into.
+    max_sweep_workers: int = Field(default=32, ge=1)
     price_overrides: dict[str, Any] | None = None
     simulated_note: str | None = Field(
         default=None, description="set by the local stack: hardware differences are simulated"
-    )
-    max_sweep_workers: int = Field(
-        default=32, ge=1, le=32, description="LoadWorker Lambdas one candidate's sweep may use"
     )
     region: str = "us-east-1"
 

@@ -12,6 +12,9 @@ from constructs import Construct
 from infra import nag
 from infra.config import StackConfig
 
+# How long server access logs (and their overwritten or deleted versions) are kept.
+ACCESS_LOG_DAYS = 90
+
 
 class ArtifactsBucket(Construct):
     """Model artifacts with their `infercost.json` specs (`models/…`) and reports (`reports/…`)."""
@@ -19,14 +22,25 @@ class ArtifactsBucket(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig) -> None:
         super().__init__(scope, construct_id)
         self.config = config
+        # Versioned, so that an overwritten or deleted access log (the record of who read which
+        # artifact) can be recovered. Security Hub control S3.14, "S3 general purpose buckets
+        # should have versioning enabled":
+        # https://docs.aws.amazon.com/securityhub/latest/userguide/s3-controls.html#s3-14
+        # Old versions expire with the logs, so nothing is kept forever.
         self.access_logs = s3.Bucket(
             self,
             "AccessLogs",
+            versioned=True,
             encryption=s3.BucketEncryption.S3_MANAGED,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(90))],
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    expiration=Duration.days(ACCESS_LOG_DAYS),
+                    noncurrent_version_expiration=Duration.days(ACCESS_LOG_DAYS),
+                )
+            ],
             removal_policy=RemovalPolicy.RETAIN,
         )
         # Versioning lets the trigger guard key a run on the object's version id, and keeps the

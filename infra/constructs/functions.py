@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -19,8 +19,10 @@ from constructs import Construct
 from infercost.errors import InputError
 from infercost.handlers import HANDLERS, JANITOR
 from infra import nag
+from infra.concurrency import FanOut, check_total, reserved_concurrency
 from infra.config import StackConfig
 from infra.constructs import permissions as p
+from infra.constructs.encryption import function_log_group_name
 from infra.packaging import (
     ARCHITECTURE,
     PLOTTING_LAYER,
@@ -34,10 +36,11 @@ from infra.packaging import (
 
 @dataclass(frozen=True)
 class FunctionSpec:
-    """Size, time limit, permissions and dependency layers of one handler's function."""
+    """Size, time limit, fan-out, permissions and dependency layers of one handler's function."""
 
     memory_mb: int
     timeout_seconds: int
+    fan_out: FanOut
     grants: tuple[p.Grant, ...]
     layers: tuple[LayerSpec, ...] = (RUNTIME_LAYER,)
 
@@ -45,36 +48,108 @@ class FunctionSpec:
 # Handler module -> its function. LoadTest (and each LoadWorker) drives up to 15 minutes of requests, CollectMetrics
 # polls CloudWatch until its deadline (metrics_deadline_seconds, 600 s by default); both get
 # Lambda's maximum. Report renders charts with matplotlib, which wants memory. Every step that
-# moves a candidate or a run forward writes its status to the table.
+# moves a candidate or a run forward writes its status to the table. The fan-out says how many
+# run at once in the workflow (infra/concurrency.py): once per run, per candidate of the
+# candidate Map, or per LoadWorker of a candidate's sweep.
 FUNCTION_SPECS: dict[str, FunctionSpec] = {
     "prepare": FunctionSpec(
-        512, 120, (p.read_artifact_inputs, p.read_write_results, p.look_up_prices, p.check_quotas)
+        512,
+        120,
+        FanOut.RUN,
+        (p.read_artifact_inputs, p.read_write_results, p.look_up_prices, p.check_quotas),
     ),
     "load_worker": FunctionSpec(
-        1024, 900, (p.invoke_benchmark_endpoints, p.read_artifact_inputs, p.write_sweep_shares)
+        1024,
+        900,
+        FanOut.SWEEP_WORKER,
+        (p.invoke_benchmark_endpoints, p.read_artifact_inputs, p.write_sweep_shares),
     ),
     "load_test": FunctionSpec(
         1024,
         900,
+        FanOut.CANDIDATE,
         (p.invoke_benchmark_endpoints, p.read_artifact_inputs, p.read_reports, p.write_results),
     ),
-    "release_endpoint": FunctionSpec(256, 300, (p.release_benchmark_endpoints, p.write_results)),
-    "collect_metrics": FunctionSpec(256, 900, (p.read_endpoint_metrics, p.write_results)),
+    "release_endpoint": FunctionSpec(
+        256, 300, FanOut.CANDIDATE, (p.release_benchmark_endpoints, p.write_results)
+    ),
+    "collect_metrics": FunctionSpec(256, 900, FanOut.CANDIDATE, (p.read_endpoint_metrics, p.write_results)),
     # Teardown waits (up to its timeout) for an endpoint still Creating to settle before deleting.
     "teardown": FunctionSpec(
-        256, 900, (p.tear_down_benchmark_resources, p.read_endpoint_logs, p.write_results)
+        256,
+        900,
+        FanOut.CANDIDATE,
+        (p.tear_down_benchmark_resources, p.read_endpoint_logs, p.write_results),
     ),
-    "recommend": FunctionSpec(512, 120, (p.read_write_results, p.look_up_prices)),
+    "recommend": FunctionSpec(512, 120, FanOut.RUN, (p.read_write_results, p.look_up_prices)),
     "report": FunctionSpec(
-        1536, 300, (p.read_write_results, p.write_reports), layers=(RUNTIME_LAYER, PLOTTING_LAYER)
+        1536,
+        300,
+        FanOut.RUN,
+        (p.read_write_results, p.write_reports),
+        layers=(RUNTIME_LAYER, PLOTTING_LAYER),
     ),
     "notify": FunctionSpec(
-        256, 60, (p.publish_notifications, p.read_slack_secret, p.read_write_results, p.read_reports)
+        256,
+        60,
+        FanOut.RUN,
+        (p.publish_notifications, p.read_slack_secret, p.read_write_results, p.read_reports),
     ),
     JANITOR: FunctionSpec(
-        256, 300, (p.sweep_benchmark_resources, p.read_write_results, p.read_run_executions)
+        256,
+        300,
+        FanOut.RUN_AND_SCHEDULE,
+        (p.sweep_benchmark_resources, p.read_write_results, p.read_run_executions),
     ),
 }
+
+
+def reserved_executions(config: StackConfig) -> dict[str, int]:
+    """CDK function name -> the concurrency reserved for it, e.g. 'LoadWorkerFunction' -> 32."""
+    return {
+        name: reserved_concurrency(FUNCTION_SPECS[module].fan_out, config)
+        for name, module in function_names().items()
+    }
+
+
+# Lambda quotas, "Environment variables: 4 KB, for all environment variables associated with the
+# function, in aggregate" (docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html):
+# the names and values of all variables, counted in bytes.
+ENVIRONMENT_LIMIT_BYTES = 4 * 1024
+# A value CloudFormation fills in at deploy (a generated name or an ARN) is counted at this
+# length: the longest here, a secret's ARN in a long region and partition, is under 200.
+DEPLOY_TIME_VALUE_BYTES = 200
+# The context keys behind the variables they can make long.
+_DEFAULTS_KEYS = {name: f"infercost:{name}" for name in ("candidates", "slo", "load", "traffic", "workflow")}
+
+
+def environment_bytes(environment: dict[str, str]) -> int:
+    """What Lambda counts of an environment: the bytes of every name and value."""
+    return sum(
+        len(name.encode()) + (DEPLOY_TIME_VALUE_BYTES if Token.is_unresolved(value) else len(value.encode()))
+        for name, value in environment.items()
+    )
+
+
+def check_environment_size(environment: dict[str, str], config: StackConfig) -> int:
+    """The environment's size; an InputError naming the context key that makes it too big."""
+    size = environment_bytes(environment)
+    if size <= ENVIRONMENT_LIMIT_BYTES:
+        return size
+    contributions = {
+        key: len(json.dumps(part, separators=(",", ":")).encode())
+        for name, key in _DEFAULTS_KEYS.items()
+        if (part := config.spec_defaults().get(name)) is not None
+    }
+    if config.price_overrides is not None:
+        contributions["infercost:price_overrides"] = len(environment["INFERCOST_PRICE_OVERRIDES"].encode())
+    key, biggest = max(contributions.items(), key=lambda item: item[1])
+    raise InputError(
+        f"makes each function's environment {size} bytes, more than Lambda's "
+        f"{ENVIRONMENT_LIMIT_BYTES} (4 KB of variable names and values); it takes {biggest} of them",
+        field=key,
+        hint="keep the stack default short and give the rest in each spec (infercost.json)",
+    )
 
 
 def function_names() -> dict[str, str]:
@@ -109,12 +184,15 @@ class EvaluationFunctions(Construct):
         super().__init__(scope, construct_id)
         names = function_names()
         check_specs(list(names.values()), FUNCTION_SPECS)
+        reserved = reserved_executions(config)
+        check_total(reserved, config)
         code = function_code()
         layers = {
             spec.construct_id: dependency_layer(self, spec, bundle=config.bundle)
             for spec in {layer for fs in FUNCTION_SPECS.values() for layer in fs.layers}
         }
         environment = self._environment(config, resources)
+        check_environment_size(environment, config)
         self.functions: dict[str, lambda_.Function] = {}
         for name, module in names.items():
             spec = FUNCTION_SPECS[module]
@@ -127,6 +205,7 @@ class EvaluationFunctions(Construct):
                 environment,
                 config,
                 resources,
+                reserved[name],
             )
 
     def by_state(self, state: str) -> lambda_.Function:
@@ -150,6 +229,9 @@ class EvaluationFunctions(Construct):
             "INFERCOST_EXECUTION_ROLE_ARN": resources.sagemaker.execution_role.role_arn,
             "INFERCOST_DEFAULTS": json.dumps(config.spec_defaults(), separators=(",", ":")),
             "INFERCOST_MAX_ENDPOINT_AGE_MINUTES": str(config.max_endpoint_age_minutes),
+            # With INFERCOST_DEFAULTS' workflow.max_concurrency, what Prepare may accept: the
+            # reserved concurrency of LoadWorker is sized for this many workers per candidate.
+            "INFERCOST_MAX_SWEEP_WORKERS": str(config.max_sweep_workers),
             # The service dimension of the operational metrics; one value per stack keeps the
             # alarms of two stacks in one account apart.
             "POWERTOOLS_SERVICE_NAME": config.resource_prefix,
@@ -175,11 +257,15 @@ class EvaluationFunctions(Construct):
         environment: dict[str, str],
         config: StackConfig,
         resources: p.Resources,
+        concurrency: int,
     ) -> lambda_.Function:
+        # Named, so that the key policy can hold CloudWatch Logs to the stack's own groups.
         log_group = logs.LogGroup(
             self,
             f"{name}Logs",
+            log_group_name=function_log_group_name(Stack.of(self).stack_name, name),
             retention=config.log_retention,
+            encryption_key=resources.key,
             removal_policy=RemovalPolicy.DESTROY,
         )
         # A role per function, without the managed basic-execution policy: logs go to the
@@ -191,6 +277,8 @@ class EvaluationFunctions(Construct):
             description=f"infercost {module} handler",
         )
         log_group.grant_write(role)
+        # Lambda decrypts the environment with the function's role when it starts.
+        resources.key.grant_decrypt(role)
         for grant in spec.grants:
             grant(resources, role)
         function = lambda_.Function(
@@ -203,7 +291,9 @@ class EvaluationFunctions(Construct):
             layers=layers,
             memory_size=spec.memory_mb,
             timeout=Duration.seconds(spec.timeout_seconds),
+            reserved_concurrent_executions=concurrency,
             environment=environment,
+            environment_encryption=resources.key,
             role=role,
             log_group=log_group,
             tracing=lambda_.Tracing.ACTIVE,

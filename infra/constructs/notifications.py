@@ -1,8 +1,12 @@
-"""Where results go: the SNS topic (KMS, TLS only), its email subscription, the Slack secret."""
+"""Where results go: the SNS topic (KMS, TLS only), its email subscription, the Slack secret.
+
+Both are encrypted with the stack's key (constructs/encryption.py), whose policy lets
+CloudWatch alarms publish to the topic.
+"""
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -17,26 +21,15 @@ from infra.config import StackConfig
 class Notifications(Construct):
     """The topic for every run's outcome and every alarm, and the Slack webhook secret."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig, key: kms.IKey) -> None:
         super().__init__(scope, construct_id)
-        self.key = kms.Key(
-            self,
-            "TopicKey",
-            description="Encrypts infercost notifications at rest",
-            enable_key_rotation=True,
-            pending_window=Duration.days(7),
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        # CloudWatch alarms publish to the encrypted topic; the AWS-managed SNS key would not
-        # let them, hence a customer-managed key that allows the CloudWatch service.
-        self.key.grant(
-            iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*"
-        )
+        # CloudWatch alarms publish to the encrypted topic: the AWS-managed SNS key would not let
+        # them, the stack's key does (constructs/encryption.py).
         self.topic = sns.Topic(
             self,
             "Topic",
             display_name="infercost",
-            master_key=self.key,
+            master_key=key,
             enforce_ssl=True,
         )
         self.topic.add_to_resource_policy(
@@ -62,6 +55,7 @@ class Notifications(Construct):
                 self,
                 "SlackWebhook",
                 description="Slack incoming-webhook URL for infercost notifications",
+                encryption_key=key,
             )
             nag.acknowledge(
                 created,

@@ -31,7 +31,8 @@ class Resources:
     artifacts: s3.IBucket
     table: dynamodb.ITable
     topic: sns.ITopic
-    topic_key: kms.IKey
+    # Encrypts the table, topic, secret, logs and function settings (constructs/encryption.py).
+    key: kms.IKey
     slack_secret: secretsmanager.ISecret
     sagemaker: SageMakerAccess
 
@@ -98,24 +99,29 @@ def write_sweep_shares(res: Resources, role: iam.Role) -> None:
     )
 
 
-def _index_wildcard(res: Resources, role: iam.Role) -> None:
+def _table_wildcards(res: Resources, role: iam.Role) -> None:
     nag.wildcard_resource(
         role,
         f"{nag.arn_of(res.table)}/index/*",
         "the table's by-run index answers 'show RUN_ID' queries",
     )
+    # The table is encrypted with the stack's key; CDK's table grants add its use.
+    for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
+        nag.wildcard_action(
+            role, action, "DynamoDB encrypts and re-encrypts the table's data keys with the stack's key"
+        )
 
 
 def read_write_results(res: Resources, role: iam.Role) -> None:
     """Runs, candidates and recommendations in the results table."""
     res.table.grant_read_write_data(role)
-    _index_wildcard(res, role)
+    _table_wildcards(res, role)
 
 
 def write_results(res: Resources, role: iam.Role) -> None:
     """Conditional writes of measurements and candidate status."""
     res.table.grant_write_data(role)
-    _index_wildcard(res, role)
+    _table_wildcards(res, role)
 
 
 def look_up_prices(res: Resources, role: iam.Role) -> None:
@@ -313,7 +319,7 @@ def sweep_benchmark_resources(res: Resources, role: iam.Role) -> None:
 def publish_notifications(res: Resources, role: iam.Role) -> None:
     """Publish each run's outcome to the encrypted topic."""
     res.topic.grant_publish(role)
-    res.topic_key.grant(role, "kms:Decrypt", "kms:GenerateDataKey*")
+    res.key.grant(role, "kms:Decrypt", "kms:GenerateDataKey*")
     nag.wildcard_action(
         role, "kms:GenerateDataKey*", "SNS needs a data key of the topic's own key to encrypt"
     )

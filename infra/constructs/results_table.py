@@ -10,6 +10,7 @@ from typing import Any
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from infercost.store import TTL_ATTRIBUTE, table_definition
@@ -36,7 +37,7 @@ def _keys(
 class ResultsTable(Construct):
     """One on-demand table; `by-run` finds a run's items by run id; TTL expires bulky raw data."""
 
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, key: kms.IKey) -> None:
         super().__init__(scope, construct_id)
         definition: dict[str, Any] = table_definition()
         if definition.get("BillingMode") != "PAY_PER_REQUEST":
@@ -53,7 +54,8 @@ class ResultsTable(Construct):
                 point_in_time_recovery_enabled=True
             ),
             time_to_live_attribute=TTL_ATTRIBUTE,
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=key,
             # The history of recommendations outlives the stack.
             removal_policy=RemovalPolicy.RETAIN,
         )

@@ -7,7 +7,12 @@ grant create and delete on `<prefix>-*` only, never account-wide.
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Stack
+import json
+import re
+from functools import cache
+from pathlib import Path
+
+from aws_cdk import Annotations, ArnFormat, Aws, CfnMapping, Fn, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -20,6 +25,39 @@ MANAGED_TAG = "infercost:managed"
 # SageMaker resource types infercost creates; the ARN resource type equals the name used here.
 BENCHMARK_KINDS = ("model", "endpoint-config", "endpoint")
 ENDPOINT_LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints/"
+# The AWS accounts whose ECR registries hold the Deep Learning Containers, per region; the
+# file says where the table comes from and when it was taken.
+DLC_REGISTRIES = Path(__file__).resolve().parents[1] / "dlc_registries.json"
+# The partition of each region family (regions not listed here are in 'aws').
+_PARTITIONS = {
+    "cn-": "aws-cn",
+    "us-gov-": "aws-us-gov",
+    "us-iso-": "aws-iso",
+    "us-isob-": "aws-iso-b",
+    "us-isof-": "aws-iso-f",
+    "eu-isoe-": "aws-iso-e",
+    "eusc-": "aws-eusc",
+}
+
+
+@cache
+def dlc_registry_accounts() -> dict[str, list[str]]:
+    """Region -> the accounts of its Deep Learning Containers registries (infra/dlc_registries.json)."""
+    regions: dict[str, list[str]] = json.loads(DLC_REGISTRIES.read_text(encoding="utf-8"))["regions"]
+    return regions
+
+
+def partition_of(region: str) -> str:
+    """'cn-north-1' -> 'aws-cn'; a region of the standard partition -> 'aws'."""
+    return next((p for prefix, p in _PARTITIONS.items() if region.startswith(prefix)), "aws")
+
+
+def dlc_repository_arns(region: str) -> list[str]:
+    """Every repository of the region's Deep Learning Containers registries."""
+    return [
+        f"arn:{partition_of(region)}:ecr:{region}:{account}:repository/*"
+        for account in dlc_registry_accounts()[region]
+    ]
 
 
 class SageMakerAccess(Construct):
@@ -87,34 +125,13 @@ class SageMakerAccess(Construct):
         role.add_to_policy(
             iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"])
         )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="PullInferenceImages",
-                actions=[
-                    "ecr:BatchCheckLayerAvailability",
-                    "ecr:BatchGetImage",
-                    "ecr:GetDownloadUrlForLayer",
-                ],
-                # Images come from AWS's Deep Learning Containers accounts or the team's own.
-                resources=[
-                    self._stack.format_arn(
-                        service="ecr", account="*", resource="repository", resource_name="*"
-                    )
-                ],
-            )
-        )
         nag.wildcard_resource(
             role,
             "*",
             "ecr:GetAuthorizationToken and cloudwatch:PutMetricData support no resource-level "
             "permissions; PutMetricData is held to the SageMaker endpoints namespace",
         )
-        nag.wildcard_resource(
-            role,
-            nag.arn_text("ecr", "repository/*", account="*"),
-            "the spec names the inference image: an AWS Deep Learning Container (AWS-owned "
-            "accounts) or the team's own repository, so any repository in the region",
-        )
+        self._allow_image_pulls(role, config)
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="EndpointLogs",
@@ -141,3 +158,56 @@ class SageMakerAccess(Construct):
             )
         )
         return role
+
+    def _allow_image_pulls(self, role: iam.Role, config: StackConfig) -> None:
+        """Pull from the region's Deep Learning Containers registries, the stack's own account and
+        `infercost:image_repositories`; no other registry."""
+        stack = self._stack
+        own = stack.format_arn(service="ecr", resource="repository", resource_name="*")
+        # The region is a deploy-time value: CloudFormation looks the registries up. In a region
+        # the table does not list, FindInMap's DefaultValue (AWS::LanguageExtensions) leaves the
+        # own account: Deep Learning Containers are then refused until infercost:image_repositories
+        # names their account. (CloudFormation's Fn::FindInMap enhancements:
+        # docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-findinmap-enhancements.html)
+        registries = CfnMapping(
+            stack,
+            "DlcRegistries",
+            mapping={
+                region: {"Repositories": ",".join(dlc_repository_arns(region))}
+                for region in dlc_registry_accounts()
+            },
+        )
+        if not Token.is_unresolved(stack.region) and stack.region not in dlc_registry_accounts():
+            Annotations.of(self).add_warning_v2(
+                "infercost:no-dlc-registries",
+                f"{stack.region} is not in infra/dlc_registries.json: SageMaker may pull images of "
+                "this account only, until infercost:image_repositories names the Deep Learning "
+                "Containers account",
+            )
+        dlc = Fn.split(",", registries.find_in_map(Aws.REGION, "Repositories", own))
+        pull = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+        role.add_to_policy(iam.PolicyStatement(sid="PullDeepLearningContainers", actions=pull, resources=dlc))
+        nag.wildcard_resource(
+            role,
+            nag.intrinsic_text(role, dlc),
+            "every image of the region's Deep Learning Containers registries (AWS-owned accounts)",
+        )
+        listed = [self._repository_arn(entry) for entry in config.image_repositories or []]
+        role.add_to_policy(
+            iam.PolicyStatement(sid="PullOwnAndListedImages", actions=pull, resources=[own, *listed])
+        )
+        why = "the team's own images, in this account or an account named in infercost:image_repositories"
+        nag.wildcard_resource(role, nag.arn_text("ecr", "repository/*"), why)
+        for entry in config.image_repositories or []:
+            if re.fullmatch(r"\d{12}", entry):
+                nag.wildcard_resource(role, nag.arn_text("ecr", "repository/*", account=entry), why)
+            elif "*" in entry:
+                nag.wildcard_resource(role, entry, why)
+
+    def _repository_arn(self, entry: str) -> str:
+        """A repository ARN as given, or every repository of an account (a 12-digit id)."""
+        if re.fullmatch(r"\d{12}", entry):
+            return self._stack.format_arn(
+                service="ecr", account=entry, resource="repository", resource_name="*"
+            )
+        return entry

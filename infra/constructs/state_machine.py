@@ -111,6 +111,7 @@ class EvaluationStateMachine(Construct):
             # size-limited CloudWatch Logs resource policy.
             log_group_name=f"/aws/vendedlogs/states/{Stack.of(self).stack_name}-evaluation",
             retention=config.log_retention,
+            encryption_key=resources.key,
             removal_policy=RemovalPolicy.DESTROY,
         )
         candidate = _Workflow(CANDIDATE, candidate_name, self._role("CandidateRole", "one candidate"))
@@ -258,12 +259,12 @@ class EvaluationStateMachine(Construct):
                 ],
             )
         )
-        # The last resort when a failure can be neither recorded nor notified by a handler.
+        # The last resort when a failure can be neither recorded nor notified by a handler; and
+        # the trigger guard below writes to the table: both are encrypted with the stack's key.
         resources.topic.grant_publish(role)
-        resources.topic_key.grant(role, "kms:Decrypt", "kms:GenerateDataKey*")
-        nag.wildcard_action(
-            role, "kms:GenerateDataKey*", "SNS needs a data key of the topic's own key to encrypt"
-        )
+        resources.key.grant_encrypt_decrypt(role)
+        for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
+            nag.wildcard_action(role, action, "SNS and DynamoDB need data keys of the stack's key to encrypt")
         # The trigger guard: the first state's conditional PutItem.
         role.add_to_policy(
             iam.PolicyStatement(

@@ -18,6 +18,16 @@ if str(ROOT) not in sys.path:
 
 # Tests only: skip pip-building the dependency layers, which needs the network.
 TEST_CONTEXT = {"infercost:bundle": False}
+# Every optional key set, and a prefix other than the default (conftest's `options_template`).
+OPTIONS_ROLE = "arn:aws:iam::123456789012:role/TeamSageMakerRole"
+OPTIONS_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+OPTIONS_CONTEXT: dict[str, Any] = {
+    "infercost:execution_role_arn": OPTIONS_ROLE,
+    "infercost:slack_secret_name": "team/slack-webhook",
+    "infercost:notification_email": "ml-team@example.com",
+    "infercost:resource_prefix": "bench",
+    "infercost:kms_key_arn": OPTIONS_KEY,
+}
 
 
 @dataclass(frozen=True)

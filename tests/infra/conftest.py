@@ -19,7 +19,7 @@ import shutil  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from tests.infra.cdk_support import TEST_CONTEXT, AppRun, Synth  # noqa: E402
+from tests.infra.cdk_support import OPTIONS_CONTEXT, TEST_CONTEXT, AppRun, Synth  # noqa: E402
 
 _HERE = Path(__file__).resolve().parent
 _background: list[AppRun] = []
@@ -68,3 +68,22 @@ def assertions(template: dict[str, Any]) -> Any:
     from aws_cdk.assertions import Template
 
     return Template.from_json(template)
+
+
+@pytest.fixture(scope="session")
+def options_stack() -> Any:
+    """The stack with the optional context set (OPTIONS_CONTEXT), synthesized in-process."""
+    from aws_cdk import App
+
+    from infra.app import build, cdk_json_context
+
+    # The cdk-nag plugin runs on this synthesis too: a wrong acknowledgment would fail it.
+    return build(App(context={**cdk_json_context(), **TEST_CONTEXT, **OPTIONS_CONTEXT}))
+
+
+@pytest.fixture(scope="session")
+def options_template(options_stack: Any) -> dict[str, Any]:
+    from aws_cdk.assertions import Template
+
+    data: dict[str, Any] = Template.from_stack(options_stack).to_json()
+    return data

@@ -100,6 +100,13 @@ def test_cli_strings_are_parsed_like_json() -> None:
         from_context({"infercost:execution_role_arn": "arn:aws:iam::123:role/x"})
 
 
+def test_a_kms_key_is_given_by_its_arn() -> None:
+    single = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    multi_region = "arn:aws-cn:kms:cn-north-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab"
+    for arn in (single, multi_region):
+        assert from_context({"infercost:kms_key_arn": arn}).kms_key_arn == arn
+
+
 def test_null_means_the_default() -> None:
     assert from_context({"infercost:max_concurrency": None, "infercost:slo": "null"}) == StackConfig()
 
@@ -121,6 +128,16 @@ def test_null_means_the_default() -> None:
         ({"infercost:key_prefix": "models"}, "infercost:key_prefix", "must end with '/'"),
         ({"infercost:key_suffix": "*.tar.gz"}, "infercost:key_suffix", "without wildcards"),
         ({"infercost:resource_prefix": "Infer_Cost"}, "infercost:resource_prefix", "pattern"),
+        (
+            {"infercost:image_repositories": ["12345", "arn:aws:ecr:us-east-1:123456789012:repository/x"]},
+            "infercost:image_repositories",
+            "'12345' is neither a 12-digit account id nor an ECR repository ARN",
+        ),
+        (
+            {"infercost:kms_key_arn": "arn:aws:kms:us-east-1:123456789012:alias/infercost"},
+            "infercost:kms_key_arn",
+            "pattern",
+        ),
         (
             {"infercost:workflow": {"max_concurrency": 2}},
             "infercost:workflow",

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from infercost.handlers import HANDLERS
-from tests.infra.cdk_support import ROOT, Statement, identity_statements, logical_id, text
+from tests.infra.cdk_support import ROOT, Statement, identity_statements, listed, logical_id, text
 
 pytestmark = pytest.mark.infra
 
@@ -261,3 +261,135 @@ def test_statements_render(template: dict[str, Any]) -> None:
     # The text rendering the other tests read is faithful: a join of a partition and a name.
     assert text({"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":x"]]}) == "arn:${AWS::Partition}:x"
     assert json.loads(text({"Unknown": 1})) == {"Unknown": 1}
+
+
+OWN_REPOSITORIES = "arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*"
+PULL_ACTIONS = {"ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}
+
+
+def _image_pulls(template: dict[str, Any], statements: list[Statement]) -> list[Statement]:
+    pulls = [s for s in statements if PULL_ACTIONS & set(s.actions)]
+    assert pulls and all(set(s.actions) == PULL_ACTIONS for s in pulls)
+    assert {id(s) for s in pulls} <= {
+        id(s) for s in _role_statements(template, statements, "SageMakerExecutionRole")
+    }
+    return pulls
+
+
+def _mapped_accounts(template: dict[str, Any], region: str) -> list[str]:
+    arns = template["Mappings"]["DlcRegistries"][region]["Repositories"].split(",")
+    pattern = rf"arn:aws[a-z-]*:ecr:{region}:(\d{{12}}):repository/\*"
+    return [re.fullmatch(pattern, arn).group(1) for arn in arns]  # type: ignore[union-attr]
+
+
+def test_images_are_pulled_only_from_the_regions_dlc_registries_and_the_own_account(
+    template: dict[str, Any], statements: list[Statement]
+) -> None:
+    from infra.constructs.sagemaker_access import dlc_registry_accounts
+
+    dlc, own = _image_pulls(template, statements)
+    # The registries of the deploy region, looked up by CloudFormation; the own account where
+    # the table has no row (FindInMap's DefaultValue needs the AWS::LanguageExtensions transform).
+    assert json.loads(dlc.resources[0]) == {
+        "Fn::Split": [
+            ",",
+            {
+                "Fn::FindInMap": [
+                    "DlcRegistries",
+                    {"Ref": "AWS::Region"},
+                    "Repositories",
+                    {"DefaultValue": _own_arn_join()},
+                ]
+            },
+        ]
+    }
+    assert "AWS::LanguageExtensions" in listed(template["Transform"])
+    assert own.resources == (OWN_REPOSITORIES,)
+    # Every region's row lists exactly that region's Deep Learning Containers accounts.
+    table = dlc_registry_accounts()
+    assert set(template["Mappings"]["DlcRegistries"]) == set(table)
+    for region, accounts in table.items():
+        assert sorted(_mapped_accounts(template, region)) == sorted(accounts), region
+    assert set(_mapped_accounts(template, "us-east-1")) == {"763104351884", "683313688378", "520713654638"}
+
+
+def _own_arn_join() -> dict[str, Any]:
+    return {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":ecr:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                ":repository/*",
+            ],
+        ]
+    }
+
+
+def test_the_dlc_registry_table_names_its_source_and_covers_the_partitions() -> None:
+    from infra.constructs.sagemaker_access import DLC_REGISTRIES, dlc_repository_arns, partition_of
+
+    data = json.loads(DLC_REGISTRIES.read_text())
+    assert "sagemaker-python-sdk" in data["source"] and re.fullmatch(r"\d{4}-\d{2}-\d{2}", data["retrieved"])
+    assert all(re.fullmatch(r"\d{12}", a) for accounts in data["regions"].values() for a in accounts)
+    assert "763104351884" in data["regions"]["eu-west-1"]
+    assert [partition_of(r) for r in ("us-east-1", "cn-north-1", "us-gov-west-1", "us-isob-east-1")] == [
+        "aws",
+        "aws-cn",
+        "aws-us-gov",
+        "aws-iso-b",
+    ]
+    assert dlc_repository_arns("cn-north-1")[0].startswith("arn:aws-cn:ecr:cn-north-1:")
+
+
+def _execution_role_policy(context: dict[str, Any], region: str | None = None) -> tuple[Any, dict[str, Any]]:
+    """The SageMaker construct alone in a stack (cheap to synthesize), and its template."""
+    from aws_cdk import App, Environment, Stack
+    from aws_cdk import aws_s3 as s3
+    from aws_cdk.assertions import Template
+
+    from infra.config import from_context
+    from infra.constructs.sagemaker_access import SageMakerAccess
+
+    stack = Stack(App(), "Probe", env=Environment(region=region) if region else None)
+    access = SageMakerAccess(
+        stack, "SageMaker", config=from_context(context), artifacts=s3.Bucket(stack, "B")
+    )
+    return access, Template.from_stack(stack).to_json()
+
+
+def test_listed_image_repositories_are_added_to_the_own_account() -> None:
+    _, template = _execution_role_policy(
+        {
+            "infercost:image_repositories": [
+                "111122223333",
+                "arn:aws:ecr:us-east-1:444455556666:repository/team/*",
+                "arn:aws:ecr:us-east-1:444455556666:repository/shared-base",
+            ]
+        }
+    )
+    pulls = [s for s in identity_statements(template) if "ecr:BatchGetImage" in s.actions]
+    [own] = [s for s in pulls if not s.resources[0].startswith("{")]
+    assert own.resources == (
+        OWN_REPOSITORIES,
+        "arn:${AWS::Partition}:ecr:${AWS::Region}:111122223333:repository/*",
+        "arn:aws:ecr:us-east-1:444455556666:repository/team/*",
+        "arn:aws:ecr:us-east-1:444455556666:repository/shared-base",
+    )
+
+
+def test_a_known_region_resolves_to_its_registries_and_an_unknown_one_warns() -> None:
+    from aws_cdk.assertions import Annotations, Match
+
+    _, known = _execution_role_policy({}, region="eu-west-1")
+    [dlc] = [s for s in identity_statements(known) if s.resources and s.resources[0].startswith("{")]
+    assert "eu-west-1" in dlc.resources[0]
+    access, _ = _execution_role_policy({}, region="xx-new-1")
+    warnings = Annotations.from_stack(access.node.scope).find_warning(
+        "*", Match.string_like_regexp("xx-new-1 is not in infra/dlc_registries.json")
+    )
+    assert len(warnings) == 1

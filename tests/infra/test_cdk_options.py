@@ -6,32 +6,15 @@ from typing import Any
 
 import pytest
 
-from tests.infra.cdk_support import TEST_CONTEXT, identity_statements, resources_of
+from tests.infra.cdk_support import OPTIONS_KEY, identity_statements, resources_of
+from tests.infra.cdk_support import OPTIONS_ROLE as ROLE
 
 pytestmark = pytest.mark.infra
 
-ROLE = "arn:aws:iam::123456789012:role/TeamSageMakerRole"
-
 
 @pytest.fixture(scope="module")
-def template() -> dict[str, Any]:
-    from aws_cdk import App
-    from aws_cdk.assertions import Template
-
-    from infra.app import build, cdk_json_context
-
-    context = {
-        **cdk_json_context(),
-        **TEST_CONTEXT,
-        "infercost:execution_role_arn": ROLE,
-        "infercost:slack_secret_name": "team/slack-webhook",
-        "infercost:notification_email": "ml-team@example.com",
-        "infercost:resource_prefix": "bench",
-    }
-    # The cdk-nag plugin runs on this synthesis too: a wrong acknowledgment would fail it.
-    stack = build(App(context=context))
-    data: dict[str, Any] = Template.from_stack(stack).to_json()
-    return data
+def template(options_template: dict[str, Any]) -> dict[str, Any]:
+    return options_template
 
 
 def test_a_given_execution_role_is_passed_and_none_is_created(template: dict[str, Any]) -> None:
@@ -77,3 +60,32 @@ def test_the_prefix_scopes_sagemaker_and_names_the_stack(template: dict[str, Any
         for r in resources_of(template, "AWS::StepFunctions::StateMachine").values()
     }
     assert machines == {"bench-evaluate", "bench-candidate"}
+
+
+def test_a_given_key_encrypts_everything_and_none_is_created(
+    template: dict[str, Any], options_stack: Any
+) -> None:
+    from aws_cdk.assertions import Annotations, Match
+
+    assert resources_of(template, "AWS::KMS::Key") == {}
+    [table] = resources_of(template, "AWS::DynamoDB::Table").values()
+    assert table["Properties"]["SSESpecification"]["KMSMasterKeyId"] == OPTIONS_KEY
+    [topic] = resources_of(template, "AWS::SNS::Topic").values()
+    assert topic["Properties"]["KmsMasterKeyId"] == OPTIONS_KEY
+    groups = resources_of(template, "AWS::Logs::LogGroup").values()
+    assert {g["Properties"]["KmsKeyId"] for g in groups} == {OPTIONS_KEY}
+    functions = [
+        f for f in resources_of(template, "AWS::Lambda::Function").values() if "KmsKeyArn" in f["Properties"]
+    ]
+    assert {f["Properties"]["KmsKeyArn"] for f in functions} == {OPTIONS_KEY}
+    # The roles still get their use of the key, through their own policies.
+    decrypting = [s for s in identity_statements(template) if "kms:Decrypt" in s.actions]
+    assert decrypting and {r for s in decrypting for r in s.resources} == {OPTIONS_KEY}
+    # The stack cannot add what CloudWatch Logs and alarms need to that key's policy: it says so.
+    warnings = Annotations.from_stack(options_stack).find_warning(
+        "*", Match.string_like_regexp("infercost:kms_key_arn names a key this stack cannot change")
+    )
+    assert len(warnings) == 1
+    message = warnings[0].entry.data
+    assert "logs.<region>.amazonaws.com" in message and "cloudwatch.amazonaws.com" in message
+    assert "kms:EncryptionContext:aws:logs:arn" in message and "/bench/functions/*" in message

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from fnmatch import fnmatch
 from typing import Any
 
 import pytest
 
 from infercost.handlers import HANDLERS, JANITOR
-from tests.infra.cdk_support import logical_id, only, resources_of
+from tests.infra.cdk_support import identity_statements, logical_id, only, resources_of, text
 
 pytestmark = pytest.mark.infra
 
@@ -97,6 +98,16 @@ def test_artifacts_bucket_is_private_encrypted_versioned_logged_and_tls_only(
     _, notifications = only(template, "Custom::S3BucketNotifications")
     assert notifications["Properties"]["BucketName"] == _ref(bucket)
     assert notifications["Properties"]["NotificationConfiguration"] == {"EventBridgeConfiguration": {}}
+
+
+def test_access_log_bucket_is_versioned_and_its_old_versions_expire(template: dict[str, Any]) -> None:
+    # Security Hub S3.14: "S3 general purpose buckets should have versioning enabled".
+    logs_bucket = logical_id(template, "AWS::S3::Bucket", "ArtifactsAccessLogs")
+    properties = template["Resources"][logs_bucket]["Properties"]
+    assert properties["VersioningConfiguration"] == {"Status": "Enabled"}
+    [rule] = properties["LifecycleConfiguration"]["Rules"]
+    assert rule["ExpirationInDays"] == 90
+    assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 90}
 
 
 def test_upload_of_an_artifact_starts_the_state_machine_with_the_event(
@@ -217,6 +228,90 @@ def test_topic_is_encrypted_with_a_rotating_key_and_tls_only(
     )
     # No email subscription unless one is configured.
     assert resources_of(template, "AWS::SNS::Subscription") == {}
+
+
+def _key_arn(template: dict[str, Any]) -> dict[str, list[str]]:
+    key, _ = only(template, "AWS::KMS::Key")
+    return _arn(key)
+
+
+def test_one_customer_managed_key_encrypts_everything_the_stack_stores(template: dict[str, Any]) -> None:
+    key = _key_arn(template)
+    _, table = only(template, "AWS::DynamoDB::Table")
+    assert table["Properties"]["SSESpecification"] == {
+        "KMSMasterKeyId": key,
+        "SSEEnabled": True,
+        "SSEType": "KMS",
+    }
+    _, topic = only(template, "AWS::SNS::Topic")
+    assert topic["Properties"]["KmsMasterKeyId"] == key
+    _, secret = only(template, "AWS::SecretsManager::Secret")
+    assert secret["Properties"]["KmsKeyId"] == key
+    groups = resources_of(template, "AWS::Logs::LogGroup")
+    assert len(groups) == len(HANDLERS) + 2  # each function's, the janitor's, the workflow's
+    assert {name: g["Properties"].get("KmsKeyId") for name, g in groups.items()} == dict.fromkeys(groups, key)
+    # The functions' environment variables (the workflow's functions; not CDK's own handler).
+    for module, function in _functions(template).items():
+        assert function["KmsKeyArn"] == key, module
+
+
+def test_the_key_rotates_and_outlives_the_table_it_encrypts(template: dict[str, Any]) -> None:
+    _, key = only(template, "AWS::KMS::Key")
+    assert key["Properties"]["EnableKeyRotation"] is True
+    _, table = only(template, "AWS::DynamoDB::Table")
+    assert table["DeletionPolicy"] == key["DeletionPolicy"] == "Retain"
+
+
+def _key_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    _, key = only(template, "AWS::KMS::Key")
+    statements: list[dict[str, Any]] = key["Properties"]["KeyPolicy"]["Statement"]
+    return statements
+
+
+def test_cloudwatch_logs_may_use_the_key_for_the_stacks_log_groups_only(template: dict[str, Any]) -> None:
+    # docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html: the key policy
+    # allows logs.<region>.amazonaws.com, conditioned on kms:EncryptionContext:aws:logs:arn.
+    [statement] = [
+        s
+        for s in _key_statements(template)
+        if text(s.get("Principal", {}).get("Service", "")).startswith("logs.")
+    ]
+    assert text(statement["Principal"]["Service"]) == "logs.${AWS::Region}.amazonaws.com"
+    assert set(statement["Action"]) == {
+        "kms:Encrypt*",
+        "kms:Decrypt*",
+        "kms:ReEncrypt*",
+        "kms:GenerateDataKey*",
+        "kms:Describe*",
+    }
+    [(operator, condition)] = statement["Condition"].items()
+    assert operator == "ArnLike"
+    allowed = [text(arn) for arn in condition["kms:EncryptionContext:aws:logs:arn"]]
+    prefix = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
+    assert all(arn.startswith(prefix) for arn in allowed)
+    patterns = [arn.removeprefix(prefix) for arn in allowed]
+    # Every log group the stack creates is one the key policy allows, or its creation would fail.
+    for name, group in resources_of(template, "AWS::Logs::LogGroup").items():
+        assert any(fnmatch(group["Properties"]["LogGroupName"], p) for p in patterns), name
+
+
+def test_cloudwatch_alarms_may_use_the_key_to_publish_to_the_topic(template: dict[str, Any]) -> None:
+    # docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services
+    assert any(
+        s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+        and set(s["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+        for s in _key_statements(template)
+    )
+
+
+def test_every_function_may_decrypt_its_environment(template: dict[str, Any]) -> None:
+    key = text(_key_arn(template))
+    statements = identity_statements(template)
+    for name in _function_names():
+        role = f"${{{logical_id(template, 'AWS::IAM::Role', f'Functions{name}Role')}}}"
+        assert any(
+            role in s.roles and "kms:Decrypt" in s.actions and key in s.resources for s in statements
+        ), name
 
 
 def test_slack_secret_is_created_without_a_plaintext_value(template: dict[str, Any]) -> None:

@@ -106,3 +106,33 @@ def test_handler_registry_matches_modules() -> None:
         assert handler_path(module) == f"infercost.handlers.{module}.handler"
     assert function_name("CollectMetrics") == "CollectMetricsFunction"
     assert function_name(JANITOR) == "JanitorFunction"
+
+
+@pytest.mark.parametrize(
+    ("environment", "service", "namespace"),
+    [
+        ({"POWERTOOLS_SERVICE_NAME": "bench", "POWERTOOLS_METRICS_NAMESPACE": "team"}, "bench", "team"),
+        ({"POWERTOOLS_SERVICE_NAME": "", "POWERTOOLS_METRICS_NAMESPACE": ""}, "infercost", "infercost"),
+        ({}, "infercost", "infercost"),
+    ],
+)
+def test_the_environment_names_the_service_and_namespace(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], service: str, namespace: str
+) -> None:
+    # The stack's alarms watch dimension service=<resource prefix>, which it passes here.
+    from infercost.handlers._shared import powertools
+
+    for variable in ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"):
+        monkeypatch.delenv(variable, raising=False)
+    for variable, value in environment.items():
+        monkeypatch.setenv(variable, value)
+    logger, _, metrics = powertools()
+    assert logger.service == service
+    assert (metrics.service, metrics.namespace) == (service, namespace)
+
+
+def test_the_sweep_worker_limit_comes_from_the_stack_or_defaults_to_the_most_a_sweep_splits_into() -> None:
+    assert Settings.from_env({"INFERCOST_MAX_SWEEP_WORKERS": "4"}).max_sweep_workers == 4
+    assert Settings.from_env({}).max_sweep_workers == 32
+    with pytest.raises(ConfigError, match="INFERCOST_MAX_SWEEP_WORKERS"):
+        Settings.from_env({"INFERCOST_MAX_SWEEP_WORKERS": "0"})

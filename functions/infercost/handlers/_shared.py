@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from typing import Any, TypeVar
 
@@ -13,9 +14,13 @@ from infercost.config import get_settings
 from infercost.models import parse_model
 from infercost.store import ResultsStore
 
-# docs/architecture.md, "Operational metrics": namespace infercost, dimension service=infercost.
-NAMESPACE = "infercost"
-SERVICE = "infercost"
+# docs/architecture.md, "Operational metrics". The stack names the service after its resource
+# prefix (the `service` dimension its alarms watch) and sets the namespace; these apply where
+# the environment does not (a local run, a test).
+DEFAULT_SERVICE = "infercost"
+DEFAULT_NAMESPACE = "infercost"
+SERVICE_ENV = "POWERTOOLS_SERVICE_NAME"
+NAMESPACE_ENV = "POWERTOOLS_METRICS_NAMESPACE"
 
 E = TypeVar("E", bound=BaseModel)
 
@@ -34,10 +39,12 @@ HTTP_CLIENT = "httplib"
 def powertools(*, traces_http_client: bool = False) -> tuple[Logger, Tracer, Metrics]:
     """A handler module's Logger, Tracer and Metrics (created when the module is imported)."""
     patched = (*TRACED_MODULES, HTTP_CLIENT) if traces_http_client else TRACED_MODULES
+    service = os.environ.get(SERVICE_ENV) or DEFAULT_SERVICE
+    namespace = os.environ.get(NAMESPACE_ENV) or DEFAULT_NAMESPACE
     return (
-        Logger(service=SERVICE),
-        Tracer(service=SERVICE, patch_modules=patched),
-        Metrics(namespace=NAMESPACE, service=SERVICE),
+        Logger(service=service),
+        Tracer(service=service, patch_modules=patched),
+        Metrics(namespace=namespace, service=service),
     )
 
 
