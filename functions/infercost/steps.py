@@ -516,6 +516,7 @@ def collect_metrics(
     store: ResultsStore,
     time_budget_s: float,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> MetricsSummary:
     """Read the endpoint's CloudWatch latency (polling until it settles) and record the result.
 
@@ -536,6 +537,7 @@ def collect_metrics(
         poll_interval_s=state.timing.metrics_poll_seconds,
         deadline_s=min(float(state.timing.metrics_deadline_seconds), time_budget_s),
         sleep=sleep,
+        clock=clock,
     )
     server = metrics.model_latency_ms
     if server is not None:
@@ -597,6 +599,11 @@ def _record_release(
     )
 
 
+def _settle_poll_s(timing: Timing) -> float:
+    """How often to look whether an endpoint has settled: as often as the creation loop polls."""
+    return float(max(timing.endpoint_poll_seconds, 1))
+
+
 def _release(sagemaker: Any, logs: Any | None, name: str, **options: Any) -> endpoints.EndpointRelease:
     """`endpoints.release_endpoint`, with a refused delete as TeardownIncomplete (retried)."""
     from botocore.exceptions import ClientError
@@ -624,7 +631,14 @@ def release_endpoint(
     The endpoint config and the model stay for Teardown. Raises TeardownIncomplete when SageMaker
     refuses the delete (retried by the state machine; after that its Catch hands over to Teardown).
     """
-    release = _release(sagemaker, None, state.candidate.name, wait_s=time_budget_s, sleep=sleep)
+    release = _release(
+        sagemaker,
+        None,
+        state.candidate.name,
+        wait_s=min(float(state.timing.teardown_settle_seconds), time_budget_s),
+        poll_s=_settle_poll_s(state.timing),
+        sleep=sleep,
+    )
     if not release.released:
         raise TeardownIncomplete(
             f"endpoint {state.candidate.name} is {release.last_status} and cannot be deleted yet"
@@ -667,11 +681,13 @@ def teardown(
     (retried by the state machine) while the config or model could not be deleted.
     """
     failing = state.error is not None
+    wait_s = min(float(state.timing.teardown_settle_seconds), time_budget_s)
     release = _release(
         sagemaker,
         logs,
         state.candidate.name,
-        wait_s=time_budget_s,
+        wait_s=wait_s,
+        poll_s=_settle_poll_s(state.timing),
         with_logs=failing,
         sleep=sleep,
         clock=clock,
@@ -680,7 +696,7 @@ def teardown(
     if not release.released:
         unsettled = (
             f"endpoint {state.candidate.name} was still {release.last_status} after "
-            f"{time_budget_s:.0f} s and SageMaker cannot delete it before it settles; the "
+            f"{wait_s:.0f} s and SageMaker cannot delete it before it settles; the "
             "scheduled janitor deletes it then"
         )
         if failing:

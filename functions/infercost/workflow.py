@@ -123,6 +123,9 @@ class Timing(_Shape):
     # After the measured run's last minute has closed, the endpoint lives this much longer so
     # that SageMaker can emit that minute's metrics; then it is deleted.
     metrics_flush_seconds: int = Field(default=30, ge=0, le=MAX_RELEASE_DELAY_S)
+    # SageMaker cannot delete an endpoint that is still Creating; Teardown waits this long (within
+    # its Lambda's 15 minutes) for it to settle, then leaves it to the scheduled janitor.
+    teardown_settle_seconds: int = Field(default=600, ge=0, le=840)
 
     @computed_field  # type: ignore[prop-decorator]
     @property

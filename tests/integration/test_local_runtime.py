@@ -303,10 +303,32 @@ def test_endpoint_failed_fault_gives_failure_reason_and_container_log(stack: Emb
     assert any("PytorchStreamReader" in e["message"] for e in events)
 
 
+def _in_service(stack: EmbeddedStack, name: str) -> None:
+    sagemaker = stack.client("sagemaker")
+    for _ in range(10):
+        if sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService":
+            return
+    raise AssertionError(f"{name} never became InService")
+
+
+def test_an_endpoint_still_creating_cannot_be_deleted_as_on_sagemaker(stack: EmbeddedStack) -> None:
+    name = "infercost-dddddddddd-00-c5-large"
+    _endpoint(stack, name)
+    sagemaker = stack.client("sagemaker")
+    with pytest.raises(ClientError) as refused:
+        sagemaker.delete_endpoint(EndpointName=name)
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert "Cannot delete in-progress endpoint" in refused.value.response["Error"]["Message"]
+    _in_service(stack, name)
+    _delete(stack, name)
+    assert stack.leftovers()["endpoints"] == []
+
+
 def test_delete_endpoint_fails_once_then_succeeds(stack: EmbeddedStack) -> None:
     name = "infercost-cccccccccc-00-c5-large"
     stack.inject("teardown-once")
     _endpoint(stack, name)
+    _in_service(stack, name)
     sagemaker = stack.client("sagemaker")
     with pytest.raises(ClientError) as first:
         sagemaker.delete_endpoint(EndpointName=name)

@@ -305,6 +305,11 @@ def test_teardown_past_its_time_hands_an_endpoint_still_creating_to_the_janitor(
     # until it settles, which can take an hour. The candidate fails now, nothing is deleted, and
     # the step does not raise (retrying it would only wait again).
     state = candidate_state(aws, {"Error": "EndpointDeadlinePassed", "Cause": "not InService within 1800 s"})
+    # The stack's settle bound (70 s) is shorter than what the Lambda has left (600 s); polls
+    # every 30 s (the endpoint poll): at 0, 30 and 60 s, and no poll past 70 s.
+    state = state.model_copy(
+        update={"timing": state.timing.model_copy(update={"teardown_settle_seconds": 70})}
+    )
     slept: list[float] = []
     with Stubber(aws["sagemaker"]) as stub:
         for _ in range(3):
@@ -312,14 +317,15 @@ def test_teardown_past_its_time_hands_an_endpoint_still_creating_to_the_janitor(
         summary = steps.teardown(
             state,
             **teardown_clients(aws),
-            time_budget_s=40,
+            time_budget_s=600,
             sleep=slept.append,
             clock=lambda: sum(slept),
         )
         stub.assert_no_pending_responses()
 
     assert summary.status == "FAILED"
-    assert "was still Creating after 40 s" in (summary.error or "") and "janitor" in (summary.error or "")
+    assert slept == [30, 30]
+    assert "was still Creating after 70 s" in (summary.error or "") and "janitor" in (summary.error or "")
     assert (summary.error or "").startswith("not InService within 1800 s")
     (record,) = aws["store"].get_run_by_key(steps.run_key(state.run)).candidates
     assert record.status == "FAILED" and record.endpoint_deleted_at is None
@@ -458,3 +464,39 @@ def test_recommend_with_nothing_measured_says_why_per_candidate(aws: dict[str, A
     run = measured_run(aws, "arn:aws:states:us-east-1:123456789012:execution:sm:3", avg_ms=1, fail_all=True)
     with pytest.raises(steps.NothingMeasured, match=r"ml\.c5\.large: broke; ml\.g5\.xlarge: broke"):
         steps.recommend_run(run, store=aws["store"], prices=lambda: PriceBook.load("us-east-1"))
+
+
+def test_collect_metrics_stops_polling_when_the_lambda_budget_runs_out(aws: dict[str, Any]) -> None:
+    # The spec's metrics deadline (600 s) is longer than what the Lambda has left: the budget wins,
+    # and the client's figures are recorded before Lambda would cut the function off.
+    state = candidate_state(aws)
+    now = datetime.now(UTC).timestamp()
+    load = steps.LoadSummary(
+        started_at=now - 20,
+        ended_at=now - 10,
+        requests=10,
+        ok=10,
+        errors=0,
+        latency_ms={"avg": 12.0, "p90": 15.0},
+        max_rps_at_slo=None,
+        partial=False,
+        release_in_seconds=0,
+    )
+    state = state.model_copy(update={"load": load})
+    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
+    slept: list[float] = []
+
+    summary = steps.collect_metrics(
+        state,
+        cloudwatch=cloudwatch,
+        store=aws["store"],
+        time_budget_s=45.0,
+        sleep=slept.append,
+        clock=lambda: sum(slept),
+    )
+
+    assert summary.partial and summary.source == "client" and summary.sample_count == 0
+    # Polls every 30 s (then backing off), never past the 45 s budget, not on to 600 s.
+    assert slept and sum(slept) <= 45.0
+    (record,) = aws["store"].get_run_by_key(steps.run_key(state.run)).candidates
+    assert record.parsed_result() is not None and record.parsed_result().source == "client"

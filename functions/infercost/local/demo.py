@@ -325,6 +325,8 @@ class DemoOutcome(BaseModel):
     candidates: list[CandidateOutcome] = Field(default_factory=list)
     candidates_completed: int
     endpoints_left: int
+    # What the scheduled janitor deleted after the run (an endpoint that was stuck in Creating).
+    janitor_deleted: list[str] = Field(default_factory=list)
     # Everything still there after the run, by kind (endpoints, endpoint configs, models, model
     # servers), as listed; `leftovers` counts them all.
     left_running: dict[str, list[str]]
@@ -454,6 +456,7 @@ class DemoSession:
             time.sleep(POLL_INTERVAL_S)
         run_seconds = time.monotonic() - uploaded
         execution = stack.client("stepfunctions").describe_execution(executionArn=execution_arn)
+        janitor_deleted = self._after_the_stuck_endpoint_settles()
         return self._outcome(
             execution,
             run_id,
@@ -462,7 +465,17 @@ class DemoSession:
             sns_before=sns_before,
             slack_before=slack_before,
             run_seconds=run_seconds,
+            janitor_deleted=janitor_deleted,
         )
+
+    def _after_the_stuck_endpoint_settles(self) -> list[str]:
+        """With 'stuck-creating': the endpoint SageMaker would not delete settles (on AWS, up to an
+        hour later) and the scheduled janitor deletes it; what the janitor deleted."""
+        runtime = self.running.runtime
+        if runtime is None or not runtime.settle():
+            return []
+        deleted: list[str] = self.running.run_janitor()["deleted"]
+        return deleted
 
     def _outcome(
         self,
@@ -474,6 +487,7 @@ class DemoSession:
         sns_before: int,
         slack_before: int,
         run_seconds: float,
+        janitor_deleted: list[str],
     ) -> DemoOutcome:
         from infercost.local.stack import SIMULATED_NOTE
 
@@ -506,6 +520,7 @@ class DemoSession:
             candidates=candidates,
             candidates_completed=sum(1 for c in candidates if c.status == "COMPLETED"),
             endpoints_left=len(leftovers["endpoints"]),
+            janitor_deleted=janitor_deleted,
             left_running=leftovers,
             leftovers=sum(len(names) for names in leftovers.values()),
             dynamodb={

@@ -210,6 +210,13 @@ def print_outcome(outcome: DemoOutcome, console: Console) -> None:
         + f", {notes['slack']} to Slack (the local webhook receiver).",
         highlight=False,
     )
+    if outcome.janitor_deleted:
+        console.print(
+            "Scheduled janitor, once the endpoint stuck in Creating had settled: deleted "
+            + ", ".join(outcome.janitor_deleted)
+            + ".",
+            highlight=False,
+        )
     left = outcome.left_running
     counts = (
         f"{len(left['endpoint_configs'])} endpoint configs, {len(left['models'])} models, "

@@ -23,6 +23,10 @@ FAULT_POINTS: dict[str, str] = {
     "load-test": "LoadTest of the target candidate raises",
     "collect-metrics": "CollectMetrics of the target candidate raises",
     "teardown-once": "the target candidate's first DeleteEndpoint fails; the retry succeeds",
+    "stuck-creating": (
+        "the target candidate's endpoint stays Creating past every deadline (SageMaker refuses to "
+        "delete it); once it settles, the scheduled janitor deletes it"
+    ),
     "recommend": "Recommend raises (after every endpoint is gone)",
     "no-quota": "the target candidate's instance type has no endpoint quota left",
 }

@@ -39,6 +39,12 @@ class LocalRuntime:
     # Requests answered by servers already stopped: an endpoint is deleted before its metrics are
     # read, and the progress view still counts what it answered.
     answered_before_stop: dict[str, int] = field(default_factory=dict)
+    # Endpoints held in Creating (fault 'stuck-creating') until `settle` is called.
+    stuck: set[str] = field(default_factory=set)
+    # A deleted endpoint shows 'Deleting' to this many DescribeEndpoint/ListEndpoints looks
+    # before it is gone (0: at once, as moto does).
+    deleting_looks: int = 0
+    deleting: dict[str, int] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def start_server(self, endpoint_name: str, candidate: Candidate) -> str:
@@ -83,6 +89,13 @@ class LocalRuntime:
             servers = dict(self.servers)
             answered = dict(self.answered_before_stop)
         return answered | {name: int(server.invocations) for name, server in servers.items()}
+
+    def settle(self) -> list[str]:
+        """Let every endpoint held in Creating settle (it ends Failed); their names."""
+        with self._lock:
+            settled = sorted(self.stuck)
+            self.stuck.clear()
+        return settled
 
     def note_poll(self, endpoint_name: str) -> int:
         with self._lock:

@@ -9,9 +9,13 @@ its SageMaker backend), while a local stack runs:
 - DeleteEndpoint stops the server, so a deleted endpoint stops answering.
 - CreateEndpointConfig accepts the instance types of the current API (botocore's
   `ProductionVariantInstanceType` enum); moto's own list predates g5, g6, c7g, inf2.
+- DeleteEndpoint follows SageMaker's rule: an endpoint still Creating (or updating) cannot be
+  deleted until it settles. A deleted endpoint can show `Deleting` for a few looks
+  (`LocalRuntime.deleting_looks`) before it is gone, as on AWS.
 - Fault points: CreateEndpoint refused (account quota) or throttled once; the endpoint ending
   `Failed` with a FailureReason and container log lines in `/aws/sagemaker/Endpoints/<name>`;
-  DeleteEndpoint failing once.
+  the endpoint held in `Creating` until `LocalRuntime.settle()` (then `Failed`); DeleteEndpoint
+  failing once.
 """
 
 from __future__ import annotations
@@ -21,12 +25,17 @@ import functools
 import time
 from typing import Any
 
-from moto.sagemaker.exceptions import ResourceInUseException, SagemakerClientError
+from moto.sagemaker.exceptions import ResourceInUseException, SagemakerClientError, ValidationError
 
 from infercost.local.faults import candidate_index
 from infercost.local.runtime import LocalRuntime, active
 from infercost.workflow import candidate_from_variant
 
+# The statuses SageMaker refuses DeleteEndpoint in (infercost.endpoints.SETTLING_STATUSES).
+SETTLING = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack"})
+STUCK_REASON = (
+    "The endpoint did not become healthy within the time allowed (injected fault 'stuck-creating')."
+)
 # What a container that cannot load its model prints, and what SageMaker then reports.
 FAILURE_REASON = (
     "The primary container for production variant AllTraffic did not pass the ping health "
@@ -89,15 +98,37 @@ def _create_endpoint(
     if runtime.faults.fires("endpoint-failed", index):
         runtime.failing[endpoint_name] = FAILURE_REASON
         _write_container_log(runtime, endpoint_name)
+    elif runtime.faults.fires("stuck-creating", index):
+        with runtime._lock:
+            runtime.stuck.add(endpoint_name)
+        runtime.failing[endpoint_name] = STUCK_REASON
     else:
         runtime.start_server(endpoint_name, candidate_from_variant(variants[0]))
     return endpoint
 
 
+def _look_while_deleting(self: Any, runtime: LocalRuntime | None, endpoint_name: str) -> None:
+    """One look at a Deleting endpoint: it is gone once its looks are used up."""
+    if runtime is None:
+        return
+    with runtime._lock:
+        looks = runtime.deleting.get(endpoint_name)
+        if looks is None:
+            return
+        if looks <= 0:
+            runtime.deleting.pop(endpoint_name)
+            self.endpoints.pop(endpoint_name, None)
+        else:
+            runtime.deleting[endpoint_name] = looks - 1
+
+
 def _describe_endpoint(self: Any, endpoint_name: str) -> Any:
     runtime = active()
+    _look_while_deleting(self, runtime, endpoint_name)
     endpoint = self.endpoints.get(endpoint_name)
     creating = runtime is not None and endpoint is not None and endpoint.endpoint_status == "Creating"
+    if creating and runtime is not None and endpoint_name in runtime.stuck:
+        creating = False
     if creating and runtime is not None and runtime.note_poll(endpoint_name) > runtime.polls_until_ready:
         reason = runtime.failing.get(endpoint_name)
         if reason is not None:
@@ -108,6 +139,25 @@ def _describe_endpoint(self: Any, endpoint_name: str) -> Any:
     return _originals["describe_endpoint"](self, endpoint_name)
 
 
+def _list_endpoints(self: Any, *args: Any, **kwargs: Any) -> Any:
+    runtime = active()
+    if runtime is not None:
+        for name in list(runtime.deleting):
+            _look_while_deleting(self, runtime, name)
+        _settle_stuck(self, runtime)
+    return _originals["list_endpoints"](self, *args, **kwargs)
+
+
+def _settle_stuck(self: Any, runtime: LocalRuntime) -> None:
+    # A held endpoint that `settle()` released ends Failed, as one that never became healthy does.
+    for name, reason in list(runtime.failing.items()):
+        endpoint = self.endpoints.get(name)
+        held = reason == STUCK_REASON and name not in runtime.stuck
+        if held and endpoint is not None and endpoint.endpoint_status == "Creating":
+            endpoint.endpoint_status = "Failed"
+            endpoint.failure_reason = reason
+
+
 def _delete_endpoint(self: Any, endpoint_name: str) -> None:
     runtime = active()
     if runtime is not None and runtime.faults.fires("teardown-once", candidate_index(endpoint_name)):
@@ -115,6 +165,22 @@ def _delete_endpoint(self: Any, endpoint_name: str) -> None:
             f"Endpoint {endpoint_name} is being updated and cannot be deleted now "
             "(injected fault 'teardown-once')"
         )
+    endpoint = self.endpoints.get(endpoint_name)
+    if runtime is not None and endpoint is not None:
+        _settle_stuck(self, runtime)
+        if endpoint.endpoint_status in SETTLING:
+            raise ValidationError(
+                message=f"Cannot delete in-progress endpoint {endpoint.arn}: it is "
+                f"{endpoint.endpoint_status}; delete it once it is InService or Failed"
+            )
+        if endpoint.endpoint_status == "Deleting":
+            raise ValidationError(message=f"Endpoint {endpoint_name} is already being deleted")
+        if runtime.deleting_looks > 0:
+            endpoint.endpoint_status = "Deleting"
+            with runtime._lock:
+                runtime.deleting[endpoint_name] = runtime.deleting_looks
+            runtime.stop_server(endpoint_name)
+            return
     _originals["delete_endpoint"](self, endpoint_name)
     if runtime is not None:
         runtime.stop_server(endpoint_name)
@@ -131,8 +197,6 @@ def api_instance_types() -> frozenset[str]:
 
 def _validate_instance_type(self: Any, instance_type: str) -> None:
     if instance_type not in api_instance_types():
-        from moto.sagemaker.exceptions import ValidationError
-
         raise ValidationError(
             message=f"Value '{instance_type}' at 'instanceType' failed to satisfy constraint: "
             "Member must satisfy enum value set of ProductionVariantInstanceType"
@@ -151,6 +215,7 @@ def install() -> None:
         "create_endpoint": _create_endpoint,
         "describe_endpoint": _describe_endpoint,
         "delete_endpoint": _delete_endpoint,
+        "list_endpoints": _list_endpoints,
     }
     for name, patched in patches.items():
         if name not in _originals:

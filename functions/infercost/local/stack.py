@@ -46,6 +46,7 @@ FAST_TIMING: dict[str, int] = {
     # moto keeps each value's exact timestamp, so the measured run needs no minute of its own.
     "align_to_minute": False,
     "metrics_flush_seconds": 0,
+    "teardown_settle_seconds": 2,
 }
 SIMULATED_NOTE = (
     "Run on the embedded local stack: every endpoint is a local model server, and the hardware "
@@ -101,6 +102,7 @@ class EmbeddedStack:
         slack_webhook_url: str | None = None,
         slack: bool = False,
         polls_until_ready: int = 1,
+        deleting_looks: int = 0,
         name: str = "infercost",
     ) -> None:
         self.region = region
@@ -118,6 +120,7 @@ class EmbeddedStack:
         self._sns_inbox: list[dict[str, Any]] = []
         self._queue_url = ""
         self.polls_until_ready = polls_until_ready
+        self.deleting_looks = deleting_looks
         self.name = name
         self.bucket = f"{name}-artifacts-{ACCOUNT_ID}"
         self.table_name = f"{name}-results"
@@ -182,6 +185,7 @@ class EmbeddedStack:
                 faults=self.faults,
                 quotas=self.quotas,
                 polls_until_ready=self.polls_until_ready,
+                deleting_looks=self.deleting_looks,
             )
             activate(self.runtime)
             if self.slack is not None:
@@ -570,6 +574,27 @@ class EmbeddedStack:
                 self._sns_inbox.append(json.loads(message["Body"]))
                 sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
         return list(self._sns_inbox)
+
+    def run_janitor(self) -> dict[str, Any]:
+        """Invoke the janitor function as its schedule does; its summary."""
+        response = self.client("lambda").invoke(
+            FunctionName=self.function_arns[JANITOR],
+            Payload=json.dumps(
+                {
+                    "version": "0",
+                    "detail-type": "Scheduled Event",
+                    "source": "aws.events",
+                    "account": ACCOUNT_ID,
+                    "region": self.region,
+                    "resources": [f"arn:aws:events:{self.region}:{ACCOUNT_ID}:rule/{self.name}-janitor"],
+                    "detail": {},
+                }
+            ),
+        )
+        summary: dict[str, Any] = json.loads(response["Payload"].read())
+        if response.get("FunctionError"):
+            raise RuntimeError(f"the janitor failed: {summary.get('errorMessage')}")
+        return summary
 
     def endpoint_activity(self) -> dict[str, int]:
         """Requests each live endpoint's model server has answered so far (for progress views)."""
