@@ -27,6 +27,8 @@ WORKFLOW_DEFAULTS: dict[str, int] = {
     "metrics_delay_seconds": 60,
     "metrics_poll_seconds": 30,
     "metrics_deadline_seconds": 600,
+    "metrics_flush_seconds": 30,
+    "teardown_settle_seconds": 600,
 }
 
 # An ECR repository (or, with '*', repositories) in `infercost:image_repositories`.
