@@ -407,6 +407,8 @@ def test_functions_share_the_documented_environment(template: dict[str, Any]) ->
                 "metrics_delay_seconds": 60,
                 "metrics_poll_seconds": 30,
                 "metrics_deadline_seconds": 600,
+                "metrics_flush_seconds": 30,
+                "teardown_settle_seconds": 600,
             }
         }
         assert "INFERCOST_PRICE_OVERRIDES" not in env
