@@ -270,6 +270,7 @@ def _accept(
         book,
         max_concurrency=timing.max_concurrency,
         metrics_delay_s=timing.metrics_delay_seconds,
+        metrics_flush_s=timing.metrics_flush_seconds,
     )
     check_budget(estimate)
     stored_spec = redacted_spec(spec)
