@@ -842,10 +842,6 @@ class NotifySummary(_Summary):
     slack_delivered: bool | None
 
 
-# A link in a notification stays valid a week (the SigV4 maximum).
-REPORT_LINK_SECONDS = 7 * 24 * 3600
-
-
 def notify(
     event: NotifyEvent,
     *,
@@ -857,7 +853,7 @@ def notify(
     now: Callable[[], datetime] = _now,
 ) -> NotifySummary:
     """Finish a successful run, then tell the team (SNS, and Slack when configured)."""
-    from infercost.notify import notify_run, presign_report, slack_webhook_from_secret
+    from infercost.notify import notify_run, report_links, slack_webhook_from_secret
 
     key = run_key(event.run)
     if event.outcome == "SUCCEEDED":
@@ -870,10 +866,17 @@ def notify(
             timings={"total_seconds": round((finished - started).total_seconds(), 3)},
         )
     view = _view(store, event.run)
-    report_url = None
-    if view.run.report_key and report_s3 is not None:
-        report_url = presign_report(
-            report_s3, settings.artifacts_bucket, view.run.report_key, REPORT_LINK_SECONDS
+    links = None
+    if view.run.report_key:
+        links = report_links(
+            run_id=event.run.run_id,
+            bucket=settings.artifacts_bucket,
+            key=view.run.report_key,
+            region=settings.region,
+            table=settings.table_name,
+            s3_client=report_s3,
+            # Only the local stack sets the note: its bucket and table are in no AWS account.
+            in_aws_account=settings.simulated_note is None,
         )
     webhook = None
     if settings.slack_secret_arn and secretsmanager is not None:
@@ -883,7 +886,7 @@ def notify(
         sns_client=sns,
         topic_arn=settings.topic_arn,
         slack_webhook_url=webhook,
-        report_url=report_url,
+        links=links,
         regressions=view.run.regressions or [],
     )
     return NotifySummary(
