@@ -5,8 +5,9 @@
 A model, not a measurement: `infercost.planning.plan_run` (the estimate `infercost plan SPEC`
 prints and Prepare's budget guard checks) applied to ten candidates (CPU, GPU, Inferentia,
 serverless) with the method's load (100 warm-up + 1000 serial requests, sweep 2/4/8/16, p90 ≤
-80 ms), the stack's default waits (60 s metrics delay) and the bundled us-east-1 on-demand
-prices. infercost's parallel Map is shown for several MaxConcurrency values beside the seed's
+80 ms), the stack's default waits (each endpoint deleted 30 s after the measured run's last
+minute has closed, CloudWatch read 60 s after the last measured request) and the bundled
+us-east-1 on-demand prices. infercost's parallel Map is shown for several MaxConcurrency values beside the seed's
 sequential protocol and the Inference Recommender Default job. The durations behind it are
 `PlanAssumptions`, printed with the table.
 """
@@ -20,6 +21,7 @@ from _common import argument_parser, command_line, machine, publish, table
 from infercost.models import EvaluationSpec
 from infercost.planning import minutes, plan_run
 from infercost.pricing.book import PriceBook
+from infercost.workflow import DEFAULT_METRICS_FLUSH_S
 
 REGION = "us-east-1"
 SPEC: dict[str, Any] = {
@@ -94,15 +96,27 @@ def markdown(data: dict[str, Any]) -> str:
         ],
     )
     candidates = table(
-        ["candidate", "$/hour", "create", "load + sweep", "metrics", "endpoint time", "cost"],
+        [
+            "candidate",
+            "$/hour",
+            "create",
+            "load + sweep",
+            "release wait",
+            "delete",
+            "endpoint time",
+            "metrics wait",
+            "cost",
+        ],
         [
             [
                 c["label"],
                 f"${c['price_per_hour_usd']:.3f}" if c["price_per_hour_usd"] else "per use",
                 minutes(c["create_s"]),
                 minutes(c["load_s"]),
-                minutes(c["metrics_s"]),
+                minutes(c["release_wait_s"]),
+                minutes(c["teardown_s"]),
                 minutes(c["endpoint_seconds"]),
+                minutes(c["metrics_wait_s"]),
                 f"${c['cost_usd']:.2f}",
             ]
             for c in data["candidates"]
@@ -113,11 +127,13 @@ def markdown(data: dict[str, Any]) -> str:
         f"Command: `{data['command']}` (a model: no measurement, no load average applies; "
         f"computed {data['machine']['date']}).  \n"
         f"Ten candidates, 100 warm-up + 1000 serial requests and a sweep at 2/4/8/16 in flight "
-        f"(1000 requests each), p90 ≤ 80 ms, {METRICS_DELAY_S} s metrics delay, {REGION} on-demand "
+        f"(1000 requests each), p90 ≤ 80 ms, {METRICS_DELAY_S} s metrics delay, "
+        f"{DEFAULT_METRICS_FLUSH_S} s metrics flush, {REGION} on-demand "
         "prices from the bundled snapshot. Assumptions (seconds, ms for the request overhead): "
         f"{assumptions}.\n\n"
         f"{strategies}\n\n"
-        "Per candidate (the same for every MaxConcurrency):\n\n"
+        "Per candidate (the same for every MaxConcurrency; endpoint time = create + load + release "
+        "wait + delete, the metrics wait follows the release and is not billed):\n\n"
         f"{candidates}"
     )
 

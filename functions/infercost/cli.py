@@ -282,7 +282,7 @@ def plan(
         int, typer.Option(help="Candidates benchmarked at once (the Map's MaxConcurrency).", min=1, max=100)
     ] = 4,
     metrics_delay: Annotated[
-        float, typer.Option(help="Seconds waited for CloudWatch after each load test.", min=0)
+        float, typer.Option(help="Seconds from the last measured request until CloudWatch is read.", min=0)
     ] = 60,
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
 ) -> None:
@@ -316,12 +316,20 @@ def plan(
             ),
             Column("create", lambda item: minutes(item.create_s), "right"),
             Column("load", lambda item: minutes(item.load_s), "right"),
-            Column("metrics", lambda item: minutes(item.metrics_s), "right"),
+            Column("release wait", lambda item: minutes(item.release_wait_s), "right"),
+            Column("delete", lambda item: minutes(item.teardown_s), "right"),
             Column("endpoint time", lambda item: minutes(item.endpoint_seconds), "right"),
+            Column("metrics wait", lambda item: minutes(item.metrics_wait_s), "right"),
             Column("cost", lambda item: money(item.cost_usd), "right"),
         ]
         console.print(
             rich_table(columns, estimate.candidates, title=f"Plan for {estimate.model} in {region}")
+        )
+        console.print(
+            "[dim]Endpoint time = create + load + release wait (until the measured run's last "
+            "minute has closed) + delete; the metrics wait comes after the endpoint is deleted, "
+            "in the wall time only.[/]",
+            highlight=False,
         )
         strategies: list[Column[Any]] = [
             Column("Strategy", lambda item: item.name),

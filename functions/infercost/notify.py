@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel
 
@@ -48,6 +49,17 @@ SLACK_URL_MAX = 3000
 SLACK_FALLBACK_TEXT_MAX = 3000
 # Pre-signed URLs signed with SigV4 live at most seven days.
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600
+# A pre-signed URL stops working when the credentials that signed it expire, whatever its own
+# expiry (S3 User Guide, "Who can create a presigned URL"; Knowledge Center
+# presigned-url-s3-bucket-expiration). The Notify Lambda signs with its role's temporary
+# credentials, whose remaining lifetime AWS does not document ("services that assume a role,
+# such as the AWS Lambda execution role, don't necessarily comply with the role's session
+# duration settings"): the download link is short and says it may end sooner.
+DOWNLOAD_LINK_SECONDS = 3600
+DOWNLOAD_LINK_LIFETIME = "up to an hour"  # DOWNLOAD_LINK_SECONDS, as the messages say it
+# Regions outside the standard partition have their consoles on other hosts (the same prefixes
+# as infra/constructs/sagemaker_access.py); their messages carry no console link.
+OTHER_PARTITION_PREFIXES = ("cn-", "us-gov-", "us-iso-", "us-isob-", "us-isof-", "eu-isoe-", "eusc-")
 DEFAULT_SLACK_TIMEOUT_S = 5.0
 RANKING_LINES = 10
 SLACK_RANKING_LINES = 5
@@ -65,6 +77,17 @@ class SnsMessage(BaseModel):
     kind: MessageKind
     subject: str
     body: str
+
+
+class ReportLinks(BaseModel):
+    """Where a message sends its reader for the full report, each way with its true lifetime."""
+
+    # The S3 console: needs a sign-in to the AWS account; the link itself never expires.
+    console_url: str | None = None
+    # `infercost report RUN_ID ...`: works as long as the run is in the results table.
+    command: str | None = None
+    # Pre-signed GET: anyone holding it, for DOWNLOAD_LINK_LIFETIME at most.
+    download_url: str | None = None
 
 
 class NotifyResult(BaseModel):
@@ -100,13 +123,13 @@ def _as_report(
 def build_sns_message(
     run: RunView | ReportInput,
     *,
-    report_url: str | None = None,
+    links: ReportLinks | None = None,
     regressions: Iterable[RegressionLike | Mapping[str, Any]] | None = None,
 ) -> SnsMessage:
     """The SNS subject (model and verdict, ASCII, < 100 characters) and a plain-text body."""
     report = _as_report(run, regressions)
     kind = message_kind(report)
-    return SnsMessage(kind=kind, subject=_subject(report, kind), body=_body(report, kind, report_url))
+    return SnsMessage(kind=kind, subject=_subject(report, kind), body=_body(report, kind, links))
 
 
 def ascii_subject(text: str, limit: int = SNS_SUBJECT_MAX) -> str:
@@ -137,7 +160,7 @@ def _subject(report: ReportInput, kind: MessageKind) -> str:
     return ascii_subject(f"{prefix}use {winner.label} {figures}")
 
 
-def _body(report: ReportInput, kind: MessageKind, report_url: str | None) -> str:
+def _body(report: ReportInput, kind: MessageKind, links: ReportLinks | None) -> str:
     rec = report.recommendation
     lines = [f"infercost evaluated {report.model}: {_verdict_text(report, kind)}", ""]
     if kind == "failed":
@@ -173,9 +196,22 @@ def _body(report: ReportInput, kind: MessageKind, report_url: str | None) -> str
             lines.append(f"  ... and {len(report.failures) - FAILURE_LINES} more in the report")
     if report.benchmark is not None and report.benchmark.total_usd is not None:
         lines += ["", f"The benchmark itself cost {usd(report.benchmark.total_usd)}."]
-    if report_url:
-        lines += ["", "Report (a pre-signed link that expires):", report_url]
+    if links is not None:
+        lines += _report_lines(links)
     return "\n".join(lines) + "\n"
+
+
+def _report_lines(links: ReportLinks) -> list[str]:
+    lines = ["", "Report:"]
+    if links.console_url:
+        lines += ["  In the S3 console (sign in to the AWS account; this link does not expire):"]
+        lines += [f"  {links.console_url}"]
+    if links.command:
+        lines += [f"  From a terminal: {links.command}"]
+    if links.download_url:
+        lines += [f"  Direct download (a pre-signed link, valid for {DOWNLOAD_LINK_LIFETIME}):"]
+        lines += [f"  {links.download_url}"]
+    return lines if len(lines) > 2 else []
 
 
 def _verdict_text(report: ReportInput, kind: MessageKind) -> str:
@@ -210,7 +246,7 @@ def _context_lines(report: ReportInput) -> list[str]:
 def build_slack_payload(
     run: RunView | ReportInput,
     *,
-    report_url: str | None = None,
+    links: ReportLinks | None = None,
     regressions: Iterable[RegressionLike | Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A Block Kit message for an incoming webhook, within Slack's limits whatever the input."""
@@ -261,20 +297,8 @@ def build_slack_payload(
         if more > 0:
             lines.append(f"_… and {more} more in the report_")
         blocks.append(_section(f"*Failed or skipped ({len(report.failures)})*\n" + "\n".join(lines)))
-    if report_url and len(report_url) <= SLACK_URL_MAX:
-        blocks.append(
-            {
-                "type": "actions",
-                "elements": [
-                    {
-                        "type": "button",
-                        "text": {"type": "plain_text", "text": "Open the report"},
-                        "url": report_url,
-                        "action_id": "open_report",
-                    }
-                ],
-            }
-        )
+    if links is not None:
+        blocks += _slack_report_blocks(links)
     context = [part for part in _context_lines(report) if part]
     if report.simulated_note:
         context.append("Hardware differences are simulated (local demo).")
@@ -290,6 +314,40 @@ def build_slack_payload(
         )
     subject = _subject(report, kind)
     return {"text": _cut(subject, SLACK_FALLBACK_TEXT_MAX), "blocks": blocks[:SLACK_MAX_BLOCKS]}
+
+
+def _slack_report_blocks(links: ReportLinks) -> list[dict[str, Any]]:
+    """What each way to the report needs and how long it works, then a button per link.
+
+    A link too long for a button is left out: cut, it would lead nowhere.
+    """
+    lines: list[str] = []
+    buttons: list[dict[str, Any]] = []
+    if links.console_url and len(links.console_url) <= SLACK_URL_MAX:
+        lines.append("• S3 console: sign in to the AWS account; this link does not expire")
+        buttons.append(_button("Open in the S3 console", links.console_url, "open_report_console"))
+    if links.download_url and len(links.download_url) <= SLACK_URL_MAX:
+        lines.append(f"• Download: a pre-signed link, valid for {DOWNLOAD_LINK_LIFETIME}")
+        buttons.append(
+            _button(f"Download (valid for {DOWNLOAD_LINK_LIFETIME})", links.download_url, "download_report")
+        )
+    if links.command:
+        lines.append(f"• From a terminal: `{_escape(links.command)}`")
+    blocks: list[dict[str, Any]] = []
+    if lines:
+        blocks.append(_section("*Report*\n" + "\n".join(lines)))
+    if buttons:
+        blocks.append({"type": "actions", "elements": buttons})
+    return blocks
+
+
+def _button(text: str, url: str, action_id: str) -> dict[str, Any]:
+    return {
+        "type": "button",
+        "text": {"type": "plain_text", "text": _cut(text, SLACK_BUTTON_TEXT_MAX)},
+        "url": url,
+        "action_id": action_id,
+    }
 
 
 def _slack_fields(report: ReportInput) -> list[dict[str, str]]:
@@ -402,14 +460,14 @@ def notify_run(
     sns_client: Any,
     topic_arn: str,
     slack_webhook_url: str | None,
-    report_url: str | None,
+    links: ReportLinks | None,
     regressions: Iterable[RegressionLike | Mapping[str, Any]] | None = None,
     slack_timeout_s: float = DEFAULT_SLACK_TIMEOUT_S,
     sleep: Callable[[float], None] = time.sleep,
 ) -> NotifyResult:
     """Publish the run's message to SNS, then post it to Slack when a webhook is configured."""
     report = _as_report(run, regressions)
-    message = build_sns_message(report, report_url=report_url)
+    message = build_sns_message(report, links=links)
     response = sns_client.publish(
         TopicArn=topic_arn,
         Subject=message.subject,
@@ -422,7 +480,7 @@ def notify_run(
     result = NotifyResult(kind=message.kind, sns_message_id=response.get("MessageId"))
     if not slack_webhook_url:
         return result
-    payload = build_slack_payload(report, report_url=report_url)
+    payload = build_slack_payload(report, links=links)
     error = post_slack(slack_webhook_url, payload, timeout_s=slack_timeout_s, sleep=sleep)
     return result.model_copy(update={"slack_delivered": error is None, "slack_error": error})
 
@@ -473,12 +531,11 @@ def report_s3_client(region: str | None = None, *, endpoint_url: str | None = No
     return boto3.client("s3", region_name=region, endpoint_url=endpoint_url, config=config)
 
 
-def presign_report(s3_client: Any, bucket: str, key: str, expires_s: int = MAX_PRESIGN_SECONDS) -> str:
+def presign_report(s3_client: Any, bucket: str, key: str, expires_s: int = DOWNLOAD_LINK_SECONDS) -> str:
     """A SigV4 pre-signed GET URL of the report, valid for `expires_s` seconds (at most 7 days).
 
     Create the client with `report_s3_client`. A URL signed with temporary credentials (a
-    Lambda role) stops working when those credentials expire, which may be hours before
-    `expires_s`.
+    Lambda role) stops working when those credentials expire, which may be before `expires_s`.
     """
     if not 1 <= expires_s <= MAX_PRESIGN_SECONDS:
         raise InputError(
@@ -496,3 +553,37 @@ def presign_report(s3_client: Any, bucket: str, key: str, expires_s: int = MAX_P
             hint="create it with infercost.notify.report_s3_client(region)",
         )
     return url
+
+
+def report_console_url(region: str, bucket: str, key: str) -> str | None:
+    """The report object in the S3 console (None outside the standard partition)."""
+    if region.startswith(OTHER_PARTITION_PREFIXES):
+        return None
+    return (
+        f"https://{region}.console.aws.amazon.com/s3/object/{bucket}"
+        f"?region={region}&prefix={quote(key, safe='/')}"
+    )
+
+
+def report_command(run_id: str, *, table: str, region: str) -> str:
+    """The `infercost report` command that writes the run's report from the results table."""
+    arguments = [run_id, "--table", table, "--region", region, "--out", "report.html"]
+    return "infercost report " + " ".join(shlex.quote(argument) for argument in arguments)
+
+
+def report_links(
+    *,
+    run_id: str,
+    bucket: str,
+    key: str,
+    region: str,
+    table: str,
+    s3_client: Any | None,
+    in_aws_account: bool = True,
+) -> ReportLinks:
+    """The ways to the report: console and command (in an AWS account), download (with a client)."""
+    return ReportLinks(
+        console_url=report_console_url(region, bucket, key) if in_aws_account else None,
+        command=report_command(run_id, table=table, region=region) if in_aws_account else None,
+        download_url=presign_report(s3_client, bucket, key) if s3_client is not None else None,
+    )

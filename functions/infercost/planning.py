@@ -1,9 +1,10 @@
 """What an evaluation will cost and how long it will take, before any endpoint exists.
 
 The estimate follows the workflow's structure: candidates run in waves of `max_concurrency`;
-each candidate's endpoint lives from CreateEndpoint until Teardown. The durations SageMaker
-does not let us measure in advance are stated assumptions (`PlanAssumptions`), printed with
-the plan so a reader can judge them.
+each candidate's endpoint lives from CreateEndpoint until ReleaseEndpoint deletes it, once the
+measured run's last minute has closed; the wait for CloudWatch comes after that, in the wall
+time only. The durations SageMaker does not let us measure in advance are stated assumptions
+(`PlanAssumptions`), printed with the plan so a reader can judge them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from infercost import costing
 from infercost.errors import InputError
 from infercost.models import Candidate, EvaluationSpec, LoadPlan, Slo
 from infercost.pricing.types import PriceLookup
+from infercost.workflow import DEFAULT_METRICS_FLUSH_S, MAX_RELEASE_DELAY_S
 
 ACCELERATED_FAMILIES = ("g4dn", "g5", "g6", "g6e", "p2", "p3", "p4d", "p5", "inf1", "inf2", "trn1")
 INFERENCE_RECOMMENDER_DEFAULT_S = 45 * 60
@@ -36,11 +38,17 @@ class PlanAssumptions:
     a run is complete one publishing interval after it ends, hence the settle time after the
     workflow's metrics delay. Inference Recommender Default jobs "complete within 45 minutes"
     (inference-recommender-recommendation-jobs).
+
+    The endpoint is deleted once the measured run's last minute has closed, plus the workflow's
+    metrics flush, and at most 90 s after the last measured request (`release_wait_seconds`). A
+    run ends at no particular second of its minute, so the minute closes on average half a
+    minute after its last request (`minute_close_s`).
     """
 
     cpu_endpoint_create_s: float = 6 * 60  # CreateEndpoint to InService, CPU instance
     accelerated_endpoint_create_s: float = 9 * 60  # GPU / Inferentia / Elastic Inference
     serverless_endpoint_create_s: float = 3 * 60  # AWS: "can take a few minutes"
+    minute_close_s: float = 30  # last measured request until its minute closes, on average
     teardown_s: float = 60  # DeleteEndpoint until the instances are released
     metrics_settle_s: float = 2 * 60  # two 60-second publishing intervals after the metrics delay
     request_overhead_ms: float = 5.0  # network + SDK per request, on top of model latency
@@ -55,16 +63,28 @@ class PlanAssumptions:
             return self.accelerated_endpoint_create_s
         return self.cpu_endpoint_create_s
 
+    def release_wait_seconds(self, metrics_flush_s: float) -> float:
+        """Last measured request until ReleaseEndpoint: the minute closes, then the flush (≤ 90 s).
+
+        Bounding the mean wait, rather than each wait, errs high, never low.
+        """
+        return min(self.minute_close_s + metrics_flush_s, MAX_RELEASE_DELAY_S)
+
 
 class CandidatePlan(BaseModel):
-    """One candidate's expected timeline and cost."""
+    """One candidate's expected timeline and cost.
+
+    Endpoint time: create + load + release wait + DeleteEndpoint. The metrics wait follows the
+    release (the endpoint is gone, DeleteEndpoint finishes meanwhile) and counts in the wall time.
+    """
 
     label: str
     price_per_hour_usd: float | None
     create_s: float
     load_s: float
-    metrics_s: float
+    release_wait_s: float
     teardown_s: float
+    metrics_wait_s: float
     endpoint_seconds: float
     wall_seconds: float
     cost_usd: float
@@ -116,15 +136,17 @@ def plan_candidate(
     prices: PriceLookup,
     *,
     metrics_delay_s: float,
+    metrics_flush_s: float,
     assumptions: PlanAssumptions,
-    teardown_before_metrics: bool = False,
 ) -> CandidatePlan:
     """Expected timeline of one candidate and what its endpoint costs for that time."""
     create = assumptions.create_seconds(candidate)
     load = expected_load_seconds(spec.load, spec.slo, assumptions.request_overhead_ms)
-    metrics = metrics_delay_s + assumptions.metrics_settle_s
+    release = assumptions.release_wait_seconds(metrics_flush_s)
     teardown = assumptions.teardown_s
-    endpoint_seconds = create + load + teardown + (0 if teardown_before_metrics else metrics)
+    # The metrics delay counts from the last measured request, so the release wait is part of it.
+    metrics_wait = max(metrics_delay_s - release, 0.0) + assumptions.metrics_settle_s
+    endpoint_seconds = create + load + release + teardown
     if candidate.serverless is not None:
         rates = prices.serverless_rates()
         swept_levels = sum(1 for level in spec.load.concurrency if level > 1)
@@ -145,10 +167,11 @@ def plan_candidate(
         price_per_hour_usd=price,
         create_s=create,
         load_s=load,
-        metrics_s=metrics,
+        release_wait_s=release,
         teardown_s=teardown,
+        metrics_wait_s=metrics_wait,
         endpoint_seconds=endpoint_seconds,
-        wall_seconds=create + load + metrics + teardown,
+        wall_seconds=create + load + release + metrics_wait,
         cost_usd=cost,
     )
 
@@ -159,8 +182,8 @@ def plan_run(
     *,
     max_concurrency: int = 4,
     metrics_delay_s: float = 60,
+    metrics_flush_s: float = DEFAULT_METRICS_FLUSH_S,
     assumptions: PlanAssumptions | None = None,
-    teardown_before_metrics: bool = False,
 ) -> RunPlan:
     """Estimate the whole evaluation, and the same benchmark run the seed's way and by Inference Recommender."""
     assumptions = assumptions or PlanAssumptions()
@@ -172,8 +195,8 @@ def plan_run(
             spec,
             prices,
             metrics_delay_s=metrics_delay_s,
+            metrics_flush_s=metrics_flush_s,
             assumptions=assumptions,
-            teardown_before_metrics=teardown_before_metrics,
         )
         for candidate in spec.candidates
     ]
@@ -198,7 +221,10 @@ def plan_run(
                 wall_seconds=wall,
                 endpoint_seconds=endpoint_seconds,
                 cost_usd=cost,
-                note="serial run plus concurrency sweep per candidate; every endpoint torn down",
+                note=(
+                    "serial run plus concurrency sweep per candidate; each endpoint deleted once its "
+                    "last measured minute has closed, before the wait for CloudWatch"
+                ),
             ),
             _seed_estimate(spec, prices, assumptions),
             StrategyEstimate(

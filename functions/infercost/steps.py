@@ -270,6 +270,7 @@ def _accept(
         book,
         max_concurrency=timing.max_concurrency,
         metrics_delay_s=timing.metrics_delay_seconds,
+        metrics_flush_s=timing.metrics_flush_seconds,
     )
     check_budget(estimate)
     stored_spec = redacted_spec(spec)
@@ -857,10 +858,6 @@ class NotifySummary(_Summary):
     slack_delivered: bool | None
 
 
-# A link in a notification stays valid a week (the SigV4 maximum).
-REPORT_LINK_SECONDS = 7 * 24 * 3600
-
-
 def notify(
     event: NotifyEvent,
     *,
@@ -872,7 +869,7 @@ def notify(
     now: Callable[[], datetime] = _now,
 ) -> NotifySummary:
     """Finish a successful run, then tell the team (SNS, and Slack when configured)."""
-    from infercost.notify import notify_run, presign_report, slack_webhook_from_secret
+    from infercost.notify import notify_run, report_links, slack_webhook_from_secret
 
     key = run_key(event.run)
     if event.outcome == "SUCCEEDED":
@@ -885,10 +882,17 @@ def notify(
             timings={"total_seconds": round((finished - started).total_seconds(), 3)},
         )
     view = _view(store, event.run)
-    report_url = None
-    if view.run.report_key and report_s3 is not None:
-        report_url = presign_report(
-            report_s3, settings.artifacts_bucket, view.run.report_key, REPORT_LINK_SECONDS
+    links = None
+    if view.run.report_key:
+        links = report_links(
+            run_id=event.run.run_id,
+            bucket=settings.artifacts_bucket,
+            key=view.run.report_key,
+            region=settings.region,
+            table=settings.table_name,
+            s3_client=report_s3,
+            # Only the local stack sets the note: its bucket and table are in no AWS account.
+            in_aws_account=settings.simulated_note is None,
         )
     webhook = None
     if settings.slack_secret_arn and secretsmanager is not None:
@@ -898,7 +902,7 @@ def notify(
         sns_client=sns,
         topic_arn=settings.topic_arn,
         slack_webhook_url=webhook,
-        report_url=report_url,
+        links=links,
         regressions=view.run.regressions or [],
     )
     return NotifySummary(

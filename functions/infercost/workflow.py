@@ -25,6 +25,8 @@ SPEC_FILE_NAME = "infercost.json"
 MAX_ENDPOINT_POLLS = 1000
 # The endpoint is deleted at most this long after the last measured request (docs/method.md).
 MAX_RELEASE_DELAY_S = 90
+# Timing's default metrics_flush_seconds; the pre-run estimate assumes it too.
+DEFAULT_METRICS_FLUSH_S = 30
 VARIANT_NAME = "AllTraffic"
 RUN_ID_TAG = "infercost:run-id"
 MANAGED_TAG = "infercost:managed"
@@ -122,7 +124,7 @@ class Timing(_Shape):
     align_to_minute: bool = True
     # After the measured run's last minute has closed, the endpoint lives this much longer so
     # that SageMaker can emit that minute's metrics; then it is deleted.
-    metrics_flush_seconds: int = Field(default=30, ge=0, le=MAX_RELEASE_DELAY_S)
+    metrics_flush_seconds: int = Field(default=DEFAULT_METRICS_FLUSH_S, ge=0, le=MAX_RELEASE_DELAY_S)
     # SageMaker cannot delete an endpoint that is still Creating; Teardown waits this long (within
     # its Lambda's 15 minutes) for it to settle, then leaves it to the scheduled janitor.
     teardown_settle_seconds: int = Field(default=600, ge=0, le=840)

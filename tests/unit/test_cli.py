@@ -228,7 +228,33 @@ def test_plan_prints_the_estimate_and_refuses_over_budget(capsys, tmp_path):
     )
     assert code == 2
     assert "The same benchmark, three ways" in out
+    assert "release wait" in out and "metrics wait" in out
+    assert "the metrics wait comes after the endpoint is deleted" in " ".join(out.split())
     assert "max_benchmark_cost_usd: the estimated benchmark cost" in err
+
+
+def test_plan_bills_the_endpoint_until_its_release_not_through_the_metrics_wait(capsys, tmp_path):
+    code, out, err = run(capsys, "plan", write(tmp_path, EXAMPLE_SPEC, "infercost.json"), "--format", "json")
+    assert code == 0, err
+    plan = json.loads(out)
+    assumed = plan["assumptions"]
+    c7g = plan["candidates"][0]
+    # 1100 serial requests and 1000 at each of 2/4/8/16 in flight, 85 ms each.
+    assert c7g["load_s"] == pytest.approx(1100 * 0.085 + 1000 * 0.085 * (1 / 2 + 1 / 4 + 1 / 8 + 1 / 16))
+    release = assumed["minute_close_s"] + 30  # the workflow's default metrics_flush_seconds
+    assert c7g["release_wait_s"] == release == 60
+    assert c7g["endpoint_seconds"] == pytest.approx(
+        assumed["cpu_endpoint_create_s"] + c7g["load_s"] + release + assumed["teardown_s"]
+    )
+    assert c7g["metrics_wait_s"] == pytest.approx(assumed["metrics_settle_s"])
+    # Before ReleaseEndpoint each of the 5 endpoints also lived through the 60 s metrics delay and
+    # the settle time instead of the release wait: 5 × (60 + 120 - 60) s = 10 minutes more.
+    kept = sum(
+        c["create_s"] + c["load_s"] + 60 + assumed["metrics_settle_s"] + assumed["teardown_s"]
+        for c in plan["candidates"]
+    )
+    assert kept - plan["endpoint_seconds"] == pytest.approx(5 * (60 + assumed["metrics_settle_s"] - release))
+    assert plan["endpoint_seconds"] == pytest.approx(3445.9375)  # 58 min (1 h 08 min before)
 
 
 def test_help_lists_the_commands(capsys):

@@ -500,3 +500,43 @@ def test_collect_metrics_stops_polling_when_the_lambda_budget_runs_out(aws: dict
     assert slept and sum(slept) <= 45.0
     (record,) = aws["store"].get_run_by_key(steps.run_key(state.run)).candidates
     assert record.parsed_result() is not None and record.parsed_result().source == "client"
+
+
+class RecordingSns:
+    """An SNS client that keeps what it is asked to publish."""
+
+    def __init__(self) -> None:
+        self.published: list[dict[str, Any]] = []
+
+    def publish(self, **message: Any) -> dict[str, str]:
+        self.published.append(message)
+        return {"MessageId": "m1"}
+
+
+@pytest.mark.parametrize("local_stack", [False, True])
+def test_notify_links_the_report_for_as_long_as_each_link_works(
+    aws: dict[str, Any], local_stack: bool
+) -> None:
+    from infercost.notify import report_s3_client
+
+    run = measured_run(aws, "arn:aws:states:us-east-1:123456789012:execution:sm:4", avg_ms=20)
+    key = "reports/densenet121/r.html"
+    aws["store"].update_run(steps.run_key(run), report_key=key)
+    sns = RecordingSns()
+
+    steps.notify(
+        steps.NotifyEvent(run=run, outcome="SUCCEEDED"),
+        store=aws["store"],
+        sns=sns,
+        secretsmanager=None,
+        report_s3=report_s3_client("us-east-1"),
+        settings=settings(simulated_note="simulated") if local_stack else settings(),
+    )
+
+    (message,) = sns.published
+    body = message["Message"]
+    console = f"https://us-east-1.console.aws.amazon.com/s3/object/{BUCKET}?region=us-east-1&prefix={key}"
+    command = f"infercost report {run.run_id} --table results --region us-east-1 --out report.html"
+    # The local stack's bucket and table are in no AWS account: only the download link is true there.
+    assert (console in body) is (command in body) is (not local_stack)
+    assert "valid for up to an hour" in body and "X-Amz-Expires=3600&" in body

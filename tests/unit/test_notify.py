@@ -19,6 +19,7 @@ from infercost.errors import InputError
 from infercost.models import Slo
 from infercost.notify import (
     MAX_PRESIGN_SECONDS,
+    ReportLinks,
     ascii_subject,
     build_slack_payload,
     build_sns_message,
@@ -27,6 +28,8 @@ from infercost.notify import (
     notify_run,
     post_slack,
     presign_report,
+    report_console_url,
+    report_links,
     report_s3_client,
     slack_webhook_from_secret,
 )
@@ -68,6 +71,16 @@ KINDS = {
     "no_candidate": no_candidate_run,
     "failed": failed_run,
 }
+
+CONSOLE = (
+    "https://eu-west-1.console.aws.amazon.com/s3/object/infercost-artifacts"
+    "?region=eu-west-1&prefix=reports/densenet121/r42.html"
+)
+COMMAND = "infercost report r42 --table infercost-results --region eu-west-1 --out report.html"
+DOWNLOAD = (
+    "https://infercost-artifacts.s3.eu-west-1.amazonaws.com/reports/densenet121/r42.html?X-Amz-Expires=3600"
+)
+LINKS = ReportLinks(console_url=CONSOLE, command=COMMAND, download_url=DOWNLOAD)
 
 
 # --- an independent check of Slack's Block Kit limits -----------------------------------------
@@ -126,14 +139,57 @@ def block_kit_problems(payload: dict) -> list[str]:
 def test_each_run_gets_its_kind_of_message(kind):
     report = KINDS[kind]()
     assert message_kind(report) == kind
-    message = build_sns_message(report, report_url="https://example-bucket.s3.amazonaws.com/r.html?sig=1")
+    message = build_sns_message(report, links=LINKS)
     assert message.kind == kind
     assert message.subject.isascii() and len(message.subject) < 100 and "\n" not in message.subject
     assert report.model in message.subject and report.model in message.body
-    assert message.body.endswith("https://example-bucket.s3.amazonaws.com/r.html?sig=1\n")
-    payload = build_slack_payload(report, report_url="https://example-bucket.s3.amazonaws.com/r.html?sig=1")
+    assert message.body.endswith(f"\n  {DOWNLOAD}\n")
+    payload = build_slack_payload(report, links=LINKS)
     assert block_kit_problems(payload) == []
     assert payload["text"] == message.subject
+
+
+# --- the way to the report, and how long it works ---------------------------------------------
+
+
+def test_the_message_says_how_long_each_way_to_the_report_works():
+    body = build_sns_message(success_run(), links=LINKS).body
+    assert body.endswith(
+        "\nReport:\n"
+        "  In the S3 console (sign in to the AWS account; this link does not expire):\n"
+        f"  {CONSOLE}\n"
+        f"  From a terminal: {COMMAND}\n"
+        "  Direct download (a pre-signed link, valid for up to an hour):\n"
+        f"  {DOWNLOAD}\n"
+    )
+    # The old wording promised a link without saying for how long; a week was never true.
+    assert "a pre-signed link that expires" not in body and "7 days" not in body
+
+
+def test_slack_explains_each_link_and_gives_the_command():
+    payload = build_slack_payload(success_run(), links=LINKS)
+    assert block_kit_problems(payload) == []
+    (section,) = [
+        block for block in payload["blocks"] if block.get("text", {}).get("text", "").startswith("*Report*")
+    ]
+    assert section["text"]["text"] == (
+        "*Report*\n"
+        "• S3 console: sign in to the AWS account; this link does not expire\n"
+        "• Download: a pre-signed link, valid for up to an hour\n"
+        f"• From a terminal: `{COMMAND}`"
+    )
+    (actions,) = [block for block in payload["blocks"] if block["type"] == "actions"]
+    assert [(button["text"]["text"], button["url"]) for button in actions["elements"]] == [
+        ("Open in the S3 console", CONSOLE),
+        ("Download (valid for up to an hour)", DOWNLOAD),
+    ]
+
+
+def test_without_links_no_report_is_mentioned():
+    assert "Report:" not in build_sns_message(failed_run()).body
+    payload = build_slack_payload(failed_run(), links=ReportLinks())
+    assert all(block["type"] != "actions" for block in payload["blocks"])
+    assert "*Report*" not in json.dumps(payload)
 
 
 def test_success_names_the_winner_and_its_cost():
@@ -194,7 +250,9 @@ def test_a_huge_run_stays_within_slack_and_sns_limits():
     report = report.model_copy(
         update={"failures": report.failures * 30, "regressions": regression_run().regressions * 40}
     )
-    payload = build_slack_payload(report, report_url="https://example.com/" + "q" * 2500)
+    payload = build_slack_payload(
+        report, links=LINKS.model_copy(update={"download_url": "https://example.com/" + "q" * 2500})
+    )
     assert block_kit_problems(payload) == []
     message = build_sns_message(report)
     assert len(message.subject) < 100
@@ -203,10 +261,17 @@ def test_a_huge_run_stays_within_slack_and_sns_limits():
 
 def test_slack_text_is_escaped_and_an_overlong_link_is_left_out():
     report = failed_run(error="bad <payload> & <!channel>")
-    payload = build_slack_payload(report, report_url="https://example.com/" + "q" * 3100)
+    overlong = "https://example.com/" + "q" * 3100
+    payload = build_slack_payload(report, links=ReportLinks(download_url=overlong))
     reason = payload["blocks"][1]["text"]["text"]
     assert "&lt;payload&gt; &amp; &lt;!channel&gt;" in reason and "<!channel>" not in reason
     assert all(block["type"] != "actions" for block in payload["blocks"])
+    # Cut, the link would lead nowhere: the console link and the command stay.
+    payload = build_slack_payload(report, links=LINKS.model_copy(update={"download_url": overlong}))
+    assert block_kit_problems(payload) == []
+    (actions,) = [block for block in payload["blocks"] if block["type"] == "actions"]
+    assert [button["url"] for button in actions["elements"]] == [CONSOLE]
+    assert "Download" not in json.dumps(payload) and COMMAND in json.dumps(payload)
 
 
 # --- SNS against moto -------------------------------------------------------------------------
@@ -241,13 +306,11 @@ def topic(aws):
 def test_sns_delivers_subject_body_and_attributes(topic, kind):
     sns, arn, delivered = topic
     report = KINDS[kind]()
-    result = notify_run(
-        report, sns_client=sns, topic_arn=arn, slack_webhook_url=None, report_url="https://r.example/x"
-    )
+    result = notify_run(report, sns_client=sns, topic_arn=arn, slack_webhook_url=None, links=LINKS)
     assert result.kind == kind and result.sns_message_id
     assert result.slack_delivered is False and result.slack_error is None
     (message,) = delivered()
-    expected = build_sns_message(report, report_url="https://r.example/x")
+    expected = build_sns_message(report, links=LINKS)
     assert message["MessageId"] == result.sns_message_id
     assert message["Subject"] == expected.subject and message["Message"] == expected.body
     assert message["MessageAttributes"]["kind"]["Value"] == kind
@@ -258,7 +321,7 @@ def test_notify_run_takes_a_stored_run_view_and_regressions(topic):
     sns, arn, delivered = topic
     view = report_data.run_view()
     result = notify_run(
-        view, sns_client=sns, topic_arn=arn, slack_webhook_url=None, report_url=None, regressions=[]
+        view, sns_client=sns, topic_arn=arn, slack_webhook_url=None, links=None, regressions=[]
     )
     assert result.kind == "success"
     assert "Regressions" not in delivered()[0]["Message"]
@@ -401,7 +464,7 @@ def test_a_failing_slack_never_fails_the_run(topic, webhook):
         sns_client=sns,
         topic_arn=arn,
         slack_webhook_url=hook.url,
-        report_url="https://r.example/x",
+        links=LINKS,
         sleep=no_sleep,
     )
     assert result.sns_message_id and len(delivered()) == 1
@@ -412,9 +475,7 @@ def test_a_failing_slack_never_fails_the_run(topic, webhook):
 def test_a_working_slack_is_reported_delivered(topic, webhook):
     sns, arn, _ = topic
     hook = webhook((200, 0))
-    result = notify_run(
-        success_run(), sns_client=sns, topic_arn=arn, slack_webhook_url=hook.url, report_url=None
-    )
+    result = notify_run(success_run(), sns_client=sns, topic_arn=arn, slack_webhook_url=hook.url, links=None)
     assert result.slack_delivered is True and result.slack_error is None
     assert block_kit_problems(hook.received[0]) == []
 
@@ -474,7 +535,44 @@ def test_the_report_link_is_sigv4_with_a_bounded_lifetime(aws):
     assert parts.hostname == "infercost-artifacts.s3.eu-west-1.amazonaws.com"
     assert parts.path == "/reports/r42.html"
     assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"] and query["X-Amz-Expires"] == ["259200"]
-    assert presign_report(s3, "infercost-artifacts", "reports/r42.html").count("X-Amz-Expires=604800") == 1
+    # By default an hour, which the signing role's session covers; not the SigV4 maximum of a week.
+    assert presign_report(s3, "infercost-artifacts", "reports/r42.html").count("X-Amz-Expires=3600&") == 1
+
+
+def test_report_links_of_a_deployed_stack(aws):
+    s3 = report_s3_client("eu-west-1")
+    links = report_links(
+        run_id="r42",
+        bucket="infercost-artifacts",
+        key="reports/densenet121/r42.html",
+        region="eu-west-1",
+        table="infercost-results",
+        s3_client=s3,
+    )
+    assert links.console_url == CONSOLE and links.command == COMMAND
+    query = parse_qs(urlsplit(links.download_url).query)
+    assert query["X-Amz-Expires"] == ["3600"]
+
+
+def test_the_local_stack_gets_only_the_download_link(aws):
+    links = report_links(
+        run_id="r42",
+        bucket="infercost-artifacts",
+        key="reports/densenet121/r42.html",
+        region="us-east-1",
+        table="infercost-results",
+        s3_client=report_s3_client("us-east-1"),
+        in_aws_account=False,
+    )
+    assert links.console_url is None and links.command is None and links.download_url
+
+
+def test_the_console_link_quotes_the_key_and_stays_in_the_standard_partition():
+    assert report_console_url("us-east-1", "b", "reports/my model/r 1.html") == (
+        "https://us-east-1.console.aws.amazon.com/s3/object/b?region=us-east-1&prefix=reports/my%20model/r%201.html"
+    )
+    assert report_console_url("cn-north-1", "b", "reports/r.html") is None
+    assert report_console_url("us-gov-west-1", "b", "reports/r.html") is None
 
 
 @pytest.mark.parametrize("seconds", [0, MAX_PRESIGN_SECONDS + 1])

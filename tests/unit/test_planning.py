@@ -7,6 +7,7 @@ import pytest
 from infercost.errors import InputError
 from infercost.models import EvaluationSpec
 from infercost.planning import PlanAssumptions, check_budget, expected_load_seconds, minutes, plan_run
+from infercost.workflow import DEFAULT_METRICS_FLUSH_S, MAX_RELEASE_DELAY_S
 
 from .price_table import TablePrices
 
@@ -39,7 +40,7 @@ def test_cost_is_endpoint_time_times_price_and_accelerated_instances_take_longer
     cpu, gpu = estimate.candidates
     assert gpu.create_s > cpu.create_s
     assert cpu.endpoint_seconds == pytest.approx(
-        assumptions.cpu_endpoint_create_s + cpu.load_s + cpu.metrics_s + assumptions.teardown_s
+        assumptions.cpu_endpoint_create_s + cpu.load_s + cpu.release_wait_s + assumptions.teardown_s
     )
     assert cpu.cost_usd == pytest.approx(0.119 * cpu.endpoint_seconds / 3600)
     assert estimate.cost_usd == pytest.approx(cpu.cost_usd + gpu.cost_usd)
@@ -67,11 +68,39 @@ def test_concurrency_one_is_sequential():
     )
 
 
-def test_teardown_before_metrics_saves_endpoint_time():
-    kept = plan_run(spec(), PRICES)
-    early = plan_run(spec(), PRICES, teardown_before_metrics=True)
-    assert early.endpoint_seconds < kept.endpoint_seconds
-    assert early.cost_usd < kept.cost_usd
+def test_the_endpoint_is_released_before_the_wait_for_cloudwatch():
+    assumptions = PlanAssumptions()
+    cpu, gpu = plan_run(spec(), PRICES, metrics_delay_s=60, assumptions=assumptions).candidates
+    # The last minute closes half a minute after the run on average, then the 30 s flush.
+    release = assumptions.minute_close_s + DEFAULT_METRICS_FLUSH_S
+    assert release == 60 and cpu.release_wait_s == gpu.release_wait_s == release
+    # 360 s create + 1100 requests × 0.105 s + 60 s release wait + 60 s DeleteEndpoint.
+    assert cpu.endpoint_seconds == pytest.approx(360 + 115.5 + 60 + 60)
+    assert gpu.endpoint_seconds == pytest.approx(540 + 115.5 + 60 + 60)
+    assert cpu.cost_usd == pytest.approx(0.119 * 595.5 / 3600)
+    # Kept through the metrics delay and the settle time, it would have lived 60 + 120 - 60 s longer.
+    kept = 360 + 115.5 + 60 + assumptions.metrics_settle_s + assumptions.teardown_s
+    assert kept - cpu.endpoint_seconds == pytest.approx(60 + assumptions.metrics_settle_s - release) == 120
+    # The metrics delay has passed by the release; the settle time follows, in the wall time only.
+    assert cpu.metrics_wait_s == pytest.approx(assumptions.metrics_settle_s)
+    assert cpu.wall_seconds == pytest.approx(360 + 115.5 + 60 + 120)
+
+
+def test_a_longer_metrics_delay_costs_wall_time_not_endpoint_time():
+    short = plan_run(spec(), PRICES, metrics_delay_s=60)
+    long = plan_run(spec(), PRICES, metrics_delay_s=300)
+    assert long.endpoint_seconds == pytest.approx(short.endpoint_seconds)
+    assert long.cost_usd == pytest.approx(short.cost_usd)
+    # 240 s more of the delay is left after the 60 s release wait.
+    assert long.candidates[0].metrics_wait_s - short.candidates[0].metrics_wait_s == pytest.approx(240)
+
+
+def test_the_release_wait_never_exceeds_the_workflows_bound():
+    assumptions = PlanAssumptions()
+    assert assumptions.release_wait_seconds(0) == 30
+    assert assumptions.release_wait_seconds(80) == MAX_RELEASE_DELAY_S == 90
+    cpu = plan_run(spec(), PRICES, metrics_flush_s=80).candidates[0]
+    assert cpu.endpoint_seconds == pytest.approx(360 + 115.5 + 90 + 60)
 
 
 def test_serverless_benchmark_is_priced_per_request():
