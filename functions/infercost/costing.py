@@ -1,4 +1,4 @@
-"""The cost formulas of DESIGN.md §1, as pure functions of prices and measurements."""
+"""The cost formulas of docs/method.md (section 4), as pure functions of prices and measurements."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Load generation: warm-up, the measured serial run, and the concurrency sweep (DESIGN.md §1).
+"""Load generation: warm-up, the measured serial run, and the concurrency sweep (docs/method.md, section 2).
 
 One `Transport` interface, two implementations: direct HTTP to a container URL (asyncio,
 keep-alive connections, one callback per response: the hot path does little Python) and the

@@ -1,4 +1,4 @@
-"""Server-side latency from CloudWatch for the exact window of the measured run (DESIGN.md §1).
+"""Server-side latency from CloudWatch for the exact window of the measured run (docs/method.md, section 2).
 
 Reads `ModelLatency` and `OverheadLatency` (µs, reported in ms), `Invocations`, the 4XX/5XX
 error counts from `AWS/SageMaker`, and instance utilization from `/aws/sagemaker/Endpoints`.

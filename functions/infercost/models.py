@@ -1,4 +1,4 @@
-"""The shapes infercost reads and writes (DESIGN.md §4): spec, candidates, SLO, results, recommendation.
+"""The shapes infercost reads and writes (docs/architecture.md): spec, candidates, SLO, results, recommendation.
 
 Field names here are an interface: the workflow, the CLI, the report and other tools rely on them.
 """
@@ -266,7 +266,7 @@ class PayloadSpec(_Strict):
 
 
 def default_candidates() -> list[Candidate]:
-    """Current families (DESIGN.md §1.6): Graviton and Intel CPUs, NVIDIA GPUs, Inferentia, serverless."""
+    """Current families (docs/method.md, section 6): Graviton and Intel CPUs, NVIDIA GPUs, Inferentia, serverless."""
     return [
         Candidate(instance_type="ml.c7g.large"),
         Candidate(instance_type="ml.c6i.large"),

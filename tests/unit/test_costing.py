@@ -1,4 +1,4 @@
-"""The cost formulas of DESIGN.md §1."""
+"""The cost formulas of docs/method.md, section 4."""
 
 from __future__ import annotations
 

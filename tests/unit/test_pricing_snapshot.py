@@ -99,7 +99,7 @@ def test_published_eu_west_1_rates_agree_with_the_derivation_method(raw: dict[st
 
 
 def test_the_design_worked_example_anchor_is_kept(raw: dict[str, Any]) -> None:
-    # DESIGN.md: ml.c5.large + ml.eia2.medium = $0.287/h in 2020, when ml.c5.large cost $0.119/h.
+    # docs/method.md, 4.1: ml.c5.large + ml.eia2.medium = $0.287/h in 2020, when ml.c5.large cost $0.119/h.
     eia = raw["regions"]["us-east-1"]["accelerators"]["ml.eia2.medium"]
     assert eia["source"] == "design-anchor"
     assert eia["usd_per_hour"] == pytest.approx(0.287 - 0.119)

@@ -1,6 +1,6 @@
 """A published-style benchmark table of 20 configurations, recomputed through the CLI.
 
-The expected answer is computed here independently, straight from the formula of DESIGN.md §1
+The expected answer is computed here independently, straight from the formula of docs/method.md (section 4.1)
 and the bundled price book, for SLOs from loose to impossible.
 """
 
