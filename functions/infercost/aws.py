@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from infercost.errors import InfercostError
 
 _lock = threading.Lock()
 _clients: dict[tuple[str, str | None, str | None], Any] = {}
+# botocore event handlers put on every client the handlers make: none on AWS; the local stack
+# records each function's calls with one (docs/deploy.md, "Calls against grants").
+_hooks: list[tuple[str, Callable[..., Any]]] = []
 
 # Throttling and transient errors are retried with backoff by botocore's standard mode.
 _RETRIES = {"mode": "standard", "max_attempts": 5}
@@ -72,6 +76,37 @@ def guard(client: Any) -> Any:
     return client
 
 
+def _hook_id(handler: Callable[..., Any]) -> str:
+    # A unique id makes registering the same handler twice a no-op; a bound method hashes
+    # alike each time it is looked up.
+    return f"infercost-hook-{hash(handler)}"
+
+
+def add_hook(event_name: str, handler: Callable[..., Any]) -> None:
+    """Register `handler` for botocore's `event_name` on every client of `client` and `watched`,
+    the cached ones included."""
+    with _lock:
+        _hooks.append((event_name, handler))
+        for found in _clients.values():
+            found.meta.events.register(event_name, handler, unique_id=_hook_id(handler))
+
+
+def remove_hook(event_name: str, handler: Callable[..., Any]) -> None:
+    """Undo `add_hook` on the cached clients (a client given to `watched` keeps the handler)."""
+    with _lock:
+        if (event_name, handler) in _hooks:
+            _hooks.remove((event_name, handler))
+        for found in _clients.values():
+            found.meta.events.unregister(event_name, unique_id=_hook_id(handler))
+
+
+def watched(client: Any) -> Any:
+    """Put the hooks of `add_hook` on a client made outside `client` (idempotent)."""
+    for event_name, handler in list(_hooks):
+        client.meta.events.register(event_name, handler, unique_id=_hook_id(handler))
+    return client
+
+
 def client(service: str, *, region: str | None = None) -> Any:
     """A boto3 client for `service` in `region` (default: the function's), with standard retries."""
     region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
@@ -85,7 +120,8 @@ def client(service: str, *, region: str | None = None) -> Any:
 
             # A session per client: the default session is not safe to share between threads.
             session = boto3.session.Session()
-            found = guard(session.client(service, region_name=region, config=Config(retries=_RETRIES)))
+            made = session.client(service, region_name=region, config=Config(retries=_RETRIES))
+            found = watched(guard(made))
             _clients[key] = found
         return found
 

@@ -9,6 +9,7 @@ sketch (`infercost.sketch`); errors are counted by kind and never dropped.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import math
 import os
 import pickle
@@ -23,6 +24,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from infercost import aws
 from infercost.errors import InfercostError, InputError
 from infercost.models import (
     RESULTS_SCHEMA,
@@ -702,7 +704,7 @@ class SageMakerTransport:
                 read_timeout=self.timeout_s,
                 tcp_keepalive=True,
             )
-            self._client = boto3.client("sagemaker-runtime", config=config)
+            self._client = aws.watched(boto3.client("sagemaker-runtime", config=config))
             self._pool_size = max(concurrency, 10)
         return self._client
 
@@ -774,7 +776,12 @@ class SageMakerTransport:
                 with lock:
                     record(elapsed_ms)
 
-        threads = [threading.Thread(target=worker, daemon=True) for _ in range(min(concurrency, requests))]
+        # Each thread runs in a copy of the caller's context, which says (locally) which function
+        # makes the calls (infercost.local.calls).
+        threads = [
+            threading.Thread(target=contextvars.copy_context().run, args=(worker,), daemon=True)
+            for _ in range(min(concurrency, requests))
+        ]
         started = time.perf_counter()
         for thread in threads:
             thread.start()

@@ -24,6 +24,7 @@ from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel
 
+from infercost import aws
 from infercost.charts import usd
 from infercost.errors import InputError
 from infercost.report import RegressionLike, ReportInput
@@ -528,7 +529,8 @@ def report_s3_client(region: str | None = None, *, endpoint_url: str | None = No
     # A custom endpoint (the local demo's moto server) is an IP address: path-style there.
     addressing = "path" if endpoint_url else "virtual"
     config = Config(signature_version="s3v4", s3={"addressing_style": addressing})
-    return boto3.client("s3", region_name=region, endpoint_url=endpoint_url, config=config)
+    # Watched like the handlers' other clients: the link's GET is allowed by this role's grants.
+    return aws.watched(boto3.client("s3", region_name=region, endpoint_url=endpoint_url, config=config))
 
 
 def presign_report(s3_client: Any, bucket: str, key: str, expires_s: int = DOWNLOAD_LINK_SECONDS) -> str:

@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from infercost.handlers import HANDLERS
+from infercost.handlers import HANDLERS, function_name
 from infercost.local import output
 from infercost.local.faults import STATE_FAULTS, InjectedFault
 from infercost.local.runtime import LocalRuntime, active
@@ -82,9 +82,11 @@ def invoke_handler(runtime: LocalRuntime, fn: Any, body: Any, response_headers: 
         invoked_function_arn=fn.function_arn,
         timeout_s=float(fn.timeout or 3),
     )
+    # What the CDK stack names the function: 'PrepareFunction', 'JanitorFunction'.
+    function = function_name(_STATE_OF_MODULE.get(module, module))
     proxy = output.install()
     try:
-        with proxy.capture() as captured:
+        with proxy.capture() as captured, runtime.calls.running(function):
             try:
                 _inject_fault(runtime, module, event)
                 handler = getattr(importlib.import_module(module_path), attribute)

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from infercost.aws import iam_action
+from infercost.local.calls import CallRecorder
 from infercost.local.faults import Faults
 from infercost.models import Candidate
 
@@ -32,6 +34,8 @@ class LocalRuntime:
     quotas: dict[str, int] = field(default_factory=dict)
     # DescribeEndpoint calls that still see 'Creating', so the workflow's poll loop runs.
     polls_until_ready: int = 1
+    # The AWS calls each function's handler makes (local/calls.py).
+    calls: CallRecorder = field(default_factory=CallRecorder)
     servers: dict[str, Any] = field(default_factory=dict)
     failing: dict[str, str] = field(default_factory=dict)
     polls: Counter[str] = field(default_factory=Counter)
@@ -78,10 +82,18 @@ class LocalRuntime:
                 self.answered_before_stop[endpoint_name] = int(server.invocations)
 
     def url_for(self, endpoint_name: str) -> str | None:
-        """The loadgen resolver: a live endpoint's local URL."""
+        """A live endpoint's local URL."""
         with self._lock:
             server = self.servers.get(endpoint_name)
         return server.url if server is not None else None
+
+    def resolve_endpoint(self, endpoint_name: str) -> str | None:
+        """The loadgen resolver: `url_for`, noting the InvokeEndpoint calls its HTTP transport
+        stands in for, which the function makes on AWS."""
+        url = self.url_for(endpoint_name)
+        if url is not None:
+            self.calls.note(iam_action("sagemaker", "InvokeEndpoint"))
+        return url
 
     def activity(self) -> dict[str, int]:
         """Requests answered so far by each endpoint's model server, live or stopped."""

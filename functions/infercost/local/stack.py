@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from infercost.handlers import HANDLERS, JANITOR, function_name, handler_path
 from infercost.local import output
+from infercost.local.calls import CallRecorder
 from infercost.local.faults import Faults
 from infercost.local.runtime import LocalRuntime, activate, deactivate
 from infercost.local.webhook import WebhookReceiver
@@ -140,6 +141,8 @@ class EmbeddedStack:
         }
         self.execution_role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{name}-sagemaker-execution"
         self.leaked_servers: list[str] = []
+        # Kept by the stack so that what was recorded can be read after it stops.
+        self._calls = CallRecorder()
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
         self._saved_env: dict[str, str] | None = None
@@ -186,13 +189,15 @@ class EmbeddedStack:
                 quotas=self.quotas,
                 polls_until_ready=self.polls_until_ready,
                 deleting_looks=self.deleting_looks,
+                calls=self._calls,
             )
+            self._calls.install()
             activate(self.runtime)
             if self.slack is not None:
                 self.slack_webhook_url = self.slack.start()
             from infercost import loadgen
 
-            loadgen.register_endpoint_resolver(self.runtime.url_for)
+            loadgen.register_endpoint_resolver(self.runtime.resolve_endpoint)
             self._provision()
         except BaseException:
             self.stop()
@@ -267,6 +272,7 @@ class EmbeddedStack:
             os.environ.update(self._saved_env)
             self._saved_env = None
         reset_settings()
+        self._calls.uninstall()
         aws.clear_clients()
         logging.getLogger("moto").setLevel(self._moto_log_level)
         logging.getLogger("werkzeug").setLevel(self._werkzeug_log_level)
@@ -603,6 +609,12 @@ class EmbeddedStack:
     def slack_messages(self) -> list[Any]:
         """What the local Slack stand-in received (empty without one)."""
         return self.slack.received() if self.slack is not None else []
+
+    def calls(self) -> dict[str, set[str]]:
+        """The IAM actions each function's handler has called so far, by CDK function name
+        ('PrepareFunction': {'s3:GetObject', ...}); calls outside every handler under
+        `local.calls.OUTSIDE`."""
+        return self._calls.calls()
 
     def leftovers(self) -> dict[str, list[str]]:
         """Endpoints, endpoint configs and models that still exist, and model servers still up."""

@@ -11,6 +11,7 @@ us-east-1, eu-central-1 and ap-south-1, whatever region is being priced.
 from __future__ import annotations
 
 import json
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,9 @@ RETRY_MODE = "standard"
 MAX_ATTEMPTS = 5  # in all, the first call included
 PAGE_SIZE = 100
 
-_cache: dict[tuple[str, str, str | None], dict[str, LivePrice]] = {}
+# Per process. The local stack, which runs every function in one process, splits it by function
+# while it records their calls (local/calls.py): on AWS one function's answer never spares another.
+_cache: MutableMapping[tuple[str, str, str | None], dict[str, LivePrice]] = {}
 
 
 class LivePriceError(Exception):
