@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/timeline.py [--max-concurrency 1,2,4,5,10]
 
-A model, not a measurement: `infercost.planning.plan_run` (the estimate `infercost plan SPEC`
+A model, not a measurement: `infercost.domain.planning.plan_run` (the estimate `infercost plan SPEC`
 prints and Prepare's budget guard checks) applied to ten candidates (CPU, GPU, Inferentia,
 serverless) with the method's load (100 warm-up + 1000 serial requests, sweep 2/4/8/16, p90 ≤
 80 ms), the stack's default waits (each endpoint deleted 30 s after the measured run's last
@@ -18,10 +18,10 @@ import json
 from typing import Any
 
 from _common import argument_parser, command_line, machine, publish, table
-from infercost.models import EvaluationSpec
-from infercost.planning import minutes, plan_run
-from infercost.pricing.book import PriceBook
-from infercost.workflow import DEFAULT_METRICS_FLUSH_S
+from infercost.data.pricing.book import PriceBook
+from infercost.domain.models import EvaluationSpec
+from infercost.domain.planning import minutes, plan_run
+from infercost.domain.workflow import DEFAULT_METRICS_FLUSH_S
 
 REGION = "us-east-1"
 SPEC: dict[str, Any] = {

@@ -28,7 +28,7 @@ _bootstrap_path()
 from aws_cdk import App, Validations  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
 
-from infercost.errors import InfercostError  # noqa: E402
+from infercost.domain.errors import InfercostError  # noqa: E402
 from infra.config import StackConfig, from_context  # noqa: E402
 from infra.infercost_stack import InfercostStack  # noqa: E402
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from infercost.errors import InputError
+from infercost.domain.errors import InputError
 from infra.config import StackConfig
 
 

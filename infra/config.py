@@ -14,8 +14,8 @@ from typing import Any
 from aws_cdk import aws_logs as logs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from infercost.errors import InputError, from_validation_error
-from infercost.models import Candidate, LoadPlan, Slo, TrafficProfile
+from infercost.domain.errors import InputError, from_validation_error
+from infercost.domain.models import Candidate, LoadPlan, Slo, TrafficProfile
 
 CONTEXT_PREFIX = "infercost:"
 

@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from infercost.models import Percentile, RankedCandidate, Recommendation
+from infercost.domain.models import Percentile, RankedCandidate, Recommendation
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

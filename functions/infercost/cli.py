@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from infercost.errors import InfercostError, InputError
+from infercost.domain.errors import InfercostError, InputError
 from infercost.local.faults import FAULT_POINTS
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from infercost.models import RankedCandidate, Recommendation
-    from infercost.pricing.book import PriceBook
-    from infercost.store import CandidateRecord, ResultsStore, RunRecord
+    from infercost.data.pricing.book import PriceBook
+    from infercost.data.store import CandidateRecord, ResultsStore, RunRecord
+    from infercost.domain.models import RankedCandidate, Recommendation
 
 EXIT_INVALID_INPUT = 2
 # infercost.local.demo.DEFAULT_CANDIDATES, not imported: the demo's modules load when it runs.
@@ -76,7 +76,7 @@ def _print_json(data: Any) -> None:
 
 
 def _price_book(region: str, prices: Path | None, live: bool) -> PriceBook:
-    from infercost.pricing.book import PriceBook
+    from infercost.data.pricing.book import PriceBook
 
     return PriceBook.load(region, overrides=prices, live=live)
 
@@ -126,9 +126,9 @@ def recommend(
     results carry max_rps_at_slo (a concurrency sweep) the cost at sustained throughput is
     ranked too. Prices come from the results file, then --prices, then the bundled snapshot.
     """
-    from infercost.models import ResultsFile, Slo, load_json_file, parse_model
-    from infercost.recommend import DEFAULT_REGION
-    from infercost.recommend import recommend as run_recommend
+    from infercost.domain.models import ResultsFile, Slo, load_json_file, parse_model
+    from infercost.domain.recommend import DEFAULT_REGION
+    from infercost.domain.recommend import recommend as run_recommend
 
     results = parse_model(ResultsFile, load_json_file(results_file))
     chosen_slo = Slo.parse(slo) if slo else None
@@ -247,7 +247,7 @@ def spec_validate(
     ] = "us-east-1",
 ) -> None:
     """Check a spec: every field, every candidate known and priced in the region. Exit 2 if not."""
-    from infercost.models import EvaluationSpec, load_json_file, parse_model
+    from infercost.domain.models import EvaluationSpec, load_json_file, parse_model
 
     spec = parse_model(EvaluationSpec, load_json_file(spec_file))
     book = _price_book(region, None, False)
@@ -266,7 +266,7 @@ def spec_validate(
     )
     for candidate in spec.candidates:
         if candidate.uses_elastic_inference:
-            from infercost.recommend import ELASTIC_INFERENCE_WARNING
+            from infercost.domain.recommend import ELASTIC_INFERENCE_WARNING
 
             console.print(
                 f"[yellow]warning[/]: {candidate.label}: {ELASTIC_INFERENCE_WARNING}", highlight=False
@@ -292,8 +292,8 @@ def plan(
     Inference Recommender's 45-minute Default job. Exit 2 when the estimate exceeds the spec's
     max_benchmark_cost_usd (the workflow would refuse the run).
     """
-    from infercost.models import EvaluationSpec, load_json_file, parse_model
-    from infercost.planning import check_budget, minutes, plan_run
+    from infercost.domain.models import EvaluationSpec, load_json_file, parse_model
+    from infercost.domain.planning import check_budget, minutes, plan_run
     from infercost.tables import Column, money, rich_table
 
     spec = parse_model(EvaluationSpec, load_json_file(spec_file))
@@ -372,7 +372,7 @@ StoreRegionOption = Annotated[str | None, typer.Option("--region", help="AWS reg
 def _open_store(
     table: str | None, stack: str | None, region: str | None, endpoint_url: str | None
 ) -> tuple[ResultsStore, str]:
-    from infercost.history import open_store
+    from infercost.data.history import open_store
 
     return open_store(table=table, stack=stack, region=region, endpoint_url=endpoint_url)
 
@@ -393,7 +393,7 @@ def history(
     endpoint_url: EndpointUrlOption = None,
 ) -> None:
     """A model's evaluations, newest first: status, recommendation, cost, benchmark cost."""
-    from infercost.history import model_history
+    from infercost.data.history import model_history
     from infercost.tables import Column, millis, money, rich_table
 
     store, table_name = _open_store(table, stack, region, endpoint_url)
@@ -445,7 +445,7 @@ def show(
     endpoint_url: EndpointUrlOption = None,
 ) -> None:
     """One run: its candidates (measured, failed, skipped) and its recommendation."""
-    from infercost.history import find_run
+    from infercost.data.history import find_run
     from infercost.tables import Column, millis, money, rich_table
 
     store, table_name = _open_store(table, stack, region, endpoint_url)
@@ -516,16 +516,16 @@ def report(
         raise InputError(f"cannot write {out}: no directory {out.parent}", field="--out")
 
     if target.endswith(".json") or Path(target).is_file():
-        from infercost.models import ResultsFile, Slo, load_json_file, parse_model
-        from infercost.recommend import DEFAULT_REGION
-        from infercost.recommend import recommend as run_recommend
+        from infercost.domain.models import ResultsFile, Slo, load_json_file, parse_model
+        from infercost.domain.recommend import DEFAULT_REGION
+        from infercost.domain.recommend import recommend as run_recommend
 
         results = parse_model(ResultsFile, load_json_file(Path(target)))
         book = _price_book(region or results.region or DEFAULT_REGION, prices, False)
         answer = run_recommend(results, book, slo=Slo.parse(slo) if slo else None)
         document = render_report(ReportInput.from_results(results, answer))
     else:
-        from infercost.history import find_run, run_regressions
+        from infercost.data.history import find_run, run_regressions
 
         store, table_name = _open_store(table, stack, region, endpoint_url)
         view = find_run(store, target, table_name=table_name)
@@ -582,9 +582,9 @@ def loadtest(
 
     Latency is client-side (it includes the network and the SDK); errors are counted by kind.
     """
-    from infercost.errors import InputError
+    from infercost.domain.errors import InputError
+    from infercost.domain.models import Candidate, LoadPlan, Slo, parse_model
     from infercost.loadgen import endpoint_transport, http_transport, results_document, run_load_test
-    from infercost.models import Candidate, LoadPlan, Slo, parse_model
 
     if (endpoint is None) == (url is None):
         raise InputError("give exactly one of --endpoint NAME or --url URL", field="--endpoint/--url")

@@ -19,11 +19,11 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
-from infercost import endpoints
-from infercost.endpoints import GOING_STATUS, SETTLING_STATUSES, ManagedResource
+from infercost.data import endpoints
+from infercost.data.endpoints import GOING_STATUS, SETTLING_STATUSES, ManagedResource
+from infercost.data.store import CandidateRecord, ResultsStore
+from infercost.domain.workflow import ObjectCreatedEvent, RunRef, TaskError, model_name_from_key
 from infercost.steps import run_key, run_ref_for, running_record
-from infercost.store import CandidateRecord, ResultsStore
-from infercost.workflow import ObjectCreatedEvent, RunRef, TaskError, model_name_from_key
 
 # A resource whose run is not (yet) visible in the run index is left alone this long: the index
 # is eventually consistent and a run may be a few seconds old.

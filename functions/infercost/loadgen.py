@@ -3,7 +3,7 @@
 One `Transport` interface, two implementations: direct HTTP to a container URL (asyncio,
 keep-alive connections, one callback per response: the hot path does little Python) and the
 SageMaker runtime `InvokeEndpoint` (boto3 in threads, retries off). Latencies go into a mergeable
-sketch (`infercost.sketch`); errors are counted by kind and never dropped.
+sketch (`infercost.domain.sketch`); errors are counted by kind and never dropped.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from infercost import aws
-from infercost.errors import InfercostError, InputError
-from infercost.models import (
+from infercost.data import clients as aws
+from infercost.domain.errors import InfercostError, InputError
+from infercost.domain.models import (
     RESULTS_SCHEMA,
     Candidate,
     CandidateResult,
@@ -35,7 +35,7 @@ from infercost.models import (
     ResultsFile,
     Slo,
 )
-from infercost.sketch import RELATIVE_ACCURACY, LatencySketch
+from infercost.domain.sketch import RELATIVE_ACCURACY, LatencySketch
 
 if TYPE_CHECKING:
     from multiprocessing.pool import Pool
@@ -81,7 +81,7 @@ class LevelResult(BaseModel):
     latency_ms: LatencyStats | None = Field(description="from successes only; None when none succeeded")
     rps: float = Field(ge=0, description="successful responses per second")
     duration_s: float = Field(ge=0)
-    sketch: str = Field(description="serialized mergeable latency sketch (infercost.sketch)")
+    sketch: str = Field(description="serialized mergeable latency sketch (infercost.domain.sketch)")
 
     @property
     def errors(self) -> int:

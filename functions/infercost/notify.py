@@ -24,13 +24,13 @@ from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel
 
-from infercost import aws
 from infercost.charts import usd
-from infercost.errors import InputError
+from infercost.data import clients as aws
+from infercost.domain.errors import InputError
 from infercost.report import RegressionLike, ReportInput
 
 if TYPE_CHECKING:
-    from infercost.store import RunView
+    from infercost.data.store import RunView
 
 logger = logging.getLogger(__name__)
 

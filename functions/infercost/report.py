@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from infercost import costing
 from infercost.charts import monthly_rows, render_charts, usd
-from infercost.models import (
+from infercost.domain import costing
+from infercost.domain.models import (
     Candidate,
     LatencyStats,
     MonthlyProjection,
@@ -34,7 +34,7 @@ from infercost.models import (
 from infercost.tables import Column, html_table, millis, money, ranking_columns
 
 if TYPE_CHECKING:
-    from infercost.store import Artifact, CandidateRecord, RunView
+    from infercost.data.store import Artifact, CandidateRecord, RunView
 
 Verdict = Literal["recommended", "none_meets_slo", "failed"]
 
@@ -48,7 +48,7 @@ _LOG_TAIL_CHARS = 6000
 
 
 class RegressionLike(Protocol):
-    """What the report needs of a regression (`infercost.regression.Regression` fits)."""
+    """What the report needs of a regression (`infercost.domain.regression.Regression` fits)."""
 
     @property
     def kind(self) -> str: ...

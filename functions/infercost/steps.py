@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from infercost import artifacts, endpoints
-from infercost.config import Settings
-from infercost.errors import InfercostError, InputError
-from infercost.models import (
+from infercost.data import artifacts, endpoints
+from infercost.data.settings import Settings
+from infercost.data.store import Artifact as StoreArtifact
+from infercost.data.store import CandidateRecord, ResultsStore, RunKey, RunRecord, RunView, iso_utc
+from infercost.domain.errors import InfercostError, InputError
+from infercost.domain.models import (
     RESULTS_SCHEMA,
     Candidate,
     CandidateFailure,
@@ -29,17 +31,8 @@ from infercost.models import (
     LoadPlan,
     ResultsFile,
 )
-from infercost.pricing.types import PriceLookup, PriceSource
-from infercost.store import Artifact as StoreArtifact
-from infercost.store import (
-    CandidateRecord,
-    ResultsStore,
-    RunKey,
-    RunRecord,
-    RunView,
-    iso_utc,
-)
-from infercost.workflow import (
+from infercost.domain.prices import PriceLookup, PriceSource
+from infercost.domain.workflow import (
     Artifact,
     Benchmark,
     CandidatePlan,
@@ -215,7 +208,7 @@ def _accept(
     store: ResultsStore,
     prices: Callable[[], PriceBookLike],
 ) -> Evaluation:
-    from infercost.planning import check_budget, plan_run
+    from infercost.domain.planning import check_budget, plan_run
 
     source = f"s3://{run.artifact.bucket}/{spec_key_for(run.artifact.key)}"
     merged = merge_spec(settings.defaults, spec_data) if isinstance(spec_data, Mapping) else spec_data
@@ -322,7 +315,7 @@ def _quota_headroom(servicequotas: Any, sagemaker: Any, candidates: list[Candida
     except (ClientError, BotoCoreError):
         # A region without Service Quotas for SageMaker must not block a run: SageMaker itself
         # refuses an endpoint beyond the quota, and that candidate then fails with the reason.
-        # A missing grant is not this case: it raises PermissionDenied (infercost.aws).
+        # A missing grant is not this case: it raises PermissionDenied (infercost.data.clients).
         return dict.fromkeys(types)
 
 
@@ -524,7 +517,7 @@ def collect_metrics(
     Polling ends at the spec's metrics deadline or when the Lambda's `time_budget_s` runs out,
     whichever comes first; what was read by then is recorded as partial.
     """
-    from infercost.metrics import collect_endpoint_metrics
+    from infercost.data.metrics import collect_endpoint_metrics
 
     load = state.load
     if load is None:
@@ -728,7 +721,7 @@ def teardown(
 
 
 def _benchmark_cost(plan: CandidatePlan, endpoint_seconds: float | None) -> float | None:
-    from infercost import costing
+    from infercost.domain import costing
 
     if endpoint_seconds is None or plan.price_per_hour_usd is None:
         return None
@@ -804,8 +797,8 @@ def results_of(view: RunView) -> ResultsFile:
 
 def recommend_run(run: RunRef, *, store: ResultsStore, prices: Callable[[], PriceLookup]) -> RecommendSummary:
     """Cost and rank what was measured, compare with the previous run, record both."""
-    from infercost.recommend import recommend
-    from infercost.regression import detect_regressions
+    from infercost.domain.recommend import recommend
+    from infercost.domain.regression import detect_regressions
 
     view = _view(store, run)
     spec = stored_spec(view)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, Literal, TypeVar
 
-from infercost.models import RankedCandidate, Recommendation
+from infercost.domain.models import RankedCandidate, Recommendation
 
 if TYPE_CHECKING:
     from rich.table import Table

@@ -1,6 +1,6 @@
 """The results table: runs, candidates, trigger guard (docs/architecture.md, "Results table").
 
-Its keys and index come from `infercost.store.table_definition()`, the same definition the
+Its keys and index come from `infercost.data.store.table_definition()`, the same definition the
 local demo creates, so the deployed table and the one the code is tested against cannot drift.
 """
 
@@ -13,7 +13,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from infercost.store import TTL_ATTRIBUTE, table_definition
+from infercost.data.store import TTL_ATTRIBUTE, table_definition
 
 _TYPES = {
     "S": dynamodb.AttributeType.STRING,

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from infercost.handler_calls import load_calls
+from infercost.data.handler_calls import load_calls
 from infercost.handlers import HANDLERS, JANITOR, function_name
 from tests.infra.cdk_support import Statement, identity_statements, logical_id, resources_of
 
@@ -74,7 +74,7 @@ def _iam_actions(service: str) -> frozenset[str]:
 
 
 def test_every_action_in_the_map_exists() -> None:
-    # The recorder names an API call's IAM action (infercost.aws.iam_action); one that is no IAM
+    # The recorder names an API call's IAM action (infercost.data.clients.iam_action); one that is no IAM
     # action (an operation IAM authorizes under another name) would be granted in vain.
     unknown = [
         f"{function}: {action}"

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from infercost.errors import InputError
+from infercost.domain.errors import InputError
 from infra.config import (
     LOG_RETENTION_DAYS,
     WORKFLOW_DEFAULTS,

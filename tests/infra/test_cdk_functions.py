@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from infercost.errors import InputError
+from infercost.domain.errors import InputError
 from infercost.handlers import HANDLERS, JANITOR
 from tests.infra.cdk_support import ROOT, TEST_CONTEXT, resources_of
 

@@ -114,8 +114,8 @@ def emf_records(printed: str) -> list[dict[str, Any]]:
 def handler_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Fresh settings and AWS clients, and handler modules imported anew (they read the
     environment at import), restored afterwards for the other tests."""
-    from infercost import aws
-    from infercost.config import reset_settings
+    from infercost.data import clients as aws
+    from infercost.data.settings import reset_settings
 
     saved = {name: module for name, module in sys.modules.items() if name.startswith("infercost.handlers")}
     for name in saved:
@@ -157,7 +157,7 @@ def test_every_custom_metric_alarm_watches_what_its_function_emits(
     import boto3
     from moto import mock_aws
 
-    from infercost.store import create_table
+    from infercost.data.store import create_table
 
     alarms = custom_metric_alarms(options_template)
     assert alarms, "the stack alarms on the janitor's EndpointsOverMaxAge"

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from infercost.errors import InputError
+from infercost.domain.errors import InputError
 from infra.packaging import (
     PLOTTING_LAYER,
     RUNTIME_LAYER,

@@ -172,7 +172,7 @@ def test_results_table_matches_the_documented_schema(template: dict[str, Any]) -
 
 
 def test_results_table_is_the_one_the_store_defines(template: dict[str, Any]) -> None:
-    from infercost.store import TTL_ATTRIBUTE, table_definition
+    from infercost.data.store import TTL_ATTRIBUTE, table_definition
 
     _, table = only(template, "AWS::DynamoDB::Table")
     properties = table["Properties"]

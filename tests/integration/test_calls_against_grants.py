@@ -20,13 +20,13 @@ from typing import Any
 
 import pytest
 
-from infercost.handler_calls import WRITE_ENV, dump_calls, load_calls
+from infercost.data.handler_calls import WRITE_ENV, dump_calls, load_calls
+from infercost.domain.workflow import RunRef, resource_tags
 from infercost.handlers import HANDLERS, JANITOR, function_name
 from infercost.local.calls import OUTSIDE
 from infercost.local.model_server import sample_payload
 from infercost.local.stack import EmbeddedStack
 from infercost.steps import running_record
-from infercost.workflow import RunRef, resource_tags
 from tests.integration.workflow_support import IMAGE, SWEEP_LOAD, describe, failed_events, run_of, spec
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::UserWarning")]

@@ -25,10 +25,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from infercost.cli import DEMO_DEFAULT_CANDIDATES, main
+from infercost.domain.models import Candidate
 from infercost.local.demo import DEMO_CANDIDATES, DemoOptions, DemoOutcome, run_demo
 from infercost.local.faults import FAULT_POINTS
 from infercost.local.stack import EmbeddedStack
-from infercost.models import Candidate
 from tests.integration.workflow_support import failed_events
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::UserWarning")]

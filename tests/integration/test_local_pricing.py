@@ -12,10 +12,11 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
+from infercost.data.pricing import live
+from infercost.data.pricing.book import PriceBook
+from infercost.data.pricing.snapshot import load_snapshot
+from infercost.domain.models import Candidate
 from infercost.local import pricing_api
-from infercost.models import Candidate
-from infercost.pricing import PriceBook, live
-from infercost.pricing.snapshot import load_snapshot
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from infercost.errors import InputError
+from infercost.domain.errors import InputError
 from infercost.local.faults import FAULT_POINTS, Faults, candidate_index
 from infercost.local.output import emf_metric_data
 from infercost.local.stack import EmbeddedStack

@@ -16,11 +16,16 @@ from typing import Any
 
 import pytest
 
+from infercost.domain.models import (
+    ENVIRONMENT_MAX_ITEM_BYTES,
+    ENVIRONMENT_MAX_TOTAL_BYTES,
+    EvaluationSpec,
+    LoadPlan,
+)
+from infercost.domain.workflow import MAX_ENDPOINT_POLLS
 from infercost.local.model_server import sample_payload
 from infercost.local.stack import EmbeddedStack
-from infercost.models import ENVIRONMENT_MAX_ITEM_BYTES, ENVIRONMENT_MAX_TOTAL_BYTES, EvaluationSpec, LoadPlan
 from infercost.steps import MAX_INLINE_PAYLOAD_BYTES
-from infercost.workflow import MAX_ENDPOINT_POLLS
 from tests.integration.workflow_support import IMAGE, assert_nothing_left, describe, run_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::UserWarning")]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from infercost.errors import UnknownNameError
-from infercost.models import Candidate
-from infercost.pricing.types import Price, ServerlessRates
+from infercost.domain.errors import UnknownNameError
+from infercost.domain.models import Candidate
+from infercost.domain.prices import Price, ServerlessRates
 
 
 @dataclass

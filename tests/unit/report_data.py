@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from infercost.models import Candidate, Recommendation, ResultsFile, Slo
-from infercost.recommend import recommend
-from infercost.regression import Regression, detect_regressions
-from infercost.store import Artifact, CandidateRecord, RunRecord, RunView
+from infercost.data.store import Artifact, CandidateRecord, RunRecord, RunView
+from infercost.domain.models import Candidate, Recommendation, ResultsFile, Slo
+from infercost.domain.recommend import recommend
+from infercost.domain.regression import Regression, detect_regressions
 
 from .price_table import TablePrices
 

@@ -15,11 +15,11 @@ import pytest
 from botocore.validate import ParamValidator
 from statelint.linter import Linter
 
+from infercost.domain.models import Candidate, EvaluationSpec
+from infercost.domain.workflow import Benchmark, RunRef, Timing, container_definition, plan_candidates
 from infercost.handlers import HANDLERS, JANITOR, function_name
 from infercost.local.stack import EmbeddedStack, substitute
 from infercost.local.stepfunctions import SERVICE_ERROR_NAMES
-from infercost.models import Candidate, EvaluationSpec
-from infercost.workflow import Benchmark, RunRef, Timing, container_definition, plan_candidates
 from tests.asl_rules import all_states
 
 STATEMACHINE = Path(__file__).resolve().parents[2] / "statemachine"

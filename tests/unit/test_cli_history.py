@@ -12,10 +12,10 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from infercost import cli
-from infercost.errors import InputError
-from infercost.history import find_run, model_history, resolve_table_name, run_regressions
-from infercost.regression import detect_regressions
-from infercost.store import ResultsStore, RunRecord, RunView, create_table
+from infercost.data.history import find_run, model_history, resolve_table_name, run_regressions
+from infercost.data.store import ResultsStore, RunRecord, RunView, create_table
+from infercost.domain.errors import InputError
+from infercost.domain.regression import detect_regressions
 
 from . import report_data
 from .test_report import Page

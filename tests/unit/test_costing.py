@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from infercost import costing
-from infercost.models import TrafficProfile
-from infercost.pricing.types import ServerlessRates
+from infercost.domain import costing
+from infercost.domain.models import TrafficProfile
+from infercost.domain.prices import ServerlessRates
 
 RATES = ServerlessRates(compute_usd_per_gb_second=0.00002, data_usd_per_gb=0.016, source="snapshot")
 

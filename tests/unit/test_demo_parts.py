@@ -12,7 +12,11 @@ import pytest
 from rich.console import Console
 
 from infercost.cli import DEMO_DEFAULT_CANDIDATES
-from infercost.errors import InputError
+from infercost.data.pricing.book import PriceBook
+from infercost.data.store import CandidateRecord, RunRecord, RunView
+from infercost.domain.errors import InputError
+from infercost.domain.models import Candidate, EvaluationSpec, ResultsFile, load_json_file
+from infercost.domain.recommend import recommend
 from infercost.local import demo
 from infercost.local.demo import (
     DEMO_CANDIDATES,
@@ -27,10 +31,6 @@ from infercost.local.demo import (
 )
 from infercost.local.demo_view import DemoView, print_explore, print_outcome
 from infercost.local.profiles import profile_for
-from infercost.models import Candidate, EvaluationSpec, ResultsFile, load_json_file
-from infercost.pricing.book import PriceBook
-from infercost.recommend import recommend
-from infercost.store import CandidateRecord, RunRecord, RunView
 
 SEED = Path(__file__).parent.parent / "fixtures" / "results" / "densenet_seed.json"
 NOTHING = {"endpoints": [], "endpoint_configs": [], "models": [], "model_servers": []}

@@ -20,7 +20,8 @@ import importlib, json, sys
 from infercost.handlers import HANDLERS, JANITOR
 for module in [*HANDLERS.values(), JANITOR]:
     importlib.import_module(f"infercost.handlers.{module}")
-from infercost import models, store, workflow
+from infercost.data import store
+from infercost.domain import models, workflow
 from infercost.handlers import _shared
 built = [
     cls.__name__
@@ -64,7 +65,7 @@ def test_handlers_import_no_heavy_library_and_build_no_validator(tmp_path: Path)
 
     heavy = {"matplotlib", "numpy", "moto", "rich", "typer", "requests", "ddsketch", "boto3"}
     assert heavy.isdisjoint(found["packages"]), sorted(heavy & set(found["packages"]))
-    assert "infercost.pricing.book" not in found["modules"]
+    assert "infercost.data.pricing.book" not in found["modules"]
     assert "infercost.report" not in found["modules"]
     assert found["built"] == []
     # X-Ray traces what the handlers call out with, and patches nothing else.
@@ -81,12 +82,3 @@ def test_only_notify_pays_for_tracing_http_client(tmp_path: Path, module: str, p
         "print(json.dumps(sorted(patcher._PATCHED_MODULES)))"
     )
     assert json.loads(run_in_lambda_env(tmp_path, probe)) == patched
-
-
-def test_the_pricing_package_hands_out_the_book_and_refuses_unknown_names() -> None:
-    import infercost.pricing as pricing
-    from infercost.pricing.book import PriceBook
-
-    assert pricing.PriceBook is PriceBook
-    with pytest.raises(AttributeError, match="PriceBok"):
-        _ = pricing.PriceBok

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from infercost.config import ConfigError, Settings, get_settings, reset_settings
+from infercost.data.settings import ConfigError, Settings, get_settings, reset_settings
 
 FULL = {
     "INFERCOST_TABLE_NAME": "results",

@@ -13,9 +13,9 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from infercost import endpoints
-from infercost.aws import PermissionDenied
-from infercost.workflow import resource_tags
+from infercost.data import endpoints
+from infercost.data.clients import PermissionDenied
+from infercost.domain.workflow import resource_tags
 
 ROLE = "arn:aws:iam::123456789012:role/sm"
 
@@ -283,7 +283,7 @@ def test_a_missing_grant_fails_with_the_action_named_and_is_never_skipped(aws: d
 
 
 def aws_guarded(service: str) -> Any:
-    from infercost import aws
+    from infercost.data import clients as aws
 
     return aws.guard(boto3.client(service, region_name="us-east-1"))
 

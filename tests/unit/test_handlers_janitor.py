@@ -13,11 +13,11 @@ import pytest
 from moto import mock_aws
 
 from infercost import janitor
-from infercost.endpoints import ManagedResource
-from infercost.models import Candidate
+from infercost.data.endpoints import ManagedResource
+from infercost.data.store import CandidateRecord, ResultsStore, RunRecord, create_table
+from infercost.domain.models import Candidate
+from infercost.domain.workflow import RunRef, resource_tags
 from infercost.steps import run_key
-from infercost.store import CandidateRecord, ResultsStore, RunRecord, create_table
-from infercost.workflow import RunRef, resource_tags
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 ROLE = "arn:aws:iam::123456789012:role/sm"

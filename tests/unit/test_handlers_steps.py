@@ -12,13 +12,14 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from infercost import artifacts, steps
-from infercost.config import Settings
-from infercost.errors import InputError
-from infercost.models import PayloadSpec
-from infercost.pricing import PriceBook
-from infercost.store import ResultsStore, create_table
-from infercost.workflow import TaskError, resource_tags, run_identity
+from infercost import steps
+from infercost.data import artifacts
+from infercost.data.pricing.book import PriceBook
+from infercost.data.settings import Settings
+from infercost.data.store import ResultsStore, create_table
+from infercost.domain.errors import InputError
+from infercost.domain.models import PayloadSpec
+from infercost.domain.workflow import TaskError, resource_tags, run_identity
 
 BUCKET = "artifacts"
 ROLE = "arn:aws:iam::123456789012:role/sm"

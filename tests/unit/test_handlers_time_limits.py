@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from infercost import steps
-from infercost.config import reset_settings
+from infercost.data.settings import reset_settings
+from infercost.domain.models import LoadPlan
 from infercost.local.lambda_invoke import LocalLambdaContext
-from infercost.models import LoadPlan
 
 # Steps that publish no metric make Powertools warn; not what these tests are about.
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")

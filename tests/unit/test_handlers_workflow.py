@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from infercost.config import RESOURCE_PREFIX_PATTERN
-from infercost.errors import InputError
-from infercost.models import Candidate, EvaluationSpec, LoadPlan
-from infercost.workflow import (
+from infercost.data.settings import RESOURCE_PREFIX_PATTERN
+from infercost.domain.errors import InputError
+from infercost.domain.models import Candidate, EvaluationSpec, LoadPlan
+from infercost.domain.workflow import (
     MAX_NAME_CHARS,
     MAX_RELEASE_DELAY_S,
     ObjectCreatedEvent,

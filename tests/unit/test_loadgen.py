@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from infercost.errors import InputError
+from infercost.domain.errors import InputError
+from infercost.domain.models import LoadPlan, Slo
 from infercost.loadgen import (
     FAIL_FAST_AFTER,
     HttpTransport,
@@ -35,7 +36,6 @@ from infercost.loadgen import (
 )
 from infercost.local.model_server import ModelServer, sample_payload
 from infercost.local.profiles import NOOP, SpeedProfile, fixed_delay
-from infercost.models import LoadPlan, Slo
 
 PAYLOAD = sample_payload()
 # Client-side overhead allowed on top of a server's declared delay on a shared 2-core machine.

@@ -12,6 +12,7 @@ from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
+from infercost.domain.models import LoadPlan
 from infercost.loadgen import (
     LoadTestError,
     SageMakerTransport,
@@ -19,7 +20,6 @@ from infercost.loadgen import (
     run_load_test,
     sagemaker_transport,
 )
-from infercost.models import LoadPlan
 
 PAYLOAD = b'{"instances": [[0.1, 0.2]]}'
 ENDPOINT = "infercost-run-01-c7g-large"

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from infercost.errors import InputError
+from infercost.domain.errors import InputError
+from infercost.domain.models import LatencyStats
+from infercost.domain.sketch import RELATIVE_ACCURACY, LatencySketch
 from infercost.loadgen import LevelResult, LoadTestResult, RawLevel, merge_level_results
-from infercost.models import LatencyStats
-from infercost.sketch import RELATIVE_ACCURACY, LatencySketch
 
 latencies = st.lists(
     st.floats(min_value=0.01, max_value=60_000, allow_nan=False, allow_infinity=False),

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
-from infercost import aws
+from infercost.data import clients as aws
 from infercost.loadgen import SageMakerTransport
 from infercost.local.calls import OUTSIDE, CallRecorder, PerFunction
 from infercost.notify import presign_report, report_s3_client

@@ -12,14 +12,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from infercost.local import cloudwatch as local_cloudwatch
-from infercost.metrics import (
+from infercost.data.metrics import (
     collect_endpoint_metrics,
     compare_client_server,
     metric_window,
     read_endpoint_metrics,
 )
-from infercost.models import LatencyStats
+from infercost.domain.models import LatencyStats
+from infercost.local import cloudwatch as local_cloudwatch
 
 ENDPOINT = "infercost-run1-01-c7g-large"
 DIMENSIONS = [

@@ -14,6 +14,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from infercost.data.metrics import metric_window, read_endpoint_metrics
+from infercost.domain.models import Candidate, LoadPlan, ServerlessConfig
 from infercost.loadgen import http_transport, run_load_test
 from infercost.local import cloudwatch as local_cloudwatch
 from infercost.local.model_server import (
@@ -26,8 +28,6 @@ from infercost.local.model_server import (
     sample_payload,
 )
 from infercost.local.profiles import NOOP, SIMULATED_NOTE, SpeedProfile, fixed_delay, profile_for
-from infercost.metrics import metric_window, read_endpoint_metrics
-from infercost.models import Candidate, LoadPlan, ServerlessConfig
 
 
 def call(

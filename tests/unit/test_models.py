@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from infercost.errors import InputError
-from infercost.models import (
+from infercost.domain.errors import InputError
+from infercost.domain.models import (
     Candidate,
     EvaluationSpec,
     LatencyStats,

@@ -15,8 +15,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from infercost.errors import InputError
-from infercost.models import Slo
+from infercost.domain.errors import InputError
+from infercost.domain.models import Slo
+from infercost.domain.recommend import recommend
 from infercost.notify import (
     MAX_PRESIGN_SECONDS,
     ReportLinks,
@@ -33,7 +34,6 @@ from infercost.notify import (
     report_s3_client,
     slack_webhook_from_secret,
 )
-from infercost.recommend import recommend
 from infercost.report import ReportInput
 
 from . import report_data

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from infercost.errors import InputError
-from infercost.models import EvaluationSpec
-from infercost.planning import PlanAssumptions, check_budget, expected_load_seconds, minutes, plan_run
-from infercost.workflow import DEFAULT_METRICS_FLUSH_S, MAX_RELEASE_DELAY_S
+from infercost.domain.errors import InputError
+from infercost.domain.models import EvaluationSpec
+from infercost.domain.planning import PlanAssumptions, check_budget, expected_load_seconds, minutes, plan_run
+from infercost.domain.workflow import DEFAULT_METRICS_FLUSH_S, MAX_RELEASE_DELAY_S
 
 from .price_table import TablePrices
 

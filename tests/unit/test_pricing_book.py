@@ -11,10 +11,12 @@ from botocore.stub import Stubber
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from infercost.errors import InputError, MissingPriceError, UnknownNameError
-from infercost.models import Candidate, ServerlessConfig
-from infercost.pricing import PriceBook, PriceLookup, live
-from infercost.pricing.snapshot import load_snapshot
+from infercost.data.pricing import live
+from infercost.data.pricing.book import PriceBook
+from infercost.data.pricing.snapshot import load_snapshot
+from infercost.domain.errors import InputError, MissingPriceError, UnknownNameError
+from infercost.domain.models import Candidate, ServerlessConfig
+from infercost.domain.prices import PriceLookup
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "pricing"
 

@@ -18,8 +18,9 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 
-from infercost.models import Candidate
-from infercost.pricing import PriceBook, PriceWarning, live
+from infercost.data.pricing import live
+from infercost.data.pricing.book import PriceBook, PriceWarning
+from infercost.domain.models import Candidate
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "pricing"
 

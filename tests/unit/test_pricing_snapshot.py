@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from infercost.pricing.snapshot import SnapshotError, load_snapshot, parse_snapshot
+from infercost.data.pricing.snapshot import SnapshotError, load_snapshot, parse_snapshot
 
 REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "ap-northeast-1")
 FAMILIES = ("c5", "m5", "c6i", "m6i", "c7g", "g4dn", "g5", "g6", "p3", "inf1", "inf2")
@@ -22,7 +22,7 @@ ACCELERATORS = {f"ml.eia{gen}.{size}" for gen in (1, 2) for size in ("medium", "
 
 @pytest.fixture(scope="module")
 def raw() -> dict[str, Any]:
-    text = resources.files("infercost.pricing").joinpath("snapshot.json").read_text()
+    text = resources.files("infercost.data.pricing").joinpath("snapshot.json").read_text()
     data: dict[str, Any] = json.loads(text)
     return data
 
@@ -107,7 +107,7 @@ def test_the_design_worked_example_anchor_is_kept(raw: dict[str, Any]) -> None:
 
 def test_importing_the_package_reads_no_snapshot_and_no_boto3() -> None:
     code = (
-        "import sys, infercost.pricing, infercost.pricing.snapshot as s;"
+        "import sys, infercost.data.pricing, infercost.data.pricing.snapshot as s;"
         "print(s.load_snapshot.cache_info().currsize, 'boto3' in sys.modules, 'botocore' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from infercost.cli import main
-from infercost.models import Candidate
-from infercost.pricing.book import PriceBook
+from infercost.data.pricing.book import PriceBook
+from infercost.domain.models import Candidate
 
 TABLE = Path(__file__).parent.parent / "fixtures" / "results" / "published_table_20.json"
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from infercost.errors import InputError, MissingPriceError, UnknownNameError
-from infercost.models import ResultsFile, Slo, TrafficProfile
-from infercost.recommend import ELASTIC_INFERENCE_WARNING, recommend
+from infercost.domain.errors import InputError, MissingPriceError, UnknownNameError
+from infercost.domain.models import ResultsFile, Slo, TrafficProfile
+from infercost.domain.recommend import ELASTIC_INFERENCE_WARNING, recommend
 
 from .price_table import TablePrices
 
@@ -301,7 +301,7 @@ def test_ranking_is_a_total_order_by_cost_then_latency(entries, slo):
 
 
 def test_a_candidate_that_never_met_the_slo_under_load_has_no_monthly_cost_and_the_answer_stores():
-    from infercost.store import to_item
+    from infercost.data.store import to_item
 
     answer = recommend(
         results(

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from infercost.errors import InputError
-from infercost.models import (
+from infercost.data.store import to_attribute
+from infercost.domain.errors import InputError
+from infercost.domain.models import (
     Candidate,
     CandidateFailure,
     LatencyStats,
@@ -18,8 +19,7 @@ from infercost.models import (
     Recommendation,
     Slo,
 )
-from infercost.regression import Regression, check_regressions, detect_regressions
-from infercost.store import to_attribute
+from infercost.domain.regression import Regression, check_regressions, detect_regressions
 
 SLO = Slo(percentile="p90", max_latency_ms=80)
 POOL = ["ml.c7g.large", "ml.c6i.large", "ml.m6i.large", "ml.g5.xlarge", "ml.inf2.xlarge"]

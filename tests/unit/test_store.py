@@ -14,17 +14,7 @@ from botocore.awsrequest import AWSResponse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from infercost.errors import InputError
-from infercost.models import (
-    Candidate,
-    CandidateResult,
-    LatencyStats,
-    RankedCandidate,
-    Recommendation,
-    ServerlessConfig,
-    Slo,
-)
-from infercost.store import (
+from infercost.data.store import (
     BY_RUN_INDEX,
     CANDIDATE_STATUS_RANK,
     OPEN_RUNS_INDEX,
@@ -46,6 +36,16 @@ from infercost.store import (
     table_definition,
     to_attribute,
     to_item,
+)
+from infercost.domain.errors import InputError
+from infercost.domain.models import (
+    Candidate,
+    CandidateResult,
+    LatencyStats,
+    RankedCandidate,
+    Recommendation,
+    ServerlessConfig,
+    Slo,
 )
 
 TABLE = "infercost-results-test"
@@ -594,7 +594,7 @@ def test_update_run_sets_fields_and_never_the_status(store: ResultsStore) -> Non
 
 
 def test_regressions_may_be_passed_as_models(store: ResultsStore) -> None:
-    from infercost.regression import Regression
+    from infercost.domain.regression import Regression
 
     record = run("r1")
     store.create_run(record)
@@ -829,9 +829,9 @@ def test_the_guard_item_stops_a_redelivered_event(client: Any, table: str) -> No
 
 
 def test_a_stored_recommendation_feeds_regression_detection(store: ResultsStore) -> None:
-    from infercost.models import ResultsFile
-    from infercost.recommend import recommend
-    from infercost.regression import detect_regressions
+    from infercost.domain.models import ResultsFile
+    from infercost.domain.recommend import recommend
+    from infercost.domain.regression import detect_regressions
     from tests.unit.price_table import TablePrices
 
     prices = TablePrices(hourly={"ml.c5.large": 0.119, "ml.eia2.medium": 0.168, "ml.g5.xlarge": 1.408})

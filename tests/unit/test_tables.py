@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from infercost.models import ResultsFile, Slo
-from infercost.recommend import recommend
+from infercost.domain.models import ResultsFile, Slo
+from infercost.domain.recommend import recommend
 from infercost.tables import Column, cells, html_table, markdown_table, money, ranking_columns, rich_table
 
 

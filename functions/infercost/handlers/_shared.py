@@ -9,10 +9,10 @@ from typing import Any, TypeVar
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from pydantic import BaseModel
 
-from infercost import aws
-from infercost.config import get_settings
-from infercost.models import parse_model
-from infercost.store import ResultsStore
+from infercost.data import clients as aws
+from infercost.data.settings import get_settings
+from infercost.data.store import ResultsStore
+from infercost.domain.models import parse_model
 
 # docs/architecture.md, "Operational metrics". The stack names the service after its resource
 # prefix (the `service` dimension its alarms watch) and sets the namespace; these apply where
@@ -59,7 +59,7 @@ def results_store() -> ResultsStore:
 
 def price_book() -> Any:
     """Prices for the function's region: overrides, then the Price List API, then the snapshot."""
-    from infercost.pricing import PriceBook
+    from infercost.data.pricing.book import PriceBook
 
     settings = get_settings()
     # The Price List API answers in us-east-1 whatever region is priced.

@@ -15,8 +15,9 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from infercost import aws, janitor
-from infercost.config import get_settings
+from infercost import janitor
+from infercost.data import clients as aws
+from infercost.data.settings import get_settings
 from infercost.handlers._shared import parse_event, powertools, results_store
 
 logger, tracer, metrics = powertools()

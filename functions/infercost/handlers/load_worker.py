@@ -6,8 +6,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from infercost import aws, steps
-from infercost.config import get_settings
+from infercost import steps
+from infercost.data import clients as aws
+from infercost.data.settings import get_settings
 from infercost.handlers._shared import parse_event, powertools
 
 logger, tracer, metrics = powertools()

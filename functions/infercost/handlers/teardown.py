@@ -7,7 +7,8 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from infercost import aws, steps
+from infercost import steps
+from infercost.data import clients as aws
 from infercost.handlers._shared import parse_event, powertools, results_store
 
 logger, tracer, metrics = powertools()

@@ -2,7 +2,7 @@
 
 moto checks no IAM, so a call that its function's role does not allow works locally and fails
 on AWS. The recorder puts a botocore `provide-client-params` hook on every client the handlers
-make (`infercost.aws.add_hook`); botocore emits that event for API calls and pre-signed URLs
+make (`infercost.data.clients.add_hook`); botocore emits that event for API calls and pre-signed URLs
 alike. Each call is noted as `(function, IAM action)` for the function whose handler is
 running: the Lambda Invoke extension sets it for the handler's context (`running`).
 
@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from infercost import aws
+from infercost.data import clients as aws
 
 # Where calls made outside every handler's context go.
 OUTSIDE = "(outside any function)"
@@ -75,15 +75,15 @@ class CallRecorder:
         self._price_cache: MutableMapping[Any, Any] | None = None
 
     def install(self) -> None:
-        """Record the calls of the clients `infercost.aws` makes or watches; split the price cache."""
-        from infercost.pricing import live
+        """Record the calls of the clients `infercost.data.clients` makes or watches; split the price cache."""
+        from infercost.data.pricing import live
 
         aws.add_hook(_EVENT, self._on_call)
         if self._price_cache is None:
             self._price_cache, live._cache = live._cache, PerFunction()
 
     def uninstall(self) -> None:
-        from infercost.pricing import live
+        from infercost.data.pricing import live
 
         aws.remove_hook(_EVENT, self._on_call)
         if self._price_cache is not None:

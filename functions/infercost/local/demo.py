@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from infercost.errors import InfercostError, InputError
+from infercost.domain.errors import InfercostError, InputError
+from infercost.domain.models import Candidate, EvaluationSpec, LoadPlan, Recommendation
 from infercost.local.faults import Faults
-from infercost.models import Candidate, EvaluationSpec, LoadPlan, Recommendation
 
 if TYPE_CHECKING:
+    from infercost.data.store import RunView
     from infercost.local.stack import EmbeddedStack
-    from infercost.store import RunView
 
 DEMO_MODEL = "tiny-mlp"
 DEMO_IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.3-cpu-py311"
@@ -136,8 +136,8 @@ def model_artifact(model: str) -> bytes:
 def planned_requests(load: LoadPlan) -> int:
     """Requests a candidate's load test sends at most: warm-up, measured run, each sweep level
     (and each sweep worker's own warm-up when the sweep fans out)."""
+    from infercost.domain.workflow import load_workers
     from infercost.loadgen import sweep_share
-    from infercost.workflow import load_workers
 
     workers = load_workers(load)
     sweep = sum(step.requests for index in range(workers) for step in sweep_share(load, workers, index))
@@ -430,7 +430,7 @@ class DemoSession:
         stack.upload_model(key, spec=spec_data, artifact=model_artifact(options.model))
         execution_arn = _started_execution(stack, before)
 
-        from infercost.workflow import run_identity
+        from infercost.domain.workflow import run_identity
 
         run_id = run_identity(execution_arn)
         tracker = ProgressTracker(
@@ -676,7 +676,7 @@ def _candidate_json(candidate: Candidate) -> dict[str, Any]:
 
 def _count_items(stack: EmbeddedStack, run_id: str, execution_arn: str, model: str) -> dict[str, Any]:
     """Items this run wrote (run, candidates, trigger guard, model registry), counted by a scan."""
-    from infercost.store import MODELS_PK, from_item, model_pk
+    from infercost.data.store import MODELS_PK, from_item, model_pk
 
     kinds: dict[str, int] = {}
     total = 0

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from infercost.errors import InputError
+from infercost.domain.errors import InputError
 
 # point -> what it does (shown by `infercost demo --help` and in errors)
 FAULT_POINTS: dict[str, str] = {

@@ -28,7 +28,7 @@ from moto.core.base_backend import BackendDict, BaseBackend
 from moto.core.exceptions import JsonRESTError
 from moto.core.responses import BaseResponse
 
-from infercost.pricing.snapshot import SECTIONS, Snapshot, load_snapshot
+from infercost.data.pricing.snapshot import SECTIONS, Snapshot, load_snapshot
 
 SERVICE = "pricing"
 URL_PATTERN = (SERVICE, re.compile(r"https?://(api\.)?pricing\.(.+)\.amazonaws\.com"))

@@ -11,7 +11,7 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from infercost.models import Candidate
+from infercost.domain.models import Candidate
 
 SIMULATED_NOTE = "local run: hardware speed is simulated by declared profiles, not measured"
 

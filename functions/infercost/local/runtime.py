@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from infercost.aws import iam_action
+from infercost.data.clients import iam_action
+from infercost.domain.models import Candidate
 from infercost.local.calls import CallRecorder
 from infercost.local.faults import Faults
-from infercost.models import Candidate
 
 ClientFactory = Callable[[str], Any]
 # Model servers publish their CloudWatch metrics this often, so CollectMetrics finds them at once.

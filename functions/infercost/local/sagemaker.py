@@ -27,11 +27,11 @@ from typing import Any
 
 from moto.sagemaker.exceptions import ResourceInUseException, SagemakerClientError, ValidationError
 
+from infercost.domain.workflow import candidate_from_variant
 from infercost.local.faults import candidate_index
 from infercost.local.runtime import LocalRuntime, active
-from infercost.workflow import candidate_from_variant
 
-# The statuses SageMaker refuses DeleteEndpoint in (infercost.endpoints.SETTLING_STATUSES).
+# The statuses SageMaker refuses DeleteEndpoint in (infercost.data.endpoints.SETTLING_STATUSES).
 SETTLING = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack"})
 STUCK_REASON = (
     "The endpoint did not become healthy within the time allowed (injected fault 'stuck-creating')."

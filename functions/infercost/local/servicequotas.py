@@ -11,7 +11,7 @@ import hashlib
 import json
 from typing import Any
 
-from infercost.endpoints import endpoint_quota_name
+from infercost.data.endpoints import endpoint_quota_name
 from infercost.local.runtime import active
 
 _installed = False

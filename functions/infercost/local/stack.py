@@ -23,13 +23,13 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any, Literal
 
+from infercost.domain.workflow import run_identity
 from infercost.handlers import HANDLERS, JANITOR, function_name, handler_path
 from infercost.local import output
 from infercost.local.calls import CallRecorder
 from infercost.local.faults import Faults
 from infercost.local.runtime import LocalRuntime, activate, deactivate
 from infercost.local.webhook import WebhookReceiver
-from infercost.workflow import run_identity
 
 ACCOUNT_ID = "123456789012"
 STATEMACHINE_DIR_ENV = "INFERCOST_STATEMACHINE_DIR"
@@ -234,8 +234,8 @@ class EmbeddedStack:
 
     def stop(self) -> None:
         """Stop executions, model servers and moto; restore the environment."""
-        from infercost import aws
-        from infercost.config import reset_settings
+        from infercost.data import clients as aws
+        from infercost.data.settings import reset_settings
 
         if self.slack is not None:
             self.slack.stop()
@@ -303,7 +303,7 @@ class EmbeddedStack:
 
     @property
     def store(self) -> Any:
-        from infercost.store import ResultsStore
+        from infercost.data.store import ResultsStore
 
         return ResultsStore(self.client("dynamodb"), self.table_name)
 
@@ -331,8 +331,8 @@ class EmbeddedStack:
         return env
 
     def _set_function_env(self) -> None:
-        from infercost import aws
-        from infercost.config import reset_settings
+        from infercost.data import clients as aws
+        from infercost.data.settings import reset_settings
 
         # Handlers run in this process, so the functions' environment is the process's.
         os.environ.update(self.function_env())
@@ -373,7 +373,7 @@ class EmbeddedStack:
         return arn
 
     def _provision(self) -> None:
-        from infercost.store import create_table
+        from infercost.data.store import create_table
 
         lambda_role = self._role(f"{self.name}-functions", "lambda.amazonaws.com")
         sfn_role = self._role(f"{self.name}-state-machine", "states.amazonaws.com")

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from infercost import costing
-from infercost.errors import InputError, MissingPriceError
-from infercost.models import (
+from infercost.domain import costing
+from infercost.domain.errors import InputError, MissingPriceError
+from infercost.domain.models import (
     CandidateResult,
     MonthlyProjection,
     RankedCandidate,
@@ -19,7 +19,7 @@ from infercost.models import (
     Slo,
     TrafficProfile,
 )
-from infercost.pricing.types import Price, PriceLookup
+from infercost.domain.prices import Price, PriceLookup
 
 T = TypeVar("T")
 DEFAULT_REGION = "us-east-1"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from infercost.models import Candidate, MonthlyProjection, TrafficProfile
-from infercost.pricing.types import ServerlessRates
+from infercost.domain.models import Candidate, MonthlyProjection, TrafficProfile
+from infercost.domain.prices import ServerlessRates
 
 SECONDS_PER_HOUR = 3600
 HOURS_PER_MONTH = 730

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from infercost.errors import InputError
-from infercost.models import ACCELERATOR_TYPE_PATTERN, INSTANCE_TYPE_PATTERN, load_json_file
+from infercost.domain.errors import InputError
+from infercost.domain.models import ACCELERATOR_TYPE_PATTERN, INSTANCE_TYPE_PATTERN, load_json_file
 
 _SECTION_KEYS = ("discount_percent", "instances", "accelerators", "serverless", "note")
 _SERVERLESS_KEYS = ("compute_usd_per_gb_second", "data_usd_per_gb")

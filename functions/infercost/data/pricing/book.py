@@ -10,11 +10,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from infercost.errors import InputError, MissingPriceError, UnknownNameError
-from infercost.models import Candidate
-from infercost.pricing.overrides import Overrides, RegionOverrides, load_overrides
-from infercost.pricing.snapshot import Kind, Snapshot, SnapshotPrice, load_snapshot
-from infercost.pricing.types import Price, PriceSource, ServerlessRates
+from infercost.data.pricing.overrides import Overrides, RegionOverrides, load_overrides
+from infercost.data.pricing.snapshot import Kind, Snapshot, SnapshotPrice, load_snapshot
+from infercost.domain.errors import InputError, MissingPriceError, UnknownNameError
+from infercost.domain.models import Candidate
+from infercost.domain.prices import Price, PriceSource, ServerlessRates
 
 RowKind = Literal["instance", "accelerator", "serverless"]
 _KIND_WORDS: dict[Kind, str] = {"instance": "instance type", "accelerator": "accelerator"}
@@ -262,7 +262,7 @@ class PriceBook:
         raise UnknownNameError(f"unknown {_KIND_WORDS[kind]} {name!r} in {self.region}", hint=hint)
 
     def _live_price(self, kind: Kind, name: str) -> Any:
-        from infercost.pricing import live
+        from infercost.data.pricing import live
 
         if self._live_failed:
             return None
@@ -282,7 +282,7 @@ class PriceBook:
         return table.get(name)
 
     def _live_table(self) -> dict[str, Any]:
-        from infercost.pricing import live
+        from infercost.data.pricing import live
 
         try:
             self._live_all = live.hosting_prices(self._pricing_client(), self.region)
@@ -297,7 +297,7 @@ class PriceBook:
 
     def _pricing_client(self) -> Any:
         if self._client is None:
-            from infercost.pricing.live import pricing_client
+            from infercost.data.pricing.live import pricing_client
 
             self._client = pricing_client()
         return self._client

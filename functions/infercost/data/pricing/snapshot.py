@@ -71,7 +71,7 @@ class Snapshot:
 @functools.cache
 def load_snapshot() -> Snapshot:
     """Read and parse the bundled snapshot.json once per process."""
-    text = resources.files("infercost.pricing").joinpath("snapshot.json").read_text(encoding="utf-8")
+    text = resources.files("infercost.data.pricing").joinpath("snapshot.json").read_text(encoding="utf-8")
     return parse_snapshot(json.loads(text))
 
 

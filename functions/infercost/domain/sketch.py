@@ -16,8 +16,8 @@ from typing import Any
 
 from ddsketch import DDSketch
 
-from infercost.errors import InputError
-from infercost.models import LatencyStats
+from infercost.domain.errors import InputError
+from infercost.domain.models import LatencyStats
 
 RELATIVE_ACCURACY = 0.01
 _FORMAT = "dds1"

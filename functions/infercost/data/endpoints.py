@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
-from infercost.workflow import MANAGED_TAG, RUN_ID_TAG
+from infercost.domain.workflow import MANAGED_TAG, RUN_ID_TAG
 
 ResourceKind = Literal["endpoint", "endpoint-config", "model"]
 # Statuses in which an endpoint holds (and bills) instances.

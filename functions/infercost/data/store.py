@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from infercost.errors import InfercostError, InputError, from_validation_error
-from infercost.models import Candidate, CandidateResult, Recommendation, Slo
+from infercost.domain.errors import InfercostError, InputError, from_validation_error
+from infercost.domain.models import Candidate, CandidateResult, Recommendation, Slo
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient

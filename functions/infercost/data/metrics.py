@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from infercost.models import PERCENTILES, LatencyStats
+from infercost.domain.models import PERCENTILES, LatencyStats
 
 NAMESPACE = "AWS/SageMaker"
 UTILIZATION_NAMESPACE = "/aws/sagemaker/Endpoints"

@@ -12,11 +12,11 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from infercost.errors import InputError
+from infercost.domain.errors import InputError
 
 if TYPE_CHECKING:
-    from infercost.regression import Regression
-    from infercost.store import ResultsStore, RunRecord, RunView
+    from infercost.data.store import ResultsStore, RunRecord, RunView
+    from infercost.domain.regression import Regression
 
 TABLE_ENV = "INFERCOST_TABLE_NAME"
 TABLE_OUTPUT = "ResultsTableName"
@@ -89,7 +89,7 @@ def open_store(
     """A ResultsStore on the configured table (the deployed stack's, or the local demo's), and its name."""
     import boto3
 
-    from infercost.store import ResultsStore, create_client
+    from infercost.data.store import ResultsStore, create_client
 
     options: dict[str, Any] = {"region_name": region}
     if endpoint_url:
@@ -150,6 +150,6 @@ def run_regressions(store: ResultsStore, run: RunRecord) -> list[dict[str, Any]]
     previous = previous_run.parsed_recommendation() if previous_run else None
     if previous is None:
         return []
-    from infercost.regression import detect_regressions
+    from infercost.domain.regression import detect_regressions
 
     return detect_regressions(current, previous)

@@ -15,8 +15,8 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
-from infercost.errors import InputError
-from infercost.models import Candidate, EvaluationSpec, LoadPlan, PayloadSpec, Slo
+from infercost.domain.errors import InputError
+from infercost.domain.models import Candidate, EvaluationSpec, LoadPlan, PayloadSpec, Slo
 
 SPEC_FILE_NAME = "infercost.json"
 # Step Functions' history holds 25,000 events per execution and a candidate's execution spends
@@ -295,7 +295,7 @@ def parse_spec(data: Any, *, source: str) -> EvaluationSpec:
             field=SPEC_FILE_NAME,
             hint='e.g. {"model": {...}, "payload": {...}}',
         )
-    from infercost.models import parse_model
+    from infercost.domain.models import parse_model
 
     try:
         return parse_model(EvaluationSpec, data)
@@ -305,7 +305,7 @@ def parse_spec(data: Any, *, source: str) -> EvaluationSpec:
 
 def merge_timing(stack_defaults: Mapping[str, Any] | None, overrides: Mapping[str, Any] | None) -> Timing:
     """Built-in timing < stack defaults (`INFERCOST_DEFAULTS.workflow`) < the input's `workflow`."""
-    from infercost.models import parse_model
+    from infercost.domain.models import parse_model
 
     merged = deep_merge(dict(stack_defaults or {}), dict(overrides or {}))
     merged.pop("endpoint_max_polls", None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from infercost.models import Candidate
+from infercost.domain.models import Candidate
 
 PriceSource = Literal["results", "override", "live", "snapshot"]
 

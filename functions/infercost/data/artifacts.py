@@ -7,9 +7,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from infercost.errors import InputError
-from infercost.models import PayloadSpec, parse_json_text
-from infercost.workflow import SPEC_FILE_NAME
+from infercost.domain.errors import InputError
+from infercost.domain.models import PayloadSpec, parse_json_text
+from infercost.domain.workflow import SPEC_FILE_NAME
 
 # A spec is a few KB; anything far larger is not a spec.
 MAX_SPEC_BYTES = 256 * 1024

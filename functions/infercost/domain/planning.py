@@ -14,11 +14,11 @@ from dataclasses import asdict, dataclass
 
 from pydantic import BaseModel
 
-from infercost import costing
-from infercost.errors import InputError
-from infercost.models import Candidate, EvaluationSpec, LoadPlan, Slo
-from infercost.pricing.types import PriceLookup
-from infercost.workflow import DEFAULT_METRICS_FLUSH_S, MAX_RELEASE_DELAY_S
+from infercost.domain import costing
+from infercost.domain.errors import InputError
+from infercost.domain.models import Candidate, EvaluationSpec, LoadPlan, Slo
+from infercost.domain.prices import PriceLookup
+from infercost.domain.workflow import DEFAULT_METRICS_FLUSH_S, MAX_RELEASE_DELAY_S
 
 ACCELERATED_FAMILIES = ("g4dn", "g5", "g6", "g6e", "p2", "p3", "p4d", "p5", "inf1", "inf2", "trn1")
 INFERENCE_RECOMMENDER_DEFAULT_S = 45 * 60

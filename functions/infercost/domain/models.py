@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from infercost.errors import InputError, from_validation_error
+from infercost.domain.errors import InputError, from_validation_error
 
 Percentile = Literal["p50", "p90", "p95", "p99", "max"]
 PERCENTILES: tuple[Percentile, ...] = ("p50", "p90", "p95", "p99", "max")

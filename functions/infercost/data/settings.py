@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from infercost.errors import InfercostError
+from infercost.domain.errors import InfercostError
 
 # Names are '<prefix>-<run id>-<nn>-<slug>' and at most 63 characters; a short prefix leaves the
 # slug room to stay readable.

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from infercost.errors import InputError
+from infercost.domain.errors import InputError
 
 CALLS_FILE = Path(__file__).with_name("handler_calls.json")
 WRITE_ENV = "INFERCOST_WRITE_CALLS"

@@ -21,8 +21,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from infercost.errors import InputError
-from infercost.models import Candidate, CandidateFailure, RankedCandidate, Recommendation, Slo
+from infercost.domain.errors import InputError
+from infercost.domain.models import Candidate, CandidateFailure, RankedCandidate, Recommendation, Slo
 
 DEFAULT_THRESHOLD = 0.10
 

@@ -1,0 +1,1 @@
+"""Prices of SageMaker hosting: user overrides, then the live Price List API, then a snapshot."""
