@@ -22,8 +22,9 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from infercost.data.pricing.book import PriceBook
-    from infercost.data.store import CandidateRecord, ResultsStore, RunRecord
+    from infercost.data.store import ResultsStore
     from infercost.domain.models import RankedCandidate, Recommendation
+    from infercost.domain.records import CandidateRecord, RunRecord
 
 EXIT_INVALID_INPUT = 2
 # infercost.local.demo.DEFAULT_CANDIDATES, not imported: the demo's modules load when it runs.

@@ -21,7 +21,8 @@ from pydantic import BaseModel, ConfigDict
 
 from infercost.data import endpoints
 from infercost.data.endpoints import GOING_STATUS, SETTLING_STATUSES, ManagedResource
-from infercost.data.store import CandidateRecord, ResultsStore
+from infercost.data.store import ResultsStore
+from infercost.domain.records import CandidateRecord
 from infercost.domain.workflow import ObjectCreatedEvent, RunRef, TaskError, model_name_from_key
 from infercost.steps import run_key, run_ref_for, running_record
 

@@ -30,7 +30,7 @@ from infercost.domain.errors import InputError
 from infercost.report import RegressionLike, ReportInput
 
 if TYPE_CHECKING:
-    from infercost.data.store import RunView
+    from infercost.domain.records import RunView
 
 logger = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ from infercost.domain.models import (
 from infercost.tables import Column, html_table, millis, money, ranking_columns
 
 if TYPE_CHECKING:
-    from infercost.data.store import Artifact, CandidateRecord, RunView
+    from infercost.domain.records import Artifact, CandidateRecord, RunView
 
 Verdict = Literal["recommended", "none_meets_slo", "failed"]
 

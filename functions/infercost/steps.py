@@ -18,8 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from infercost.data import artifacts, endpoints
 from infercost.data.settings import Settings
-from infercost.data.store import Artifact as StoreArtifact
-from infercost.data.store import CandidateRecord, ResultsStore, RunKey, RunRecord, RunView, iso_utc
+from infercost.data.store import ResultsStore
 from infercost.domain.errors import InfercostError, InputError
 from infercost.domain.models import (
     RESULTS_SCHEMA,
@@ -32,6 +31,8 @@ from infercost.domain.models import (
     ResultsFile,
 )
 from infercost.domain.prices import PriceLookup, PriceSource
+from infercost.domain.records import Artifact as StoreArtifact
+from infercost.domain.records import CandidateRecord, RunKey, RunRecord, RunView, iso_utc
 from infercost.domain.workflow import (
     Artifact,
     Benchmark,

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from infercost.data.store import Artifact, CandidateRecord, RunRecord, RunView
 from infercost.domain.models import Candidate, Recommendation, ResultsFile, Slo
 from infercost.domain.recommend import recommend
+from infercost.domain.records import Artifact, CandidateRecord, RunRecord, RunView
 from infercost.domain.regression import Regression, detect_regressions
 
 from .price_table import TablePrices

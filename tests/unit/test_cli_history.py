@@ -13,8 +13,9 @@ from moto.server import ThreadedMotoServer
 
 from infercost import cli
 from infercost.data.history import find_run, model_history, resolve_table_name, run_regressions
-from infercost.data.store import ResultsStore, RunRecord, RunView, create_table
+from infercost.data.store import ResultsStore, create_table
 from infercost.domain.errors import InputError
+from infercost.domain.records import RunRecord, RunView
 from infercost.domain.regression import detect_regressions
 
 from . import report_data

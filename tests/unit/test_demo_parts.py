@@ -13,10 +13,10 @@ from rich.console import Console
 
 from infercost.cli import DEMO_DEFAULT_CANDIDATES
 from infercost.data.pricing.book import PriceBook
-from infercost.data.store import CandidateRecord, RunRecord, RunView
 from infercost.domain.errors import InputError
 from infercost.domain.models import Candidate, EvaluationSpec, ResultsFile, load_json_file
 from infercost.domain.recommend import recommend
+from infercost.domain.records import CandidateRecord, RunRecord, RunView
 from infercost.local import demo
 from infercost.local.demo import (
     DEMO_CANDIDATES,

@@ -14,8 +14,9 @@ from moto import mock_aws
 
 from infercost import janitor
 from infercost.data.endpoints import ManagedResource
-from infercost.data.store import CandidateRecord, ResultsStore, RunRecord, create_table
+from infercost.data.store import ResultsStore, create_table
 from infercost.domain.models import Candidate
+from infercost.domain.records import CandidateRecord, RunRecord
 from infercost.domain.workflow import RunRef, resource_tags
 from infercost.steps import run_key
 

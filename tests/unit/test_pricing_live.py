@@ -18,6 +18,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 
+from infercost.data.clients import RETRIES, PermissionDenied
 from infercost.data.pricing import live
 from infercost.data.pricing.book import PriceBook, PriceWarning
 from infercost.domain.models import Candidate
@@ -120,19 +121,33 @@ def test_an_api_failure_falls_back_to_the_snapshot_with_a_warning_naming_it(clie
     with Stubber(client) as stub:
         stub.add_client_error(
             "get_products",
-            service_error_code="AccessDeniedException",
-            service_message="User is not authorized to perform: pricing:GetProducts",
+            service_error_code="InvalidParameterException",
+            service_message="the filter is not supported",
             http_status_code=400,
         )
         book = PriceBook.load("us-east-1", live=True, pricing_client=client)
-        with pytest.warns(PriceWarning, match="AccessDeniedException"):
+        with pytest.warns(PriceWarning, match="InvalidParameterException"):
             price = book.candidate_price(Candidate(instance_type="ml.c5.large"))
         # After one failure the book stops asking: no response is queued for a second call.
         assert book.instance_price("ml.m5.large").source == "snapshot"
     assert (price.usd_per_hour, price.source) == (0.102, "snapshot")
     assert len(book.warnings) == 1
-    assert "pricing:GetProducts" in book.warnings[0]
+    assert "GetProducts failed" in book.warnings[0]
     assert book.snapshot_as_of in book.warnings[0]
+
+
+def test_a_missing_grant_is_not_mistaken_for_an_unavailable_api(client: Any) -> None:
+    # The snapshot would hide a role without pricing:GetProducts forever: the action is named.
+    with Stubber(client) as stub:
+        stub.add_client_error(
+            "get_products",
+            service_error_code="AccessDeniedException",
+            service_message="User is not authorized to perform: pricing:GetProducts",
+            http_status_code=400,
+        )
+        book = PriceBook.load("us-east-1", live=True, pricing_client=client)
+        with pytest.raises(PermissionDenied, match="pricing:GetProducts"):
+            book.candidate_price(Candidate(instance_type="ml.c5.large"))
 
 
 def test_a_malformed_price_list_entry_is_a_failure_too(client: Any) -> None:
@@ -234,14 +249,14 @@ def test_throttling_that_never_stops_ends_in_the_snapshot(
 ) -> None:
     clock = _NoSleep()
     monkeypatch.setattr(botocore.endpoint, "time", clock)
-    transport = ThrottlingThenAnswer(live.MAX_ATTEMPTS, fixture("get_products_ml_g5_xlarge.json"))
+    transport = ThrottlingThenAnswer(RETRIES["total_max_attempts"], fixture("get_products_ml_g5_xlarge.json"))
     client.meta.events.register("before-send.pricing.GetProducts", transport)
     book = PriceBook.load("us-east-1", live=True, pricing_client=client)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         price = book.instance_price("ml.g5.xlarge")
     assert price.source == "snapshot"
-    assert transport.calls == live.MAX_ATTEMPTS
+    assert transport.calls == RETRIES["total_max_attempts"]
     assert any("ThrottlingException" in str(w.message) for w in caught)
 
 
@@ -331,4 +346,4 @@ def test_a_connection_failure_is_retried_then_falls_back(
     with pytest.warns(PriceWarning, match="Could not connect to the endpoint URL"):
         rows = book.rows("inf2")
     assert {row.origin for row in rows} == {"snapshot"}
-    assert len(calls) == live.MAX_ATTEMPTS
+    assert len(calls) == RETRIES["total_max_attempts"]

@@ -14,25 +14,15 @@ from botocore.awsrequest import AWSResponse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from infercost.data.clients import new_client
 from infercost.data.store import (
     BY_RUN_INDEX,
-    CANDIDATE_STATUS_RANK,
     OPEN_RUNS_INDEX,
     TTL_ATTRIBUTE,
-    Artifact,
-    CandidateRecord,
     ResultsStore,
-    RunKey,
-    RunRecord,
-    StoreError,
-    candidate_sk,
-    create_client,
     create_table,
     from_attribute,
     from_item,
-    guard_key,
-    iso_utc,
-    run_sk,
     table_definition,
     to_attribute,
     to_item,
@@ -47,6 +37,18 @@ from infercost.domain.models import (
     ServerlessConfig,
     Slo,
 )
+from infercost.domain.records import (
+    CANDIDATE_STATUS_RANK,
+    Artifact,
+    CandidateRecord,
+    RunKey,
+    RunRecord,
+    StoreError,
+    candidate_sk,
+    guard_key,
+    iso_utc,
+    run_sk,
+)
 
 TABLE = "infercost-results-test"
 MODEL = "densenet121"
@@ -60,7 +62,7 @@ def aws() -> Iterator[Any]:
     from moto import mock_aws
 
     with mock_aws():
-        yield create_client(region_name="us-east-1")
+        yield new_client("dynamodb", region="us-east-1")
 
 
 _tables = itertools.count()

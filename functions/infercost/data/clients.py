@@ -23,8 +23,9 @@ _clients: dict[tuple[str, str | None, str | None], Any] = {}
 # records each function's calls with one (docs/deploy.md, "Calls against grants").
 _hooks: list[tuple[str, Callable[..., Any]]] = []
 
-# Throttling and transient errors are retried with backoff by botocore's standard mode.
-_RETRIES = {"mode": "standard", "max_attempts": 5}
+# Throttling and transient errors are retried with backoff by botocore's standard mode: every
+# client infercost makes retries this way (5 attempts in all, the first call included).
+RETRIES = {"mode": "standard", "total_max_attempts": 5}
 
 ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
 # The IAM service prefix where it differs from the API's signing name.
@@ -107,21 +108,29 @@ def watched(client: Any) -> Any:
     return client
 
 
+def new_client(service: str, *, region: str | None = None, endpoint_url: str | None = None) -> Any:
+    """A new boto3 client with infercost's retries that names the IAM action of an AccessDenied
+    (the CLI's, with its --region and --endpoint-url; `client` caches these for the handlers)."""
+    import boto3
+    from botocore.config import Config
+
+    # A session per client: the default session is not safe to share between threads.
+    session = boto3.session.Session()
+    made = session.client(
+        service, region_name=region, endpoint_url=endpoint_url, config=Config(retries=RETRIES)
+    )
+    return watched(guard(made))
+
+
 def client(service: str, *, region: str | None = None) -> Any:
-    """A boto3 client for `service` in `region` (default: the function's), with standard retries."""
+    """The function's cached client for `service` in `region` (default: the function's)."""
     region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     endpoint_url = os.environ.get("AWS_ENDPOINT_URL")
     key = (service, region, endpoint_url)
     with _lock:
         found = _clients.get(key)
         if found is None:
-            import boto3
-            from botocore.config import Config
-
-            # A session per client: the default session is not safe to share between threads.
-            session = boto3.session.Session()
-            made = session.client(service, region_name=region, config=Config(retries=_RETRIES))
-            found = watched(guard(made))
+            found = new_client(service, region=region)
             _clients[key] = found
         return found
 

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 from infercost.domain.errors import InputError
 
 if TYPE_CHECKING:
-    from infercost.data.store import ResultsStore, RunRecord, RunView
+    from infercost.data.store import ResultsStore
+    from infercost.domain.records import RunRecord, RunView
     from infercost.domain.regression import Regression
 
 TABLE_ENV = "INFERCOST_TABLE_NAME"
@@ -87,16 +88,15 @@ def open_store(
     environ: Mapping[str, str] | None = None,
 ) -> tuple[ResultsStore, str]:
     """A ResultsStore on the configured table (the deployed stack's, or the local demo's), and its name."""
-    import boto3
+    from infercost.data.clients import new_client
+    from infercost.data.store import ResultsStore
 
-    from infercost.data.store import ResultsStore, create_client
+    def make(service: str) -> Any:
+        return new_client(service, region=region, endpoint_url=endpoint_url or None)
 
-    options: dict[str, Any] = {"region_name": region}
-    if endpoint_url:
-        options["endpoint_url"] = endpoint_url
-    cloudformation = boto3.client("cloudformation", **options) if stack and not table else None
+    cloudformation = make("cloudformation") if stack and not table else None
     name = resolve_table_name(table=table, stack=stack, cloudformation=cloudformation, environ=environ)
-    return ResultsStore(create_client(**options), name), name
+    return ResultsStore(make("dynamodb"), name), name
 
 
 def known_run_ids(store: ResultsStore) -> list[str]:

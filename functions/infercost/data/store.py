@@ -14,9 +14,8 @@ each run's candidates sort directly after it.
 
 Writes are conditional so that a retried or late Lambda never duplicates an item nor replaces a
 newer state with an older one. The store takes a low-level boto3 DynamoDB client; create it with
-`create_client()` or with `botocore.config.Config(retries={"mode": "standard"})` yourself, so
-that throttling (`ProvisionedThroughputExceededException`, `ThrottlingException`) is retried
-with backoff. A failed condition is an answer, not an error: it is never retried and the write
+`infercost.data.clients` (standard retries), so that throttling
+(`ProvisionedThroughputExceededException`, `ThrottlingException`) is retried with backoff. A failed condition is an answer, not an error: it is never retried and the write
 methods return False.
 """
 
@@ -24,14 +23,27 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 
-from infercost.domain.errors import InfercostError, InputError, from_validation_error
-from infercost.domain.models import Candidate, CandidateResult, Recommendation, Slo
+from infercost.domain.errors import InputError, from_validation_error
+from infercost.domain.models import Recommendation, Slo
+from infercost.domain.records import (
+    CANDIDATE_STATUS_RANK,
+    TERMINAL_RUN_STATUSES,
+    CandidateRecord,
+    RunKey,
+    RunRecord,
+    RunStatus,
+    RunView,
+    StoreError,
+    candidate_sk,
+    iso_utc,
+    model_pk,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -46,264 +58,10 @@ OPEN_RUN_ATTRIBUTE = "open_run"
 TTL_ATTRIBUTE = "expires_at"
 MODELS_PK = "MODELS"
 
-RunStatus = Literal["RUNNING", "SUCCEEDED", "FAILED"]
-CandidateRecordStatus = Literal["PENDING", "RUNNING", "COMPLETED", "FAILED", "SKIPPED"]
-
-TERMINAL_RUN_STATUSES: tuple[RunStatus, ...] = ("SUCCEEDED", "FAILED")
-TERMINAL_CANDIDATE_STATUSES: tuple[CandidateRecordStatus, ...] = ("COMPLETED", "FAILED", "SKIPPED")
-# A candidate only moves forward: PENDING < RUNNING < any terminal status.
-CANDIDATE_STATUS_RANK: dict[CandidateRecordStatus, int] = {
-    "PENDING": 0,
-    "RUNNING": 1,
-    "COMPLETED": 2,
-    "FAILED": 2,
-    "SKIPPED": 2,
-}
-
-# Keys and ids end up inside sort keys separated by '#', so they may not contain one.
-_KEY_PART = r"^[^#\s]+$"
 # DynamoDB numbers: 38 significant digits, magnitude between 1e-130 and 1e126.
 _MAX_DIGITS = 38
 _MIN_EXPONENT = -130
 _MAX_EXPONENT = 125
-# The tail of a container log is for a person to read in a report; a bounded tail keeps the
-# candidate item far below DynamoDB's 400 KB item limit.
-LOG_TAIL_MAX_LINES = 100
-LOG_TAIL_MAX_LINE_CHARS = 1000
-
-
-class StoreError(InfercostError):
-    """A value the results table cannot hold, or a stored item that no longer parses."""
-
-
-def iso_utc(moment: datetime | None = None) -> str:
-    """The table's timestamp format: ISO-8601 UTC with milliseconds, '2024-05-01T12:00:00.123Z'."""
-    moment = datetime.now(UTC) if moment is None else moment
-    if moment.tzinfo is None:
-        raise InputError("timestamp has no time zone", hint="give a UTC time, e.g. ending in Z")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def _normalize_timestamp(value: Any) -> Any:
-    """Accept a datetime or an ISO-8601 string with a zone; store it as `iso_utc` text."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError("needs a time zone (UTC), e.g. 2024-05-01T12:00:00.000Z")
-        return iso_utc(value)
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            raise ValueError(
-                f"must be ISO-8601 UTC such as 2024-05-01T12:00:00.000Z, got {value!r}"
-            ) from None
-        if parsed.tzinfo is None:
-            raise ValueError(f"needs a time zone (UTC), e.g. 2024-05-01T12:00:00.000Z, got {value!r}")
-        return iso_utc(parsed)
-    return value
-
-
-class _Record(BaseModel):
-    # Frozen like the other models; unknown attributes (written by a newer version) are ignored.
-    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
-
-
-class RunKey(_Record):
-    """What identifies a run item: its model and its start time and id (the sort key)."""
-
-    model: str = Field(min_length=1, max_length=256, pattern=_KEY_PART)
-    started_at: str
-    run_id: str = Field(min_length=1, max_length=128, pattern=_KEY_PART)
-
-    _started = field_validator("started_at", mode="before")(_normalize_timestamp)
-
-    @property
-    def pk(self) -> str:
-        return model_pk(self.model)
-
-    @property
-    def sk(self) -> str:
-        return run_sk(self.started_at, self.run_id)
-
-    @property
-    def key(self) -> RunKey:
-        """Just the key (a RunRecord's key without its other fields)."""
-        return RunKey(model=self.model, started_at=self.started_at, run_id=self.run_id)
-
-
-class Artifact(_Record):
-    """The model artifact a run evaluates (the S3 object that triggered it)."""
-
-    bucket: str = Field(min_length=1)
-    key: str = Field(min_length=1)
-    version_id: str | None = None
-    etag: str | None = None
-
-
-class RunRecord(RunKey):
-    """One evaluation of one model artifact. Fields left None are not stored."""
-
-    status: RunStatus = "RUNNING"
-    artifact: Artifact | None = None
-    execution_arn: str | None = None
-    region: str | None = None
-    spec: dict[str, Any] | None = None
-    slo: Slo | None = None
-    finished_at: str | None = None
-    timings: dict[str, float] | None = None
-    endpoint_seconds: float | None = None
-    benchmark_cost_usd: float | None = None
-    recommendation: dict[str, Any] | None = None
-    report_key: str | None = None
-    regressions: list[dict[str, Any]] | None = None
-    error: str | None = None
-
-    _finished = field_validator("finished_at", mode="before")(_normalize_timestamp)
-
-    @field_validator("recommendation", mode="before")
-    @classmethod
-    def _recommendation_json(cls, value: Any) -> Any:
-        return value.model_dump() if isinstance(value, Recommendation) else value
-
-    @field_validator("regressions", mode="before")
-    @classmethod
-    def _regressions_json(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            return [item.model_dump() if isinstance(item, BaseModel) else item for item in value]
-        return value
-
-    def parsed_recommendation(self) -> Recommendation | None:
-        """The stored recommendation as the model the recommender produced (None when absent)."""
-        if self.recommendation is None:
-            return None
-        try:
-            return Recommendation.model_validate(self.recommendation)
-        except ValidationError as error:
-            problem = from_validation_error(error, prefix="recommendation").one_line()
-            raise StoreError(
-                f"the stored recommendation of run {self.run_id} does not parse: {problem}"
-            ) from None
-
-
-class CandidateRecord(_Record):
-    """One candidate of a run: its configuration, where it is in its life, and what it measured.
-
-    A write sets the fields that are not None and keeps the stored value of the others, so each
-    step of the workflow writes only what it knows.
-    """
-
-    run_id: str = Field(min_length=1, max_length=128, pattern=_KEY_PART)
-    index: int = Field(ge=0, le=99, description="0-based position in the spec")
-    candidate: Candidate
-    status: CandidateRecordStatus = "PENDING"
-    endpoint_name: str | None = None
-    error: str | None = None
-    failure_reason: str | None = None
-    log_tail: list[str] | None = None
-    result: dict[str, Any] | None = None
-    client_latency_ms: dict[str, Any] | None = None
-    server_latency_ms: dict[str, Any] | None = None
-    sweep: list[dict[str, Any]] | None = None
-    endpoint_created_at: str | None = None
-    endpoint_deleted_at: str | None = None
-    endpoint_seconds: float | None = None
-    benchmark_cost_usd: float | None = None
-    updated_at: str | None = None
-    expires_at: int | None = Field(default=None, description="TTL, epoch seconds; only for bulky raw data")
-
-    _timestamps = field_validator("endpoint_created_at", "endpoint_deleted_at", "updated_at", mode="before")(
-        _normalize_timestamp
-    )
-
-    @field_validator("error")
-    @classmethod
-    def _one_line(cls, value: str | None) -> str | None:
-        # The error is shown in tables and messages: keep it to one line.
-        return " ".join(value.split()) if value is not None else None
-
-    @field_validator("log_tail", mode="before")
-    @classmethod
-    def _bounded_tail(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = value.splitlines()
-        if isinstance(value, list):
-            return [str(line)[:LOG_TAIL_MAX_LINE_CHARS] for line in value[-LOG_TAIL_MAX_LINES:]]
-        return value
-
-    @field_validator("result", mode="before")
-    @classmethod
-    def _result_json(cls, value: Any) -> Any:
-        return value.model_dump() if isinstance(value, CandidateResult) else value
-
-    @property
-    def is_terminal(self) -> bool:
-        return self.status in TERMINAL_CANDIDATE_STATUSES
-
-    def parsed_result(self) -> CandidateResult | None:
-        """The stored result as a `CandidateResult` (None when the candidate measured nothing)."""
-        if self.result is None:
-            return None
-        try:
-            return CandidateResult.model_validate(self.result)
-        except ValidationError as error:
-            problem = from_validation_error(error, prefix="result").one_line()
-            raise StoreError(
-                f"the stored result of candidate {self.index} does not parse: {problem}"
-            ) from None
-
-
-class RunView(_Record):
-    """A run with its candidates, sorted by their position in the spec."""
-
-    run: RunRecord
-    candidates: list[CandidateRecord]
-
-
-# --- keys -------------------------------------------------------------------------------------
-
-
-def model_pk(model: str) -> str:
-    return f"MODEL#{model}"
-
-
-def run_sk(started_at: str, run_id: str) -> str:
-    """Sort key of a run item: 'RUN#<started_at>#<run_id>' (started_at as `iso_utc` text)."""
-    return f"RUN#{started_at}#{run_id}"
-
-
-def candidate_sk(started_at: str, run_id: str, index: int) -> str:
-    """Sort key of a candidate item: the run's sort key + '#CANDIDATE#<nn>' (two digits)."""
-    return f"{run_sk(started_at, run_id)}#CANDIDATE#{index:02d}"
-
-
-def guard_key(bucket: str, key: str, version_id: str | None, etag: str | None) -> tuple[str, str]:
-    """(PK, SK) of the trigger-guard item for one artifact version.
-
-    The state machine writes this item itself, as its first state, with
-    `ConditionExpression: attribute_not_exists(PK)`, so that a re-delivered S3 event fails the
-    condition and starts no second run. Mirrored in ASL from the EventBridge event:
-
-    - PK: `States.Format('ARTIFACT#{}/{}', $.detail.bucket.name, $.detail.object.key)`
-    - SK: `States.Format('VERSION#{}', $.detail.object['version-id'])` when the event has a
-      version id other than 'null' (a Choice: IsPresent and not StringEquals 'null'), else
-      `States.Format('VERSION#{}', $.detail.object.etag)`.
-
-    The key is used exactly as the event carries it. A version id of 'null' (a bucket without
-    versioning) names no version, so the ETag stands in; quotes around an ETag (as HeadObject
-    returns it) are dropped so that both sources give the same guard.
-    """
-    version = version_id if version_id and version_id != "null" else None
-    tag = etag.strip('"') if etag else None
-    identity = version or tag
-    if not identity:
-        raise InputError(
-            f"artifact s3://{bucket}/{key} has neither a version id nor an ETag",
-            field="artifact",
-            hint="pass the version-id or etag from the S3 event",
-        )
-    return f"ARTIFACT#{bucket}/{key}", f"VERSION#{identity}"
 
 
 # --- attribute values -------------------------------------------------------------------------
@@ -330,52 +88,82 @@ def _number(value: int | float | Decimal, path: str) -> str:
     return text
 
 
-def to_attribute(value: Any, path: str = "value") -> dict[str, Any]:
-    """A JSON-like Python value (dict, list, str, int, float, bool, None) as an AttributeValue."""
-    if value is None:
-        return {"NULL": True}
-    if isinstance(value, bool):
-        return {"BOOL": value}
+def _checked(value: Any, path: str) -> Any:
+    """`value` with its numbers checked against DynamoDB's range, naming the path of a bad one."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
     if isinstance(value, int | float | Decimal):
-        return {"N": _number(value, path)}
-    if isinstance(value, str):
-        return {"S": value}
+        _number(value, path)
+        return value
     if isinstance(value, Mapping):
-        return {"M": {str(k): to_attribute(v, f"{path}.{k}") for k, v in value.items()}}
+        return {str(k): _checked(v, f"{path}.{k}") for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return {"L": [to_attribute(v, f"{path}[{i}]") for i, v in enumerate(value)]}
+        return [_checked(v, f"{path}[{i}]") for i, v in enumerate(value)]
     raise StoreError(
         f"a {type(value).__name__} cannot be stored", field=path, hint="convert it to JSON types"
     )
 
 
-def from_attribute(attribute: Mapping[str, Any]) -> Any:
-    """A DynamoDB AttributeValue as a Python value; numbers come back as int or float."""
-    (kind, value), *_ = attribute.items()
-    if kind == "S":
-        return value
-    if kind == "N":
-        return _parse_number(value)
-    if kind == "BOOL":
-        return bool(value)
-    if kind == "NULL":
-        return None
-    if kind == "M":
-        return {k: from_attribute(v) for k, v in value.items()}
-    if kind == "L":
-        return [from_attribute(v) for v in value]
-    if kind in ("SS", "BS"):
-        return sorted(value)
-    if kind == "NS":
-        return sorted(_parse_number(v) for v in value)
-    if kind == "B":
-        return bytes(value)
-    raise StoreError(f"unknown DynamoDB attribute type {kind!r}")
+def _serializer() -> Any:
+    from boto3.dynamodb.types import TypeSerializer
+
+    class FloatsAsWritten(TypeSerializer):
+        """boto3's serializer, taking floats too, written as Python's shortest exact text
+        (str(0.1) == '0.1'), so that they come back as the very same float."""
+
+        def _is_number(self, value: Any) -> bool:
+            return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+
+        def _serialize_n(self, value: Any) -> str:
+            return str(value)
+
+    return FloatsAsWritten()
+
+
+def to_attribute(value: Any, path: str = "value") -> dict[str, Any]:
+    """A JSON-like Python value (dict, list, str, int, float, bool, None) as an AttributeValue."""
+    attribute: dict[str, Any] = _serializer().serialize(_checked(value, path))
+    return attribute
+
+
+def _plain(value: Any) -> Any:
+    """TypeDeserializer's output as plain JSON-like Python: lists for sets, bytes for binary."""
+    from boto3.dynamodb.types import Binary
+
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted(_plain(v) for v in value)
+    if isinstance(value, Binary):
+        return bytes(value.value)
+    return value
 
 
 def _parse_number(text: str) -> int | float:
     # DynamoDB gives numbers as text; one without a point or exponent was stored as an int.
     return float(text) if any(c in text for c in ".eE") else int(text)
+
+
+def _deserializer() -> Any:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    class NumbersAsStored(TypeDeserializer):
+        """boto3's deserializer, with numbers as int or float (as written) instead of Decimal."""
+
+        def _deserialize_n(self, value: str) -> int | float:
+            return _parse_number(value)
+
+    return NumbersAsStored()
+
+
+def from_attribute(attribute: Mapping[str, Any]) -> Any:
+    """A DynamoDB AttributeValue as a Python value; numbers come back as int or float."""
+    try:
+        return _plain(_deserializer().deserialize(dict(attribute)))
+    except TypeError as error:
+        raise StoreError(f"unknown DynamoDB attribute type: {error}") from None
 
 
 def to_item(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -436,15 +224,6 @@ def create_table(client: DynamoDBClient, table_name: str) -> None:
         TableName=table_name,
         TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
     )
-
-
-def create_client(**kwargs: Any) -> DynamoDBClient:
-    """A DynamoDB client with standard retry mode (throttling retried with backoff)."""
-    import boto3
-    from botocore.config import Config
-
-    config = Config(retries={"mode": "standard", "max_attempts": 5})
-    return boto3.client("dynamodb", config=config, **kwargs)
 
 
 # --- store ------------------------------------------------------------------------------------
@@ -798,28 +577,3 @@ def _parse(model: type[RunRecord] | type[CandidateRecord], item: dict[str, Any])
             f"stored item {item.get('PK')} / {item.get('SK')} does not parse as a "
             f"{model.__name__}: {error.errors(include_url=False)[0]['msg']}"
         ) from None
-
-
-__all__ = [
-    "BY_RUN_INDEX",
-    "CANDIDATE_STATUS_RANK",
-    "TTL_ATTRIBUTE",
-    "Artifact",
-    "CandidateRecord",
-    "ResultsStore",
-    "RunKey",
-    "RunRecord",
-    "RunView",
-    "StoreError",
-    "candidate_sk",
-    "create_client",
-    "create_table",
-    "from_item",
-    "guard_key",
-    "iso_utc",
-    "model_pk",
-    "run_sk",
-    "table_definition",
-    "to_attribute",
-    "to_item",
-]

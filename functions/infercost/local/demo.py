@@ -28,7 +28,7 @@ from infercost.domain.models import Candidate, EvaluationSpec, LoadPlan, Recomme
 from infercost.local.faults import Faults
 
 if TYPE_CHECKING:
-    from infercost.data.store import RunView
+    from infercost.domain.records import RunView
     from infercost.local.stack import EmbeddedStack
 
 DEMO_MODEL = "tiny-mlp"
@@ -676,7 +676,8 @@ def _candidate_json(candidate: Candidate) -> dict[str, Any]:
 
 def _count_items(stack: EmbeddedStack, run_id: str, execution_arn: str, model: str) -> dict[str, Any]:
     """Items this run wrote (run, candidates, trigger guard, model registry), counted by a scan."""
-    from infercost.data.store import MODELS_PK, from_item, model_pk
+    from infercost.data.store import MODELS_PK, from_item
+    from infercost.domain.records import model_pk
 
     kinds: dict[str, int] = {}
     total = 0

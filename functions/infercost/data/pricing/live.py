@@ -19,8 +19,6 @@ SERVICE_CODE = "AmazonSageMaker"
 HOSTING_COMPONENT = "Hosting"
 PRICING_API_REGIONS = ("us-east-1", "eu-central-1", "ap-south-1")
 # Throttling (and other transient errors) are retried by botocore with exponential backoff.
-RETRY_MODE = "standard"
-MAX_ATTEMPTS = 5  # in all, the first call included
 PAGE_SIZE = 100
 
 # Per process. The local stack, which runs every function in one process, splits it by function
@@ -44,13 +42,11 @@ class LivePrice:
 
 def pricing_client(api_region: str = "us-east-1", *, endpoint_url: str | None = None) -> Any:
     """A boto3 `pricing` client in one of the regions that serve the API, retrying throttling."""
-    import boto3
-    from botocore.config import Config
+    from infercost.data.clients import new_client
 
     if api_region not in PRICING_API_REGIONS:
         api_region = PRICING_API_REGIONS[0]
-    config = Config(retries={"mode": RETRY_MODE, "total_max_attempts": MAX_ATTEMPTS})
-    return boto3.client("pricing", region_name=api_region, endpoint_url=endpoint_url, config=config)
+    return new_client("pricing", region=api_region, endpoint_url=endpoint_url)
 
 
 def hosting_prices(client: Any, region: str, *, instance_name: str | None = None) -> dict[str, LivePrice]:
