@@ -26,7 +26,7 @@ from infercost.handlers import HANDLERS, JANITOR, function_name
 from infercost.local.calls import OUTSIDE
 from infercost.local.model_server import sample_payload
 from infercost.local.stack import EmbeddedStack
-from infercost.steps import running_record
+from infercost.steps.common import running_record
 from tests.integration.workflow_support import IMAGE, SWEEP_LOAD, describe, failed_events, run_of, spec
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::UserWarning")]

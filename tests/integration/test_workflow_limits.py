@@ -25,7 +25,7 @@ from infercost.domain.models import (
 from infercost.domain.workflow import MAX_ENDPOINT_POLLS
 from infercost.local.model_server import sample_payload
 from infercost.local.stack import EmbeddedStack
-from infercost.steps import MAX_INLINE_PAYLOAD_BYTES
+from infercost.steps.prepare import MAX_INLINE_PAYLOAD_BYTES
 from tests.integration.workflow_support import IMAGE, assert_nothing_left, describe, run_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::UserWarning")]

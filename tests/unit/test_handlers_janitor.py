@@ -12,13 +12,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from infercost import janitor
 from infercost.data.endpoints import ManagedResource
 from infercost.data.store import ResultsStore, create_table
 from infercost.domain.models import Candidate
 from infercost.domain.records import CandidateRecord, RunRecord
 from infercost.domain.workflow import RunRef, resource_tags
-from infercost.steps import run_key
+from infercost.steps import janitor
+from infercost.steps.common import run_key
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 ROLE = "arn:aws:iam::123456789012:role/sm"

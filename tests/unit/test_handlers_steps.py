@@ -12,14 +12,17 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from infercost import steps
 from infercost.data import artifacts
+from infercost.data.endpoints import EndpointState
 from infercost.data.pricing.book import PriceBook
 from infercost.data.settings import Settings
 from infercost.data.store import ResultsStore, create_table
 from infercost.domain.errors import InputError
 from infercost.domain.models import PayloadSpec
+from infercost.domain.records import CandidateRecord
 from infercost.domain.workflow import TaskError, resource_tags, run_identity
+from infercost.steps import collect_metrics, common, notify, recommend, teardown
+from infercost.steps import prepare as prepare_step
 
 BUCKET = "artifacts"
 ROLE = "arn:aws:iam::123456789012:role/sm"
@@ -67,7 +70,7 @@ def good_spec(**extra: Any) -> dict[str, Any]:
     }
 
 
-def event(workflow: dict[str, Any] | None = None) -> steps.PrepareEvent:
+def event(workflow: dict[str, Any] | None = None) -> prepare_step.PrepareEvent:
     trigger: dict[str, Any] = {
         "detail-type": "Object Created",
         "source": "aws.s3",
@@ -75,7 +78,7 @@ def event(workflow: dict[str, Any] | None = None) -> steps.PrepareEvent:
     }
     if workflow is not None:
         trigger["workflow"] = workflow
-    return steps.PrepareEvent(
+    return prepare_step.PrepareEvent(
         event=trigger, execution_arn=EXECUTION, execution_started_at="2024-05-01T12:00:00.123Z"
     )
 
@@ -87,7 +90,7 @@ def prepare(
         body = spec if isinstance(spec, (str, bytes)) else json.dumps(spec)
         aws["s3"].put_object(Bucket=BUCKET, Key="models/densenet121/infercost.json", Body=body)
     aws["quota_stub"].add_response("list_service_quotas", {"Quotas": quotas or []})
-    return steps.prepare(
+    return prepare_step.prepare(
         kwargs.pop("request", event()),
         settings=kwargs.pop("settings", settings()),
         s3=aws["s3"],
@@ -116,7 +119,7 @@ def test_prepare_plans_every_candidate_and_records_the_run(aws: dict[str, Any]) 
     assert evaluation.estimated_cost_usd and evaluation.estimated_cost_usd > 0
     # A sweep one Lambda can drive: no SweepWorkers Map.
     assert evaluation.benchmark is not None and evaluation.benchmark.workers == [0]
-    view = aws["store"].get_run_by_key(steps.run_key(evaluation.run))
+    view = aws["store"].get_run_by_key(common.run_key(evaluation.run))
     assert view.run.status == "RUNNING" and view.run.slo is not None
     assert view.run.started_at == "2024-05-01T12:00:00.123Z"
     assert view.run.spec["simulated"] == "simulated"
@@ -207,8 +210,8 @@ def test_prepare_stores_the_environments_names_and_never_its_values(aws: dict[st
     assert evaluation.accepted
     # SageMaker needs the value: it travels in the state to CreateModel, and only there.
     assert evaluation.benchmark.container["Environment"] == {"HF_TOKEN": "hf_secret123"}
-    view = aws["store"].get_run_by_key(steps.run_key(evaluation.run))
-    assert view.run.spec["model"]["environment"] == {"HF_TOKEN": steps.REDACTED}
+    view = aws["store"].get_run_by_key(common.run_key(evaluation.run))
+    assert view.run.spec["model"]["environment"] == {"HF_TOKEN": prepare_step.REDACTED}
     stored = aws["store"]._client.scan(TableName="results")["Items"]
     assert "hf_secret123" not in json.dumps(stored)
 
@@ -216,7 +219,7 @@ def test_prepare_stores_the_environments_names_and_never_its_values(aws: dict[st
 def test_quota_lookup_that_fails_skips_nothing(aws: dict[str, Any]) -> None:
     aws["s3"].put_object(Bucket=BUCKET, Key="models/densenet121/infercost.json", Body=json.dumps(good_spec()))
     aws["quota_stub"].add_client_error("list_service_quotas", "NoSuchResourceException", "not in this region")
-    evaluation = steps.prepare(
+    evaluation = prepare_step.prepare(
         event(),
         settings=settings(),
         s3=aws["s3"],
@@ -228,9 +231,9 @@ def test_quota_lookup_that_fails_skips_nothing(aws: dict[str, Any]) -> None:
     assert evaluation.accepted and [c.status for c in evaluation.candidates] == ["PENDING", "PENDING"]
 
 
-def candidate_state(aws: dict[str, Any], error: dict[str, str] | None = None) -> steps.CandidateState:
+def candidate_state(aws: dict[str, Any], error: dict[str, str] | None = None) -> common.CandidateState:
     evaluation = prepare(aws, good_spec(candidates=[{"instance_type": "ml.c5.large"}]))
-    return steps.CandidateState.model_validate(
+    return common.CandidateState.model_validate(
         {
             "run": evaluation.run.model_dump(mode="json"),
             "timing": evaluation.timing.model_dump(mode="json"),
@@ -256,12 +259,12 @@ def test_teardown_of_a_failed_candidate_records_the_error_and_costs(aws: dict[st
     create_endpoint(aws["sagemaker"], state.candidate.name)
     later = datetime.now(UTC).replace(year=datetime.now(UTC).year + 1)
 
-    summary = steps.teardown(state, **teardown_clients(aws), time_budget_s=60, now=lambda: later)
-    again = steps.teardown(state, **teardown_clients(aws), time_budget_s=60)
+    summary = teardown.teardown(state, **teardown_clients(aws), time_budget_s=60, now=lambda: later)
+    again = teardown.teardown(state, **teardown_clients(aws), time_budget_s=60)
 
     assert summary.status == "FAILED" and summary.error == "Rate exceeded"
     assert again.status == "FAILED"
-    view = aws["store"].get_run_by_key(steps.run_key(state.run))
+    view = aws["store"].get_run_by_key(common.run_key(state.run))
     (record,) = view.candidates
     assert record.status == "FAILED" and record.error == "Rate exceeded"
     assert record.endpoint_seconds and record.endpoint_seconds > 3600 * 24 * 300
@@ -275,7 +278,7 @@ def teardown_clients(aws: dict[str, Any]) -> dict[str, Any]:
 
 def test_teardown_without_a_measurement_fails_the_candidate(aws: dict[str, Any]) -> None:
     state = candidate_state(aws)
-    summary = steps.teardown(state, **teardown_clients(aws), time_budget_s=60)
+    summary = teardown.teardown(state, **teardown_clients(aws), time_budget_s=60)
     assert summary.status == "FAILED" and summary.error == "no measurement was recorded for this candidate"
 
 
@@ -284,9 +287,9 @@ def test_teardown_raises_while_the_endpoint_cannot_be_deleted(aws: dict[str, Any
     with Stubber(aws["sagemaker"]) as stub:
         stub.add_response("describe_endpoint", described(state.candidate.name, "InService"))
         stub.add_client_error("delete_endpoint", "ResourceInUse", "updating")
-        with pytest.raises(steps.TeardownIncomplete, match="ResourceInUse: updating"):
-            steps.teardown(state, **teardown_clients(aws), time_budget_s=60)
-    view = aws["store"].get_run_by_key(steps.run_key(state.run))
+        with pytest.raises(common.TeardownIncomplete, match="ResourceInUse: updating"):
+            teardown.teardown(state, **teardown_clients(aws), time_budget_s=60)
+    view = aws["store"].get_run_by_key(common.run_key(state.run))
     assert view.candidates[0].status == "PENDING"
 
 
@@ -315,7 +318,7 @@ def test_teardown_past_its_time_hands_an_endpoint_still_creating_to_the_janitor(
     with Stubber(aws["sagemaker"]) as stub:
         for _ in range(3):
             stub.add_response("describe_endpoint", described(state.candidate.name, "Creating"))
-        summary = steps.teardown(
+        summary = teardown.teardown(
             state,
             **teardown_clients(aws),
             time_budget_s=600,
@@ -328,7 +331,7 @@ def test_teardown_past_its_time_hands_an_endpoint_still_creating_to_the_janitor(
     assert slept == [30, 30]
     assert "was still Creating after 70 s" in (summary.error or "") and "janitor" in (summary.error or "")
     assert (summary.error or "").startswith("not InService within 1800 s")
-    (record,) = aws["store"].get_run_by_key(steps.run_key(state.run)).candidates
+    (record,) = aws["store"].get_run_by_key(common.run_key(state.run)).candidates
     assert record.status == "FAILED" and record.endpoint_deleted_at is None
 
 
@@ -340,7 +343,7 @@ def test_release_deletes_the_endpoint_records_its_time_and_shortens_the_metrics_
     ended = datetime.now(UTC)
     state = state.model_copy(
         update={
-            "load": steps.LoadSummary(
+            "load": common.LoadSummary(
                 started_at=ended.timestamp() - 30,
                 ended_at=ended.timestamp() - 20,
                 requests=10,
@@ -354,7 +357,7 @@ def test_release_deletes_the_endpoint_records_its_time_and_shortens_the_metrics_
         }
     )
 
-    summary = steps.release_endpoint(
+    summary = teardown.release_endpoint(
         state, sagemaker=aws["sagemaker"], store=aws["store"], time_budget_s=60, now=lambda: ended
     )
 
@@ -363,22 +366,20 @@ def test_release_deletes_the_endpoint_records_its_time_and_shortens_the_metrics_
     assert summary.metrics_wait_seconds == 40
     assert aws["sagemaker"].list_endpoints()["Endpoints"] == []
     assert len(aws["sagemaker"].list_endpoint_configs()["EndpointConfigs"]) == 1
-    (record,) = aws["store"].get_run_by_key(steps.run_key(state.run)).candidates
+    (record,) = aws["store"].get_run_by_key(common.run_key(state.run)).candidates
     assert record.status == "RUNNING" and record.endpoint_seconds is not None
     assert record.benchmark_cost_usd is not None
 
 
 def test_endpoint_failure_is_recorded_with_sagemakers_reason() -> None:
-    state = steps.CandidateState.model_construct(
+    state = common.CandidateState.model_construct(
         candidate=type("Plan", (), {"name": "ep"})(),  # type: ignore[arg-type]
         error=TaskError(Error="EndpointFailed", Cause="endpoint ep ended in status Failed"),
     )
-    diagnosed = steps.endpoints.EndpointState(
-        name="ep", exists=True, status="Failed", failure_reason="ping failed"
-    )
-    assert steps._candidate_error(state, diagnosed) == "endpoint ep failed: ping failed"
-    undiagnosed = steps.endpoints.EndpointState(name="ep", exists=False)
-    assert steps._candidate_error(state, undiagnosed) == "endpoint ep ended in status Failed"
+    diagnosed = EndpointState(name="ep", exists=True, status="Failed", failure_reason="ping failed")
+    assert teardown._candidate_error(state, diagnosed) == "endpoint ep failed: ping failed"
+    undiagnosed = EndpointState(name="ep", exists=False)
+    assert teardown._candidate_error(state, undiagnosed) == "endpoint ep ended in status Failed"
 
 
 def test_payload_from_the_bucket_or_inline(aws: dict[str, Any]) -> None:
@@ -412,7 +413,7 @@ def test_sweep_shares_live_beside_the_report_and_a_missing_one_is_named(aws: dic
 
 def measured_run(aws: dict[str, Any], execution: str, avg_ms: float, *, fail_all: bool = False) -> Any:
     """A run as the Map leaves it: candidates with results (or failed), ready to recommend."""
-    request = steps.PrepareEvent(
+    request = prepare_step.PrepareEvent(
         event=event().event,
         execution_arn=execution,
         execution_started_at=f"2024-05-0{execution[-1]}T12:00:00.000Z",
@@ -435,8 +436,8 @@ def measured_run(aws: dict[str, Any], execution: str, avg_ms: float, *, fail_all
                 "endpoint_seconds": 60.0,
             }
         store.put_candidate(
-            steps.run_key(evaluation.run),
-            steps.CandidateRecord(
+            common.run_key(evaluation.run),
+            CandidateRecord(
                 run_id=evaluation.run.run_id, index=plan.index, candidate=plan.candidate, **fields
             ),
         )
@@ -446,14 +447,14 @@ def measured_run(aws: dict[str, Any], execution: str, avg_ms: float, *, fail_all
 def test_recommend_ranks_records_and_flags_a_regression_against_the_last_run(aws: dict[str, Any]) -> None:
     prices = lambda: PriceBook.load("us-east-1")  # noqa: E731
     first = measured_run(aws, "arn:aws:states:us-east-1:123456789012:execution:sm:1", avg_ms=20)
-    summary = steps.recommend_run(first, store=aws["store"], prices=prices)
-    aws["store"].finish_run(steps.run_key(first), status="SUCCEEDED", finished_at=datetime.now(UTC))
+    summary = recommend.recommend_run(first, store=aws["store"], prices=prices)
+    aws["store"].finish_run(common.run_key(first), status="SUCCEEDED", finished_at=datetime.now(UTC))
     second = measured_run(aws, "arn:aws:states:us-east-1:123456789012:execution:sm:2", avg_ms=40)
 
-    again = steps.recommend_run(second, store=aws["store"], prices=prices)
+    again = recommend.recommend_run(second, store=aws["store"], prices=prices)
 
     assert summary.recommended == "ml.c5.large" and again.recommended == "ml.c5.large"
-    view = aws["store"].get_run_by_key(steps.run_key(second))
+    view = aws["store"].get_run_by_key(common.run_key(second))
     assert view.run.recommendation["recommended"]["label"] == "ml.c5.large"
     assert view.run.benchmark_cost_usd == pytest.approx(0.02)
     assert view.run.endpoint_seconds == pytest.approx(120.0)
@@ -463,8 +464,8 @@ def test_recommend_ranks_records_and_flags_a_regression_against_the_last_run(aws
 
 def test_recommend_with_nothing_measured_says_why_per_candidate(aws: dict[str, Any]) -> None:
     run = measured_run(aws, "arn:aws:states:us-east-1:123456789012:execution:sm:3", avg_ms=1, fail_all=True)
-    with pytest.raises(steps.NothingMeasured, match=r"ml\.c5\.large: broke; ml\.g5\.xlarge: broke"):
-        steps.recommend_run(run, store=aws["store"], prices=lambda: PriceBook.load("us-east-1"))
+    with pytest.raises(common.NothingMeasured, match=r"ml\.c5\.large: broke; ml\.g5\.xlarge: broke"):
+        recommend.recommend_run(run, store=aws["store"], prices=lambda: PriceBook.load("us-east-1"))
 
 
 def test_collect_metrics_stops_polling_when_the_lambda_budget_runs_out(aws: dict[str, Any]) -> None:
@@ -472,7 +473,7 @@ def test_collect_metrics_stops_polling_when_the_lambda_budget_runs_out(aws: dict
     # and the client's figures are recorded before Lambda would cut the function off.
     state = candidate_state(aws)
     now = datetime.now(UTC).timestamp()
-    load = steps.LoadSummary(
+    load = common.LoadSummary(
         started_at=now - 20,
         ended_at=now - 10,
         requests=10,
@@ -487,7 +488,7 @@ def test_collect_metrics_stops_polling_when_the_lambda_budget_runs_out(aws: dict
     cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
     slept: list[float] = []
 
-    summary = steps.collect_metrics(
+    summary = collect_metrics.collect_metrics(
         state,
         cloudwatch=cloudwatch,
         store=aws["store"],
@@ -499,7 +500,7 @@ def test_collect_metrics_stops_polling_when_the_lambda_budget_runs_out(aws: dict
     assert summary.partial and summary.source == "client" and summary.sample_count == 0
     # Polls every 30 s (then backing off), never past the 45 s budget, not on to 600 s.
     assert slept and sum(slept) <= 45.0
-    (record,) = aws["store"].get_run_by_key(steps.run_key(state.run)).candidates
+    (record,) = aws["store"].get_run_by_key(common.run_key(state.run)).candidates
     assert record.parsed_result() is not None and record.parsed_result().source == "client"
 
 
@@ -522,11 +523,11 @@ def test_notify_links_the_report_for_as_long_as_each_link_works(
 
     run = measured_run(aws, "arn:aws:states:us-east-1:123456789012:execution:sm:4", avg_ms=20)
     key = "reports/densenet121/r.html"
-    aws["store"].update_run(steps.run_key(run), report_key=key)
+    aws["store"].update_run(common.run_key(run), report_key=key)
     sns = RecordingSns()
 
-    steps.notify(
-        steps.NotifyEvent(run=run, outcome="SUCCEEDED"),
+    notify.notify(
+        notify.NotifyEvent(run=run, outcome="SUCCEEDED"),
         store=aws["store"],
         sns=sns,
         secretsmanager=None,

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from infercost import steps
 from infercost.data.settings import reset_settings
 from infercost.domain.models import LoadPlan
 from infercost.local.lambda_invoke import LocalLambdaContext
+from infercost.steps import common
 
 # Steps that publish no metric make Powertools warn; not what these tests are about.
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
@@ -47,14 +47,14 @@ STATE = {
         "tags": [],
     },
 }
-# handler module -> (the step it calls, its event, the margin it must leave)
-LOAD_MARGIN_S = REQUEST_TIMEOUT_S + steps.RECORD_MARGIN_S
+# handler module -> (the step module and function it calls, its event, the margin it must leave)
+LOAD_MARGIN_S = REQUEST_TIMEOUT_S + common.RECORD_MARGIN_S
 HANDLERS = {
-    "load_test": ("load_test", STATE, LOAD_MARGIN_S),
-    "load_worker": ("load_worker", {**STATE, "worker": 0}, LOAD_MARGIN_S),
-    "collect_metrics": ("collect_metrics", STATE, steps.RECORD_MARGIN_S),
-    "release_endpoint": ("release_endpoint", STATE, steps.RECORD_MARGIN_S),
-    "teardown": ("teardown", {"state": STATE}, steps.RECORD_MARGIN_S),
+    "load_test": ("load.load_test", STATE, LOAD_MARGIN_S),
+    "load_worker": ("load.load_worker", {**STATE, "worker": 0}, LOAD_MARGIN_S),
+    "collect_metrics": ("collect_metrics.collect_metrics", STATE, common.RECORD_MARGIN_S),
+    "release_endpoint": ("teardown.release_endpoint", STATE, common.RECORD_MARGIN_S),
+    "teardown": ("teardown.teardown", {"state": STATE}, common.RECORD_MARGIN_S),
 }
 
 
@@ -78,7 +78,8 @@ def test_each_step_gets_the_lambdas_remaining_time_minus_its_margin(
         budgets.append(time_budget_s)
         raise StopIteration  # the budget is all this test needs from the step
 
-    monkeypatch.setattr(steps, step, record)
+    step_module, _, function = step.partition(".")
+    monkeypatch.setattr(importlib.import_module(f"infercost.steps.{step_module}"), function, record)
     handler = importlib.import_module(f"infercost.handlers.{module}").handler
     context = LocalLambdaContext("f", 1024, "arn:aws:lambda:us-east-1:123456789012:function:f", 300.0)
 
@@ -94,16 +95,16 @@ def test_a_load_step_leaves_a_whole_request_timeout_so_a_stalled_request_cannot_
     plan = LoadPlan(request_timeout_s=60)
     context = LocalLambdaContext("f", 1024, "arn:aws:lambda:us-east-1:123456789012:function:f", 900.0)
 
-    budget = steps.time_budget_s(context, steps.load_margin_s(plan))
+    budget = common.time_budget_s(context, common.load_margin_s(plan))
 
     # The last request may start at the budget's end and run its full timeout; 30 s remain to record.
-    assert budget + plan.request_timeout_s + steps.RECORD_MARGIN_S <= 900
+    assert budget + plan.request_timeout_s + common.RECORD_MARGIN_S <= 900
     assert budget > 800
 
 
 def test_a_budget_is_never_below_one_second() -> None:
     context = LocalLambdaContext("f", 128, "arn:aws:lambda:us-east-1:123456789012:function:f", 10.0)
-    assert steps.time_budget_s(context, 60) == 1.0
+    assert common.time_budget_s(context, 60) == 1.0
 
 
 def test_the_request_timeout_stops_at_invoke_endpoints_own_limit() -> None:

@@ -15,10 +15,10 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from infercost import janitor
 from infercost.data import clients as aws
 from infercost.data.settings import get_settings
 from infercost.handlers._shared import parse_event, powertools, results_store
+from infercost.steps import janitor
 
 logger, tracer, metrics = powertools()
 

@@ -6,10 +6,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from infercost import steps
 from infercost.data import clients as aws
 from infercost.data.settings import get_settings
 from infercost.handlers._shared import parse_event, powertools, results_store
+from infercost.steps import common, load
 
 logger, tracer, metrics = powertools()
 
@@ -18,12 +18,12 @@ logger, tracer, metrics = powertools()
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    state = parse_event(steps.CandidateState, event)
-    summary = steps.load_test(
+    state = parse_event(common.CandidateState, event)
+    summary = load.load_test(
         state,
         s3=aws.client("s3"),
         store=results_store(),
-        time_budget_s=steps.time_budget_s(context, steps.load_margin_s(state.benchmark.load)),
+        time_budget_s=common.time_budget_s(context, common.load_margin_s(state.benchmark.load)),
         settings=get_settings(),
     )
     return summary.model_dump(mode="json")

@@ -6,10 +6,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from infercost import steps
 from infercost.data import clients as aws
 from infercost.data.settings import get_settings
 from infercost.handlers._shared import parse_event, powertools
+from infercost.steps import common, load
 
 logger, tracer, metrics = powertools()
 
@@ -18,11 +18,11 @@ logger, tracer, metrics = powertools()
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    state = parse_event(steps.LoadWorkerEvent, event)
-    ref = steps.load_worker(
+    state = parse_event(load.LoadWorkerEvent, event)
+    ref = load.load_worker(
         state,
         s3=aws.client("s3"),
         settings=get_settings(),
-        time_budget_s=steps.time_budget_s(context, steps.load_margin_s(state.benchmark.load)),
+        time_budget_s=common.time_budget_s(context, common.load_margin_s(state.benchmark.load)),
     )
     return ref.model_dump(mode="json")

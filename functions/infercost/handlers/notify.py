@@ -7,10 +7,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from infercost import steps
 from infercost.data import clients as aws
 from infercost.data.settings import get_settings
 from infercost.handlers._shared import parse_event, powertools, results_store
+from infercost.steps import notify
 
 # The Slack webhook goes out through http.client: trace it too.
 logger, tracer, metrics = powertools(traces_http_client=True)
@@ -22,9 +22,9 @@ logger, tracer, metrics = powertools(traces_http_client=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from infercost.notify import report_s3_client
 
-    request = parse_event(steps.NotifyEvent, event)
+    request = parse_event(notify.NotifyEvent, event)
     settings = get_settings()
-    summary = steps.notify(
+    summary = notify.notify(
         request,
         store=results_store(),
         sns=aws.client("sns"),

@@ -6,10 +6,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from infercost import steps
 from infercost.data import clients as aws
 from infercost.data.settings import get_settings
 from infercost.handlers._shared import parse_event, powertools, price_book, results_store
+from infercost.steps import prepare
 
 logger, tracer, metrics = powertools()
 
@@ -18,8 +18,8 @@ logger, tracer, metrics = powertools()
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = parse_event(steps.PrepareEvent, event)
-    evaluation = steps.prepare(
+    request = parse_event(prepare.PrepareEvent, event)
+    evaluation = prepare.prepare(
         request,
         settings=get_settings(),
         s3=aws.client("s3"),

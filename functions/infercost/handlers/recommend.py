@@ -6,8 +6,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from infercost import steps
 from infercost.handlers._shared import parse_event, powertools, price_book, results_store
+from infercost.steps import common, recommend
 
 logger, tracer, metrics = powertools()
 
@@ -16,6 +16,6 @@ logger, tracer, metrics = powertools()
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = parse_event(steps.RunEvent, event)
-    summary = steps.recommend_run(request.run, store=results_store(), prices=price_book)
+    request = parse_event(common.RunEvent, event)
+    summary = recommend.recommend_run(request.run, store=results_store(), prices=price_book)
     return summary.model_dump(mode="json")

@@ -6,9 +6,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from infercost import steps
 from infercost.data import clients as aws
 from infercost.handlers._shared import parse_event, powertools, results_store
+from infercost.steps import common, teardown
 
 logger, tracer, metrics = powertools()
 
@@ -17,11 +17,11 @@ logger, tracer, metrics = powertools()
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    state = parse_event(steps.CandidateState, event)
-    summary = steps.release_endpoint(
+    state = parse_event(common.CandidateState, event)
+    summary = teardown.release_endpoint(
         state,
         sagemaker=aws.client("sagemaker"),
         store=results_store(),
-        time_budget_s=steps.time_budget_s(context, steps.RECORD_MARGIN_S),
+        time_budget_s=common.time_budget_s(context, common.RECORD_MARGIN_S),
     )
     return summary.model_dump(mode="json")

@@ -6,10 +6,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from infercost import steps
 from infercost.data import clients as aws
 from infercost.data.settings import get_settings
 from infercost.handlers._shared import parse_event, powertools, results_store
+from infercost.steps import common, report
 
 logger, tracer, metrics = powertools()
 
@@ -18,8 +18,8 @@ logger, tracer, metrics = powertools()
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = parse_event(steps.RunEvent, event)
-    summary = steps.report_run(
+    request = parse_event(common.RunEvent, event)
+    summary = report.report_run(
         request.run, store=results_store(), s3=aws.client("s3"), settings=get_settings()
     )
     return summary.model_dump(mode="json")

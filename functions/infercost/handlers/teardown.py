@@ -7,9 +7,9 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from infercost import steps
 from infercost.data import clients as aws
 from infercost.handlers._shared import parse_event, powertools, results_store
+from infercost.steps import common, teardown
 
 logger, tracer, metrics = powertools()
 
@@ -18,13 +18,13 @@ logger, tracer, metrics = powertools()
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = parse_event(steps.TeardownEvent, event)
-    summary = steps.teardown(
+    request = parse_event(teardown.TeardownEvent, event)
+    summary = teardown.teardown(
         request.state,
         sagemaker=aws.client("sagemaker"),
         logs=aws.client("logs"),
         store=results_store(),
-        time_budget_s=steps.time_budget_s(context, steps.RECORD_MARGIN_S),
+        time_budget_s=common.time_budget_s(context, common.RECORD_MARGIN_S),
     )
     if summary.status == "FAILED":
         metrics.add_metric(name="CandidatesFailed", unit=MetricUnit.Count, value=1)

@@ -621,7 +621,7 @@ def _write_report(stack: EmbeddedStack, view: RunView | None, path: Path) -> tup
 
 def _write_results(view: RunView | None, path: Path) -> Path | None:
     """The run's measurements as an `infercost.results/v1` file (None when nothing was measured)."""
-    from infercost.steps import NothingMeasured, results_of
+    from infercost.steps.common import NothingMeasured, results_of
 
     if view is None:
         return None

@@ -24,7 +24,7 @@ from infercost.data.endpoints import GOING_STATUS, SETTLING_STATUSES, ManagedRes
 from infercost.data.store import ResultsStore
 from infercost.domain.records import CandidateRecord
 from infercost.domain.workflow import ObjectCreatedEvent, RunRef, TaskError, model_name_from_key
-from infercost.steps import run_key, run_ref_for, running_record
+from infercost.steps.common import run_key, run_ref_for, running_record
 
 # A resource whose run is not (yet) visible in the run index is left alone this long: the index
 # is eventually consistent and a run may be a few seconds old.
