@@ -585,7 +585,10 @@ def loadtest(
     """
     from infercost.domain.errors import InputError
     from infercost.domain.models import Candidate, LoadPlan, Slo, parse_model
-    from infercost.loadgen import endpoint_transport, http_transport, results_document, run_load_test
+    from infercost.measurement.http import http_transport
+    from infercost.measurement.loadtest import run_load_test
+    from infercost.measurement.results import results_document
+    from infercost.measurement.targets import endpoint_transport
 
     if (endpoint is None) == (url is None):
         raise InputError("give exactly one of --endpoint NAME or --url URL", field="--endpoint/--url")

@@ -16,26 +16,18 @@ from hypothesis import strategies as st
 
 from infercost.domain.errors import InputError
 from infercost.domain.models import LoadPlan, Slo
-from infercost.loadgen import (
-    FAIL_FAST_AFTER,
-    HttpTransport,
-    LevelResult,
-    LoadProgress,
-    LoadTestError,
-    RawLevel,
-    SageMakerTransport,
-    SweepShare,
-    clear_endpoint_resolvers,
-    endpoint_transport,
-    http_transport,
-    merge_sweep_shares,
-    register_endpoint_resolver,
-    run_load_test,
-    run_sweep_share,
-    sweep_share,
-)
 from infercost.local.model_server import ModelServer, sample_payload
 from infercost.local.profiles import NOOP, SpeedProfile, fixed_delay
+from infercost.measurement.http import HttpTransport, http_transport
+from infercost.measurement.loadtest import run_load_test, run_sweep_share
+from infercost.measurement.results import FAIL_FAST_AFTER, LevelResult, LoadProgress, LoadTestError, RawLevel
+from infercost.measurement.sagemaker import SageMakerTransport
+from infercost.measurement.sweep import SweepShare, merge_sweep_shares, sweep_share
+from infercost.measurement.targets import (
+    clear_endpoint_resolvers,
+    endpoint_transport,
+    register_endpoint_resolver,
+)
 
 PAYLOAD = sample_payload()
 # Client-side overhead allowed on top of a server's declared delay on a shared 2-core machine.
@@ -184,12 +176,12 @@ def test_the_measured_run_comes_last_so_no_other_request_falls_in_its_window() -
 
 def test_minute_alignment_starts_the_measured_run_on_a_fresh_minute(monkeypatch: pytest.MonkeyPatch) -> None:
     slept: list[float] = []
-    monkeypatch.setattr("infercost.loadgen.time.sleep", slept.append)
+    monkeypatch.setattr("infercost.measurement.loadtest.time.sleep", slept.append)
     # The wall clock shifted to 30 s past a minute: the next boundary is ≈ 31 s away whenever
     # the test runs (it takes well under the 25 s that would move the boundary closer than 5 s).
     real_time = time.time
     shift = 30 - real_time() % 60
-    monkeypatch.setattr("infercost.loadgen.time.time", lambda: real_time() + shift)
+    monkeypatch.setattr("infercost.measurement.loadtest.time.time", lambda: real_time() + shift)
     with serving(fixed_delay(1)) as transport:
         run_load_test(transport, PAYLOAD, LoadPlan(warmup=2, requests=5), minute_aligned=True)
         result = run_load_test(
@@ -481,7 +473,7 @@ def test_without_uvloop_the_standard_event_loop_is_used(monkeypatch: pytest.Monk
     import asyncio
     import sys
 
-    from infercost.loadgen import new_event_loop
+    from infercost.measurement.transport import new_event_loop
 
     monkeypatch.setitem(sys.modules, "uvloop", None)
     loop = new_event_loop()

@@ -13,13 +13,9 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
 from infercost.domain.models import LoadPlan
-from infercost.loadgen import (
-    LoadTestError,
-    SageMakerTransport,
-    classify_client_error,
-    run_load_test,
-    sagemaker_transport,
-)
+from infercost.measurement.loadtest import run_load_test
+from infercost.measurement.results import LoadTestError
+from infercost.measurement.sagemaker import SageMakerTransport, classify_client_error, sagemaker_transport
 
 PAYLOAD = b'{"instances": [[0.1, 0.2]]}'
 ENDPOINT = "infercost-run-01-c7g-large"

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from infercost.domain.errors import InputError
 from infercost.domain.models import LatencyStats
 from infercost.domain.sketch import RELATIVE_ACCURACY, LatencySketch
-from infercost.loadgen import LevelResult, LoadTestResult, RawLevel, merge_level_results
+from infercost.measurement.results import LevelResult, LoadTestResult, RawLevel, merge_level_results
 
 latencies = st.lists(
     st.floats(min_value=0.01, max_value=60_000, allow_nan=False, allow_infinity=False),

@@ -16,7 +16,6 @@ from moto import mock_aws
 
 from infercost.data.metrics import metric_window, read_endpoint_metrics
 from infercost.domain.models import Candidate, LoadPlan, ServerlessConfig
-from infercost.loadgen import http_transport, run_load_test
 from infercost.local import cloudwatch as local_cloudwatch
 from infercost.local.model_server import (
     N_FEATURES,
@@ -28,6 +27,8 @@ from infercost.local.model_server import (
     sample_payload,
 )
 from infercost.local.profiles import NOOP, SIMULATED_NOTE, SpeedProfile, fixed_delay, profile_for
+from infercost.measurement.http import http_transport
+from infercost.measurement.loadtest import run_load_test
 
 
 def call(

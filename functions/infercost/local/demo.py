@@ -137,7 +137,7 @@ def planned_requests(load: LoadPlan) -> int:
     """Requests a candidate's load test sends at most: warm-up, measured run, each sweep level
     (and each sweep worker's own warm-up when the sweep fans out)."""
     from infercost.domain.workflow import load_workers
-    from infercost.loadgen import sweep_share
+    from infercost.measurement.sweep import sweep_share
 
     workers = load_workers(load)
     sweep = sum(step.requests for index in range(workers) for step in sweep_share(load, workers, index))

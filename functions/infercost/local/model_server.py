@@ -24,8 +24,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from infercost.domain.sketch import LatencySketch
-from infercost.loadgen import new_event_loop
 from infercost.local.profiles import NOOP, SpeedProfile, fixed_delay
+from infercost.measurement.transport import new_event_loop
 
 if TYPE_CHECKING:
     import numpy as np

@@ -195,9 +195,9 @@ class EmbeddedStack:
             activate(self.runtime)
             if self.slack is not None:
                 self.slack_webhook_url = self.slack.start()
-            from infercost import loadgen
+            from infercost.measurement import targets
 
-            loadgen.register_endpoint_resolver(self.runtime.resolve_endpoint)
+            targets.register_endpoint_resolver(self.runtime.resolve_endpoint)
             self._provision()
         except BaseException:
             self.stop()
@@ -244,9 +244,9 @@ class EmbeddedStack:
                 self._stop_running_executions()
             self.leaked_servers = self.runtime.stop_all()
             deactivate(self.runtime)
-            from infercost import loadgen
+            from infercost.measurement import targets
 
-            loadgen.clear_endpoint_resolvers()
+            targets.clear_endpoint_resolvers()
             self.runtime = None
         if self._output_installed:
             output.uninstall()

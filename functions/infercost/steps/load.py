@@ -17,7 +17,8 @@ from infercost.domain.workflow import (
 )
 
 if TYPE_CHECKING:  # loadgen is imported where it is used (cold start of the other steps)
-    from infercost.loadgen import Sweep, Transport
+    from infercost.measurement.sweep import Sweep
+    from infercost.measurement.transport import Transport
 from infercost.steps.common import CandidateState, LoadSummary, SweepShareRef, candidate_record, run_key
 
 
@@ -28,10 +29,10 @@ class LoadWorkerEvent(CandidateState):
 @contextmanager
 def _driving(state: CandidateState, s3: Any) -> Iterator[tuple[Transport, bytes]]:
     """The candidate's endpoint as a load transport (closed afterwards), and the request body."""
-    from infercost import loadgen
+    from infercost.measurement import targets
 
     payload = artifacts.read_payload(s3, state.run.artifact.bucket, state.benchmark.payload)
-    transport = loadgen.endpoint_transport(
+    transport = targets.endpoint_transport(
         state.candidate.name,
         state.benchmark.payload.content_type,
         timeout_s=state.benchmark.load.request_timeout_s,
@@ -46,10 +47,10 @@ def load_worker(
     state: LoadWorkerEvent, *, s3: Any, settings: Settings, time_budget_s: float | None
 ) -> SweepShareRef:
     """One worker of a fanned-out sweep: drive its share of each level, leave the share in S3."""
-    from infercost import loadgen
+    from infercost.measurement import loadtest
 
     with _driving(state, s3) as (transport, payload):
-        share = loadgen.run_sweep_share(
+        share = loadtest.run_sweep_share(
             transport,
             payload,
             state.benchmark.load,
@@ -67,15 +68,15 @@ def load_worker(
 
 def _merged_sweep(state: CandidateState, s3: Any, settings: Settings) -> Sweep | None:
     """The sweep the workers ran before LoadTest (None when LoadTest runs it itself)."""
-    from infercost import loadgen
+    from infercost.measurement import sweep
 
     if not state.sweep:
         return None
     shares = [
-        loadgen.SweepShare.model_validate(artifacts.get_json(s3, settings.artifacts_bucket, ref.key))
+        sweep.SweepShare.model_validate(artifacts.get_json(s3, settings.artifacts_bucket, ref.key))
         for ref in sorted(state.sweep, key=lambda ref: ref.worker)
     ]
-    return loadgen.merge_sweep_shares(shares, state.benchmark.load, state.benchmark.slo)
+    return sweep.merge_sweep_shares(shares, state.benchmark.load, state.benchmark.slo)
 
 
 def load_test(
@@ -91,12 +92,12 @@ def load_test(
     When sweep workers ran before (`state.sweep`), their shares are merged and only the warm-up
     and the measured serial run are driven here.
     """
-    from infercost import loadgen
+    from infercost.measurement import loadtest
 
     store.put_candidate(run_key(state.run), candidate_record(state, status="RUNNING"))
     swept = _merged_sweep(state, s3, settings)
     with _driving(state, s3) as (transport, payload):
-        result = loadgen.run_load_test(
+        result = loadtest.run_load_test(
             transport,
             payload,
             state.benchmark.load,

@@ -1,0 +1,233 @@
+"""What a load test measures: levels, results, raw counts, the SLO verdict per level, and the
+results document (docs/method.md, section 2)."""
+
+from __future__ import annotations
+
+from array import array
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from infercost.domain.errors import InfercostError
+from infercost.domain.models import (
+    RESULTS_SCHEMA,
+    Candidate,
+    CandidateResult,
+    LatencyStats,
+    ResultsFile,
+    Slo,
+)
+from infercost.domain.sketch import RELATIVE_ACCURACY, LatencySketch
+
+if TYPE_CHECKING:
+    pass
+
+
+ErrorKind = Literal["http_4xx", "http_5xx", "throttled", "timeout", "connection", "other"]
+
+
+Phase = Literal["warmup", "measured", "sweep"]
+
+
+# Serial phases give up when this many first requests all failed: the target is not answering.
+FAIL_FAST_AFTER = 5
+
+
+MAX_ERROR_EXAMPLE = 200
+
+
+class LoadTestError(InfercostError):
+    """The target could not be load-tested at all (unreachable, every request failed)."""
+
+
+class LevelResult(BaseModel):
+    """What one concurrency level measured. `latency_ms` covers successful requests only."""
+
+    model_config = ConfigDict(frozen=True)
+
+    concurrency: int = Field(ge=1)
+    requests: int = Field(ge=0, description="requests completed (ok + errors)")
+    ok: int = Field(ge=0)
+    errors_by_kind: dict[str, int] = Field(default_factory=dict)
+    error_examples: dict[str, str] = Field(default_factory=dict, description="first message per kind")
+    latency_ms: LatencyStats | None = Field(description="from successes only; None when none succeeded")
+    rps: float = Field(ge=0, description="successful responses per second")
+    duration_s: float = Field(ge=0)
+    sketch: str = Field(description="serialized mergeable latency sketch (infercost.domain.sketch)")
+
+    @property
+    def errors(self) -> int:
+        return sum(self.errors_by_kind.values())
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.requests if self.requests else 0.0
+
+    def latency_at(self, percentile: str) -> float | None:
+        if self.latency_ms is None:
+            return None
+        value: float | None = getattr(self.latency_ms, percentile)
+        return value
+
+    def describe_errors(self) -> str:
+        """'3 errors of 100 (http_5xx 2, timeout 1)' or '' when there were none."""
+        if not self.errors:
+            return ""
+        kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(self.errors_by_kind.items()))
+        return f"{self.errors} error{'s' if self.errors > 1 else ''} of {self.requests} ({kinds})"
+
+
+class LoadTestResult(BaseModel):
+    """A whole load test; small enough for Step Functions state (a few KB)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    started_at: float = Field(description="epoch seconds: start of the measured serial run")
+    ended_at: float = Field(description="epoch seconds: end of the measured serial run")
+    measured: LevelResult
+    sweep: list[LevelResult] = Field(default_factory=list)
+    max_rps_at_slo: float | None = None
+    slo: Slo | None = None
+    partial: bool = False
+    notes: list[str] = Field(default_factory=list)
+    sketch_relative_accuracy: float = RELATIVE_ACCURACY
+
+    @property
+    def latency_ms(self) -> LatencyStats:
+        """Latency of the measured serial run (always present: a run without successes raises)."""
+        assert self.measured.latency_ms is not None
+        return self.measured.latency_ms
+
+    @property
+    def levels(self) -> list[LevelResult]:
+        return [self.measured, *self.sweep]
+
+
+@dataclass(frozen=True)
+class LoadProgress:
+    """Progress of the running phase, reported a few times a second."""
+
+    phase: Phase
+    concurrency: int
+    done: int
+    total: int
+    elapsed_s: float
+
+
+@dataclass
+class RawLevel:
+    """What a transport returns for one level: raw latencies (ms) and errors by kind."""
+
+    concurrency: int
+    latencies_ms: array = field(default_factory=lambda: array("d"))
+    errors: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, str] = field(default_factory=dict)
+    duration_s: float = 0.0
+    abandoned: int = 0
+    aborted: str | None = None
+
+    def error(self, kind: str, message: str) -> None:
+        self.errors[kind] += 1
+        if kind not in self.examples:
+            self.examples[kind] = message[:MAX_ERROR_EXAMPLE]
+
+    @property
+    def completed(self) -> int:
+        return len(self.latencies_ms) + sum(self.errors.values())
+
+    def merged_with(self, other: RawLevel) -> RawLevel:
+        """Two workers' shares of one level, run at the same time."""
+        merged = RawLevel(self.concurrency + other.concurrency)
+        merged.latencies_ms = self.latencies_ms + other.latencies_ms
+        merged.errors = self.errors + other.errors
+        merged.examples = {**other.examples, **self.examples}
+        merged.duration_s = max(self.duration_s, other.duration_s)
+        merged.abandoned = self.abandoned + other.abandoned
+        merged.aborted = self.aborted or other.aborted
+        return merged
+
+    def to_level(self) -> LevelResult:
+        sketch = LatencySketch(self.latencies_ms)
+        ok = len(self.latencies_ms)
+        return LevelResult(
+            concurrency=self.concurrency,
+            requests=self.completed,
+            ok=ok,
+            errors_by_kind=dict(self.errors),
+            error_examples=dict(self.examples),
+            latency_ms=sketch.stats(),
+            rps=ok / self.duration_s if self.duration_s > 0 else 0.0,
+            duration_s=self.duration_s,
+            sketch=sketch.to_text(),
+        )
+
+
+def merge_level_results(results: Sequence[LevelResult]) -> LevelResult:
+    """Merge one level run by parallel workers: counts add, sketches merge exactly, rates add."""
+    if not results:
+        raise ValueError("nothing to merge")
+    sketch = LatencySketch()
+    errors: Counter[str] = Counter()
+    examples: dict[str, str] = {}
+    for result in results:
+        sketch.merge(LatencySketch.from_text(result.sketch))
+        errors.update(result.errors_by_kind)
+        for kind, text in result.error_examples.items():
+            examples.setdefault(kind, text)
+    return LevelResult(
+        concurrency=sum(r.concurrency for r in results),
+        requests=sum(r.requests for r in results),
+        ok=sum(r.ok for r in results),
+        errors_by_kind=dict(errors),
+        error_examples=examples,
+        latency_ms=sketch.stats(),
+        rps=sum(r.rps for r in results),
+        duration_s=max(r.duration_s for r in results),
+        sketch=sketch.to_text(),
+    )
+
+
+ProgressTick = Callable[[int], None]
+
+
+def slo_breach(level: LevelResult, slo: Slo) -> str | None:
+    """Why `level` misses the SLO, or None when it meets it."""
+    value = level.latency_at(slo.percentile)
+    if value is None:
+        return f"no successful request at concurrency {level.concurrency}"
+    if value > slo.max_latency_ms:
+        return (
+            f"{slo.percentile} {value:.1f} ms > {slo.max_latency_ms:g} ms at concurrency {level.concurrency}"
+        )
+    return None
+
+
+def max_rps_at_slo(levels: Sequence[LevelResult], slo: Slo | None, *, max_error_rate: float) -> float | None:
+    """The highest throughput among levels that meet the SLO and the error budget."""
+    if slo is None:
+        return None
+    passing = [
+        level.rps for level in levels if slo_breach(level, slo) is None and level.error_rate <= max_error_rate
+    ]
+    return max(passing) if passing else None
+
+
+def results_document(result: LoadTestResult, *, model: str, candidate: Candidate) -> dict[str, Any]:
+    """The load test as an `infercost.results/v1` file (client-side latency), plus the detail.
+
+    `infercost recommend` reads it; the `loadtest` key keeps every level, note and sketch.
+    """
+    entry = CandidateResult(
+        candidate=candidate,
+        latency_ms=result.latency_ms,
+        max_rps_at_slo=result.max_rps_at_slo,
+        invocations=result.measured.requests,
+        errors=result.measured.errors,
+        source="client",
+    )
+    document = ResultsFile(schema_=RESULTS_SCHEMA, model=model, slo=result.slo, results=[entry]).to_json()
+    document["loadtest"] = result.model_dump(mode="json")
+    return document

@@ -1,0 +1,116 @@
+"""The concurrency sweep shared by several workers: each worker's share, and their exact merge."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from infercost.domain.errors import InputError
+from infercost.domain.models import (
+    LoadPlan,
+    Slo,
+)
+
+if TYPE_CHECKING:
+    pass
+from infercost.measurement.results import LevelResult, merge_level_results, slo_breach
+
+
+@dataclass(frozen=True)
+class SweepStep:
+    """One sweep level as one worker runs it: its share of the level's connections and requests."""
+
+    level: int
+    concurrency: int
+    requests: int
+
+
+def sweep_share(plan: LoadPlan, workers: int, index: int) -> list[SweepStep]:
+    """Worker `index`'s share of every sweep level (levels with fewer connections than workers
+    are run by the first workers only). The shares of a level add up to the level."""
+    if workers < 1 or not 0 <= index < workers:
+        raise InputError(f"worker {index} of {workers} does not exist", field="worker")
+    per_level = plan.requests_per_level or plan.requests
+    steps = []
+    for level in (level for level in plan.concurrency if level > 1):
+        concurrency = share_of(level, workers, index)
+        if concurrency:
+            requests = max(1, round(per_level * concurrency / level))
+            steps.append(SweepStep(level, concurrency, requests))
+    return steps
+
+
+def share_of(total: int, parts: int, index: int) -> int:
+    return total // parts + (1 if index < total % parts else 0)
+
+
+class SweepShare(BaseModel):
+    """What one worker of a fanned-out sweep measured: its share of each level it reached."""
+
+    model_config = ConfigDict(frozen=True)
+
+    worker: int = Field(ge=0)
+    workers: int = Field(ge=1)
+    levels: list[int] = Field(default_factory=list, description="the whole level of each sweep entry")
+    sweep: list[LevelResult] = Field(default_factory=list)
+    partial: bool = False
+    notes: list[str] = Field(default_factory=list)
+
+
+@dataclass
+class Sweep:
+    """A concurrency sweep's levels, what stopped it, and whether the time budget cut it short."""
+
+    levels: list[LevelResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    partial: bool = False
+    abandoned: int = 0
+
+
+def merge_sweep_shares(shares: Sequence[SweepShare], plan: LoadPlan, slo: Slo | None) -> Sweep:
+    """Merge the workers' shares level by level (sketches merge exactly, rates add).
+
+    The merged sweep ends where it would have ended on one machine: after the first level that
+    misses the SLO or the error budget, or before the first level a worker did not reach.
+    """
+    if not shares:
+        raise ValueError("nothing to merge")
+    workers = shares[0].workers
+    merged = Sweep(notes=[f"sweep driven by {workers} workers at once, merged level by level"])
+    for share in shares:
+        merged.notes.extend(f"worker {share.worker}: {note}" for note in share.notes)
+        merged.partial = merged.partial or share.partial
+    for level in (level for level in plan.concurrency if level > 1):
+        expected = min(workers, level)
+        parts = [s.sweep[s.levels.index(level)] for s in shares if level in s.levels]
+        if len(parts) < expected:
+            merged.notes.append(
+                f"sweep ends before concurrency {level}: {expected - len(parts)} of {expected} workers "
+                "did not run it"
+            )
+            break
+        result = merge_level_results(parts)
+        merged.levels.append(result)
+        if ends_sweep(result, plan, slo, merged.notes):
+            break
+    return merged
+
+
+def ends_sweep(level: LevelResult, plan: LoadPlan, slo: Slo | None, notes: list[str]) -> bool:
+    """Whether the sweep stops after `level` (error budget or SLO missed); says why in `notes`."""
+    if level.error_rate > plan.max_error_rate:
+        notes.append(
+            f"sweep stopped at concurrency {level.concurrency}: {level.describe_errors()} "
+            f"exceeds the {plan.max_error_rate:.0%} error budget"
+        )
+        return True
+    breach = slo_breach(level, slo) if slo is not None else None
+    if breach is not None:
+        notes.append(f"sweep stopped: {breach}")
+        return True
+    if level.errors:
+        notes.append(f"concurrency {level.concurrency}: {level.describe_errors()}")
+    return False
