@@ -19,8 +19,9 @@ from typing import Any
 
 from _common import argument_parser, command_line, machine, publish, table
 from infercost.data.pricing.book import PriceBook
+from infercost.domain.formatting import minutes
 from infercost.domain.models import EvaluationSpec
-from infercost.domain.planning import minutes, plan_run
+from infercost.domain.planning import plan_run
 from infercost.domain.workflow import DEFAULT_METRICS_FLUSH_S
 
 REGION = "us-east-1"

@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from infercost.domain.formatting import usd
 from infercost.domain.models import Percentile, RankedCandidate, Recommendation
 
 if TYPE_CHECKING:
@@ -60,15 +61,6 @@ def render_charts(report: ReportInput) -> dict[str, str]:
     if monthly is not None:
         charts["monthly"] = _png(monthly)
     return charts
-
-
-def usd(value: float | None) -> str:
-    """Money in prose and labels: cents, or four decimals below a cent."""
-    if value is None:
-        return "—"
-    if math.isinf(value):
-        return "∞"
-    return f"${value:,.2f}" if value >= 0.01 or value == 0 else f"${value:.4f}"
 
 
 def monthly_rows(rec: Recommendation) -> list[RankedCandidate]:

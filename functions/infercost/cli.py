@@ -187,7 +187,8 @@ def prices(
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
 ) -> None:
     """Show on-demand hourly prices of SageMaker hosting instances, accelerators and serverless."""
-    from infercost.tables import Column, rich_table, unit_price
+    from infercost.domain.formatting import unit_price
+    from infercost.tables import Column, rich_table
 
     book = _price_book(region, overrides, live)
     rows = book.rows(family)
@@ -293,9 +294,10 @@ def plan(
     Inference Recommender's 45-minute Default job. Exit 2 when the estimate exceeds the spec's
     max_benchmark_cost_usd (the workflow would refuse the run).
     """
+    from infercost.domain.formatting import minutes, money
     from infercost.domain.models import EvaluationSpec, load_json_file, parse_model
-    from infercost.domain.planning import check_budget, minutes, plan_run
-    from infercost.tables import Column, money, rich_table
+    from infercost.domain.planning import check_budget, plan_run
+    from infercost.tables import Column, rich_table
 
     spec = parse_model(EvaluationSpec, load_json_file(spec_file))
     estimate = plan_run(
@@ -395,7 +397,8 @@ def history(
 ) -> None:
     """A model's evaluations, newest first: status, recommendation, cost, benchmark cost."""
     from infercost.data.history import model_history
-    from infercost.tables import Column, millis, money, rich_table
+    from infercost.domain.formatting import millis, money
+    from infercost.tables import Column, rich_table
 
     store, table_name = _open_store(table, stack, region, endpoint_url)
     runs = model_history(store, model, limit, table_name=table_name)
@@ -447,7 +450,8 @@ def show(
 ) -> None:
     """One run: its candidates (measured, failed, skipped) and its recommendation."""
     from infercost.data.history import find_run
-    from infercost.tables import Column, millis, money, rich_table
+    from infercost.domain.formatting import millis, money
+    from infercost.tables import Column, rich_table
 
     store, table_name = _open_store(table, stack, region, endpoint_url)
     view = find_run(store, run_id, table_name=table_name)

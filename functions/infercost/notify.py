@@ -24,9 +24,9 @@ from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel
 
-from infercost.charts import usd
 from infercost.data import clients as aws
 from infercost.domain.errors import InputError
+from infercost.domain.formatting import usd
 from infercost.report import RegressionLike, ReportInput
 
 if TYPE_CHECKING:

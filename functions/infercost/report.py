@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from infercost.charts import monthly_rows, render_charts, usd
+from infercost.charts import monthly_rows, render_charts
 from infercost.domain import costing
+from infercost.domain.formatting import duration, millis, money, usd
 from infercost.domain.models import (
     Candidate,
     LatencyStats,
@@ -31,7 +32,7 @@ from infercost.domain.models import (
     ResultsFile,
     Slo,
 )
-from infercost.tables import Column, html_table, millis, money, ranking_columns
+from infercost.tables import Column, html_table, ranking_columns
 
 if TYPE_CHECKING:
     from infercost.domain.records import Artifact, CandidateRecord, RunView
@@ -466,7 +467,7 @@ def _run_window(started_at: str, finished_at: str | None) -> str:
         return started_at + (f" → {finished_at}" if finished_at else "")
     text = start.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     if end is not None:
-        text += f", {_duration((end - start).total_seconds())}"
+        text += f", {duration((end - start).total_seconds())}"
     return text
 
 
@@ -699,14 +700,6 @@ def _section_failures(report: ReportInput) -> str:
     )
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    minutes, secs = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
-
-
 def _section_benchmark(report: ReportInput) -> str:
     title = "<h2>What the benchmark cost</h2>"
     bench = report.benchmark
@@ -719,7 +712,7 @@ def _section_benchmark(report: ReportInput) -> str:
         return f'<section id="benchmark-cost">{title}<p class="empty">{why}</p></section>'
     summary = f"Measuring these candidates cost <strong>{html.escape(usd(bench.total_usd))}</strong>"
     if bench.endpoint_seconds is not None:
-        summary += f" for {html.escape(_duration(bench.endpoint_seconds))} of endpoint time"
+        summary += f" for {html.escape(duration(bench.endpoint_seconds))} of endpoint time"
     summary += ", each endpoint billed from its creation until it was deleted."
     costly = sorted(
         (line for line in bench.lines if line.cost_usd), key=lambda line: -(line.cost_usd or 0.0)
@@ -733,7 +726,7 @@ def _section_benchmark(report: ReportInput) -> str:
     columns: list[Column[BenchmarkLine]] = [
         Column("Candidate", lambda line: line.label),
         Column("Status", lambda line: line.status),
-        Column("Endpoint time", lambda line: _duration(line.endpoint_seconds), "right"),
+        Column("Endpoint time", lambda line: duration(line.endpoint_seconds), "right"),
         Column("Cost", lambda line: usd(line.cost_usd), "right"),
     ]
     table = ""

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, Literal, TypeVar
 
+from infercost.domain.formatting import millis, money
 from infercost.domain.models import RankedCandidate, Recommendation
 
 if TYPE_CHECKING:
@@ -70,26 +71,6 @@ def html_table(columns: Sequence[Column[T]], rows: Sequence[T], *, css_class: st
         for row in cells(columns, rows)
     )
     return f'<table class="{css_class}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-
-
-def money(value: float | None) -> str:
-    """Money rounded to cents, as every table shows it; '—' when there is no figure."""
-    if value is None:
-        return "—"
-    if value == float("inf"):
-        return "∞"
-    return f"${value:,.2f}"
-
-
-def unit_price(value: float) -> str:
-    """A list price as published (not rounded to cents): $0.102, $1.408, $0.00002."""
-    text = f"{value:,.7f}".rstrip("0")
-    whole, _, decimals = text.partition(".")
-    return f"${whole}.{decimals.ljust(2, '0')}"
-
-
-def millis(value: float | None) -> str:
-    return "—" if value is None else f"{value:,.1f}"
 
 
 def ranking_columns(recommendation: Recommendation) -> list[Column[RankedCandidate]]:

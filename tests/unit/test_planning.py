@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from infercost.domain.errors import InputError
+from infercost.domain.formatting import minutes
 from infercost.domain.models import EvaluationSpec
-from infercost.domain.planning import PlanAssumptions, check_budget, expected_load_seconds, minutes, plan_run
+from infercost.domain.planning import PlanAssumptions, check_budget, expected_load_seconds, plan_run
 from infercost.domain.workflow import DEFAULT_METRICS_FLUSH_S, MAX_RELEASE_DELAY_S
 
 from .price_table import TablePrices

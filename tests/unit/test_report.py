@@ -9,7 +9,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from infercost.charts import render_charts, usd
+from infercost.charts import render_charts
+from infercost.domain.formatting import usd
 from infercost.domain.models import ResultsFile, Slo
 from infercost.domain.recommend import recommend
 from infercost.report import SIMULATED_NOTE, ReportInput, render_report, render_run_report

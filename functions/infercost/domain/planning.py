@@ -9,7 +9,6 @@ time only. The durations SageMaker does not let us measure in advance are stated
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 from pydantic import BaseModel
@@ -298,9 +297,3 @@ def check_budget(plan: RunPlan) -> None:
         field="max_benchmark_cost_usd",
         hint="raise the budget, drop candidates, or lower load.requests / the concurrency levels",
     )
-
-
-def minutes(seconds: float) -> str:
-    """Seconds as a short human duration: '7 min', '1 h 05 min'."""
-    total = math.ceil(seconds / 60)
-    return f"{total // 60} h {total % 60:02d} min" if total >= 60 else f"{total} min"

@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from infercost.domain import costing
 from infercost.domain.errors import InputError, MissingPriceError
+from infercost.domain.formatting import usd
 from infercost.domain.models import (
     CandidateResult,
     MonthlyProjection,
@@ -283,10 +284,6 @@ def _ranked(rank: int, item: _Costed, pareto_optimal: bool) -> RankedCandidate:
     )
 
 
-def _money(value: float) -> str:
-    return f"${value:,.2f}" if value >= 0.01 or value == 0 else f"${value:.4f}"
-
-
 def explain(
     ranked: list[RankedCandidate],
     slo: Slo,
@@ -319,13 +316,13 @@ def explain(
     else:
         text = f"{winner.label} is the only candidate of {total} that meets {bound}"
     text += (
-        f": {_money(winner.cost_per_100k_usd)} per 100k inferences at "
+        f": {usd(winner.cost_per_100k_usd)} per 100k inferences at "
         f"{slo.percentile.upper()} {winner.slo_latency_ms:.1f} ms"
     )
     runner_up = next((item for item in passing if item is not winner), None)
     if runner_up is not None and runner_up.cost_per_100k_usd > 0:
         saving = 1 - winner.cost_per_100k_usd / runner_up.cost_per_100k_usd
-        text += f", {saving:.0%} cheaper than the runner-up {runner_up.label} ({_money(runner_up.cost_per_100k_usd)})"
+        text += f", {saving:.0%} cheaper than the runner-up {runner_up.label} ({usd(runner_up.cost_per_100k_usd)})"
     text += "."
     failing = [item for item in ranked if not item.meets_slo]
     if failing:
@@ -335,7 +332,7 @@ def explain(
             cheapest = cheaper_failing[0]
             text += (
                 f"; the cheapest of those, {cheapest.label}, would cost "
-                f"{_money(cheapest.cost_per_100k_usd)} but has {cheapest.slo_verdict}"
+                f"{usd(cheapest.cost_per_100k_usd)} but has {cheapest.slo_verdict}"
             )
         text += "."
     sustained = recommended_at_throughput
@@ -345,7 +342,7 @@ def explain(
         same = " as well" if sustained.label == winner.label else ""
         text += (
             f" At sustained throughput (concurrency sweep) {sustained.label} is cheapest{same}: "
-            f"{_money(sustained_cost)} per 100k{rps}."
+            f"{usd(sustained_cost)} per 100k{rps}."
         )
     if traffic is not None:
         projected = [
@@ -364,7 +361,7 @@ def explain(
             )
             text += (
                 f" For {traffic.requests_per_month:,} requests a month at a peak of {traffic.peak_rps:g} req/s, "
-                f"the cheapest way to serve it is {shape} at {_money(monthly.monthly_cost_usd or 0.0)} a month."
+                f"the cheapest way to serve it is {shape} at {usd(monthly.monthly_cost_usd or 0.0)} a month."
             )
     if winner.candidate.uses_elastic_inference:
         text += f" Note: {ELASTIC_INFERENCE_WARNING}."

@@ -22,6 +22,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from infercost.domain.errors import InputError
+from infercost.domain.formatting import percent, signed_percent, usd_precise
 from infercost.domain.models import Candidate, CandidateFailure, RankedCandidate, Recommendation, Slo
 
 DEFAULT_THRESHOLD = 0.10
@@ -120,7 +121,7 @@ def _nothing_recommended(was: RankedCandidate, slo: Slo) -> Regression:
         kind="recommendation_changed",
         message=(
             f"No candidate meets {slo.describe()} any more; the previous recommendation was "
-            f"{was.label} at {_usd(was.cost_per_100k_usd)} per 100k inferences."
+            f"{was.label} at {usd_precise(was.cost_per_100k_usd)} per 100k inferences."
         ),
         previous_candidate=was.label,
         unit="usd_per_100k",
@@ -130,8 +131,8 @@ def _nothing_recommended(was: RankedCandidate, slo: Slo) -> Regression:
 
 def _changed(was: RankedCandidate, now: RankedCandidate) -> Regression:
     change = _change(was.cost_per_100k_usd, now.cost_per_100k_usd)
-    cost = f"{_usd(was.cost_per_100k_usd)} to {_usd(now.cost_per_100k_usd)} per 100k inferences"
-    cost += f", {_pct(change)}" if change is not None else ""
+    cost = f"{usd_precise(was.cost_per_100k_usd)} to {usd_precise(now.cost_per_100k_usd)} per 100k inferences"
+    cost += f", {signed_percent(change)}" if change is not None else ""
     return Regression(
         kind="recommendation_changed",
         message=f"The recommendation changed from {was.label} to {now.label} ({cost}).",
@@ -186,14 +187,12 @@ def _increase(
     after: float,
     threshold: float,
 ) -> Regression:
-    show = _usd if unit == "usd_per_100k" else _ms
+    show = usd_precise if unit == "usd_per_100k" else _ms
     change = _change(before, after)
     rose = f"rose {change * 100:.1f} %" if change is not None else "rose"
     return Regression(
         kind=kind,
-        message=(
-            f"{subject} {rose}, from {show(before)} to {show(after)} (threshold {_pct_plain(threshold)})."
-        ),
+        message=(f"{subject} {rose}, from {show(before)} to {show(after)} (threshold {percent(threshold)})."),
         previous_candidate=was.label,
         current_candidate=now.label,
         unit=unit,
@@ -226,7 +225,7 @@ def _previous_winner(was: RankedCandidate, current: Recommendation) -> list[Regr
         return []
     change = _change(was.slo_latency_ms, again.slo_latency_ms)
     went = f"{_ms(was.slo_latency_ms)} to {_ms(again.slo_latency_ms)}"
-    went += f", {_pct(change)}" if change is not None else ""
+    went += f", {signed_percent(change)}" if change is not None else ""
     return [
         Regression(
             kind="previous_winner_misses_slo",
@@ -267,25 +266,6 @@ def _exceeds(before: float, after: float, threshold: float) -> bool:
 
 def _as_pct(change: float | None) -> float | None:
     return None if change is None else change * 100
-
-
-def _pct(change: float | None) -> str:
-    return f"{(change or 0) * 100:+.1f} %"
-
-
-def _pct_plain(fraction: float) -> str:
-    return f"{fraction * 100:g} %"
-
-
-def _usd(value: float) -> str:
-    """Dollars with the decimals small amounts need: $0.38, $0.0412, $12.50."""
-    if value == 0:
-        return "$0.00"
-    decimals = min(8, max(2, 2 - math.floor(math.log10(abs(value)))))
-    text = f"{value:,.{decimals}f}"
-    while decimals > 2 and text.endswith("0"):
-        text, decimals = text[:-1], decimals - 1
-    return f"${text}"
 
 
 def _ms(value: float) -> str:

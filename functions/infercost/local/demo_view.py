@@ -10,8 +10,9 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
+from infercost.domain.formatting import millis, money
 from infercost.local.demo import CandidateProgress, DemoOutcome, DemoProgress
-from infercost.tables import Column, millis, money, rich_table
+from infercost.tables import Column, rich_table
 
 if TYPE_CHECKING:
     from rich.console import Console, Group
