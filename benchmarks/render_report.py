@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.unit import report_data  # noqa: E402
 
-from infercost.report import render_run_report  # noqa: E402
+from infercost.report.html import render_run_report  # noqa: E402
 
 MAX_HTML_BYTES = 2_000_000
 MAX_PNG_BYTES = 500_000

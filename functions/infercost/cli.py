@@ -145,7 +145,7 @@ def recommend(
 
 def render_markdown(answer: Recommendation) -> str:
     """The recommendation as Markdown: verdict, explanation, ranked table."""
-    from infercost.tables import markdown_table, ranking_columns
+    from infercost.report.tables import markdown_table, ranking_columns
 
     title = f"## {answer.model}: " + (
         f"use {answer.recommended.label}" if answer.recommended else "no candidate meets the SLO"
@@ -157,7 +157,7 @@ def render_markdown(answer: Recommendation) -> str:
 
 def print_recommendation(answer: Recommendation, console: Console, *, with_failures: bool = True) -> None:
     """The recommendation for the terminal: ranked table, verdict and explanation."""
-    from infercost.tables import ranking_columns, rich_table
+    from infercost.report.tables import ranking_columns, rich_table
 
     title = f"{answer.model} in {answer.region} — SLO {answer.slo.describe()}"
     console.print(rich_table(ranking_columns(answer), answer.ranked, title=title))
@@ -188,7 +188,7 @@ def prices(
 ) -> None:
     """Show on-demand hourly prices of SageMaker hosting instances, accelerators and serverless."""
     from infercost.domain.formatting import unit_price
-    from infercost.tables import Column, rich_table
+    from infercost.report.tables import Column, rich_table
 
     book = _price_book(region, overrides, live)
     rows = book.rows(family)
@@ -297,7 +297,7 @@ def plan(
     from infercost.domain.formatting import minutes, money
     from infercost.domain.models import EvaluationSpec, load_json_file, parse_model
     from infercost.domain.planning import check_budget, plan_run
-    from infercost.tables import Column, rich_table
+    from infercost.report.tables import Column, rich_table
 
     spec = parse_model(EvaluationSpec, load_json_file(spec_file))
     estimate = plan_run(
@@ -398,7 +398,7 @@ def history(
     """A model's evaluations, newest first: status, recommendation, cost, benchmark cost."""
     from infercost.data.history import model_history
     from infercost.domain.formatting import millis, money
-    from infercost.tables import Column, rich_table
+    from infercost.report.tables import Column, rich_table
 
     store, table_name = _open_store(table, stack, region, endpoint_url)
     runs = model_history(store, model, limit, table_name=table_name)
@@ -451,7 +451,7 @@ def show(
     """One run: its candidates (measured, failed, skipped) and its recommendation."""
     from infercost.data.history import find_run
     from infercost.domain.formatting import millis, money
-    from infercost.tables import Column, rich_table
+    from infercost.report.tables import Column, rich_table
 
     store, table_name = _open_store(table, stack, region, endpoint_url)
     view = find_run(store, run_id, table_name=table_name)
@@ -515,7 +515,8 @@ def report(
     endpoint_url: EndpointUrlOption = None,
 ) -> None:
     """Write the HTML report of a stored run, or of a results file, to one self-contained file."""
-    from infercost.report import ReportInput, render_report
+    from infercost.report.html import render_report
+    from infercost.report.inputs import ReportInput
 
     if not out.parent.is_dir():
         raise InputError(f"cannot write {out}: no directory {out.parent}", field="--out")
@@ -691,7 +692,7 @@ class _LoadProgress:
 
 def print_load_test(result: Any, target: str, console: Console) -> None:
     """Percentiles per concurrency level, the max RPS at the SLO, and every note."""
-    from infercost.tables import Column, rich_table
+    from infercost.report.tables import Column, rich_table
 
     def ms(name: str) -> Column[Any]:
         def cell(level: Any) -> str:

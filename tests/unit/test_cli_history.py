@@ -193,7 +193,7 @@ class TestStoredRuns:
         assert "run r42 · SUCCEEDED" in " ".join("".join(page.text).split())
 
     def test_report_of_a_results_file(self, monkeypatch, tmp_path, capsys):
-        monkeypatch.setattr("infercost.report.render_charts", lambda report: {})
+        monkeypatch.setattr("infercost.report.html.render_charts", lambda report: {})
         results = tmp_path / "results.json"
         results.write_text(json.dumps(report_data.results_file().to_json()), encoding="utf-8")
         out_file = tmp_path / "report.html"

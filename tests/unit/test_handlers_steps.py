@@ -519,7 +519,7 @@ class RecordingSns:
 def test_notify_links_the_report_for_as_long_as_each_link_works(
     aws: dict[str, Any], local_stack: bool
 ) -> None:
-    from infercost.notify import report_s3_client
+    from infercost.data.notifications import report_s3_client
 
     run = measured_run(aws, "arn:aws:states:us-east-1:123456789012:execution:sm:4", avg_ms=20)
     key = "reports/densenet121/r.html"

@@ -10,9 +10,9 @@ import pytest
 from moto import mock_aws
 
 from infercost.data import clients as aws
+from infercost.data.notifications import presign_report, report_s3_client
 from infercost.local.calls import OUTSIDE, CallRecorder, PerFunction
 from infercost.measurement.sagemaker import SageMakerTransport
-from infercost.notify import presign_report, report_s3_client
 
 
 @pytest.fixture

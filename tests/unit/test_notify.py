@@ -15,26 +15,27 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from infercost.data.notifications import (
+    MAX_PRESIGN_SECONDS,
+    check_webhook_url,
+    post_slack,
+    presign_report,
+    report_s3_client,
+    slack_webhook_from_secret,
+)
 from infercost.domain.errors import InputError
 from infercost.domain.models import Slo
 from infercost.domain.recommend import recommend
-from infercost.notify import (
-    MAX_PRESIGN_SECONDS,
+from infercost.report.inputs import ReportInput
+from infercost.report.messages import (
     ReportLinks,
     ascii_subject,
     build_slack_payload,
     build_sns_message,
-    check_webhook_url,
     message_kind,
-    notify_run,
-    post_slack,
-    presign_report,
     report_console_url,
-    report_links,
-    report_s3_client,
-    slack_webhook_from_secret,
 )
-from infercost.report import ReportInput
+from infercost.steps.notify import notify_run, report_links
 
 from . import report_data
 

@@ -9,12 +9,13 @@ from html.parser import HTMLParser
 
 import pytest
 
-from infercost.charts import render_charts
 from infercost.domain.formatting import usd
 from infercost.domain.models import ResultsFile, Slo
 from infercost.domain.recommend import recommend
-from infercost.report import SIMULATED_NOTE, ReportInput, render_report, render_run_report
-from infercost.tables import ranking_columns
+from infercost.report.charts import render_charts
+from infercost.report.html import render_report, render_run_report
+from infercost.report.inputs import SIMULATED_NOTE, ReportInput
+from infercost.report.tables import ranking_columns
 
 from . import report_data
 
@@ -122,7 +123,7 @@ class Page(HTMLParser):
 @pytest.fixture
 def no_charts(monkeypatch):
     """Skip matplotlib where a test is about the page, not its charts (they take seconds)."""
-    monkeypatch.setattr("infercost.report.render_charts", lambda report: {})
+    monkeypatch.setattr("infercost.report.html.render_charts", lambda report: {})
 
 
 @pytest.fixture(scope="module")
@@ -341,7 +342,7 @@ def test_charts_without_their_data_are_left_out():
 
 
 def test_importing_report_and_notify_does_not_import_matplotlib():
-    code = "import sys, infercost.report, infercost.notify; print('matplotlib' in sys.modules)"
+    code = "import sys, infercost.report.html, infercost.report.messages, infercost.steps.notify; print('matplotlib' in sys.modules)"
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert output.stdout.strip() == "False"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from infercost.domain.formatting import money
 from infercost.domain.models import ResultsFile, Slo
 from infercost.domain.recommend import recommend
-from infercost.tables import Column, cells, html_table, markdown_table, ranking_columns, rich_table
+from infercost.report.tables import Column, cells, html_table, markdown_table, ranking_columns, rich_table
 
 
 def sample_recommendation(**extra):

@@ -20,7 +20,7 @@ logger, tracer, metrics = powertools(traces_http_client=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    from infercost.notify import report_s3_client
+    from infercost.data.notifications import report_s3_client
 
     request = parse_event(notify.NotifyEvent, event)
     settings = get_settings()

@@ -613,7 +613,7 @@ def _write_report(stack: EmbeddedStack, view: RunView | None, path: Path) -> tup
         body = stack.client("s3").get_object(Bucket=stack.bucket, Key=view.run.report_key)["Body"].read()
         path.write_bytes(body)
         return path, f"s3://{stack.bucket}/{view.run.report_key}"
-    from infercost.report import render_run_report
+    from infercost.report.html import render_run_report
 
     path.write_text(render_run_report(view), encoding="utf-8")
     return path, "rendered from the stored run (the workflow ended before its Report state)"

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from infercost.domain.formatting import millis, money
 from infercost.local.demo import CandidateProgress, DemoOutcome, DemoProgress
-from infercost.tables import Column, rich_table
+from infercost.report.tables import Column, rich_table
 
 if TYPE_CHECKING:
     from rich.console import Console, Group

@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
+from pydantic import BaseModel
+
+from infercost.data.notifications import (
+    DEFAULT_SLACK_TIMEOUT_S,
+    post_slack,
+    presign_report,
+    slack_webhook_from_secret,
+)
 from infercost.data.settings import Settings
 from infercost.data.store import ResultsStore
-from infercost.domain.workflow import (
-    RunRef,
+from infercost.domain.records import RunView
+from infercost.domain.workflow import RunRef
+from infercost.report.inputs import RegressionLike, ReportInput
+from infercost.report.messages import (
+    MessageKind,
+    ReportLinks,
+    as_report,
+    build_slack_payload,
+    build_sns_message,
+    report_command,
+    report_console_url,
 )
-
-if TYPE_CHECKING:  # loadgen is imported where it is used (cold start of the other steps)
-    pass
 from infercost.steps.common import StepEvent, StepSummary, run_key, run_view, utc_now
 
 
@@ -38,8 +53,6 @@ def notify(
     now: Callable[[], datetime] = utc_now,
 ) -> NotifySummary:
     """Finish a successful run, then tell the team (SNS, and Slack when configured)."""
-    from infercost.notify import notify_run, report_links, slack_webhook_from_secret
-
     key = run_key(event.run)
     if event.outcome == "SUCCEEDED":
         finished = now()
@@ -77,4 +90,62 @@ def notify(
     return NotifySummary(
         sns_message_id=result.sns_message_id,
         slack_delivered=result.slack_delivered if webhook else None,
+    )
+
+
+class NotifyResult(BaseModel):
+    """What went out: the SNS message id, and whether Slack got its message (and why not)."""
+
+    kind: MessageKind
+    sns_message_id: str | None = None
+    slack_delivered: bool = False
+    slack_error: str | None = None
+
+
+def notify_run(
+    run: RunView | ReportInput,
+    *,
+    sns_client: Any,
+    topic_arn: str,
+    slack_webhook_url: str | None,
+    links: ReportLinks | None,
+    regressions: Iterable[RegressionLike | Mapping[str, Any]] | None = None,
+    slack_timeout_s: float = DEFAULT_SLACK_TIMEOUT_S,
+    sleep: Callable[[float], None] = time.sleep,
+) -> NotifyResult:
+    """Publish the run's message to SNS, then post it to Slack when a webhook is configured."""
+    report = as_report(run, regressions)
+    message = build_sns_message(report, links=links)
+    response = sns_client.publish(
+        TopicArn=topic_arn,
+        Subject=message.subject,
+        Message=message.body,
+        MessageAttributes={
+            "kind": {"DataType": "String", "StringValue": message.kind},
+            "model": {"DataType": "String", "StringValue": report.model},
+        },
+    )
+    result = NotifyResult(kind=message.kind, sns_message_id=response.get("MessageId"))
+    if not slack_webhook_url:
+        return result
+    payload = build_slack_payload(report, links=links)
+    error = post_slack(slack_webhook_url, payload, timeout_s=slack_timeout_s, sleep=sleep)
+    return result.model_copy(update={"slack_delivered": error is None, "slack_error": error})
+
+
+def report_links(
+    *,
+    run_id: str,
+    bucket: str,
+    key: str,
+    region: str,
+    table: str,
+    s3_client: Any | None,
+    in_aws_account: bool = True,
+) -> ReportLinks:
+    """The ways to the report: console and command (in an AWS account), download (with a client)."""
+    return ReportLinks(
+        console_url=report_console_url(region, bucket, key) if in_aws_account else None,
+        command=report_command(run_id, table=table, region=region) if in_aws_account else None,
+        download_url=presign_report(s3_client, bucket, key) if s3_client is not None else None,
     )

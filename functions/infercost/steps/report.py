@@ -22,7 +22,7 @@ class ReportSummary(StepSummary):
 
 def report_run(run: RunRef, *, store: ResultsStore, s3: Any, settings: Settings) -> ReportSummary:
     """Render the run's HTML report into the artifacts bucket and record where it is."""
-    from infercost.report import render_run_report
+    from infercost.report.html import render_run_report
 
     view = run_view(store, run)
     html = render_run_report(view, regressions=view.run.regressions or [])

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from infercost.report import CandidateSweep, ReportInput
+    from infercost.report.inputs import CandidateSweep, ReportInput
 
 # PNG resolution; the report's CSS scales images to the page width.
 DPI = 110
