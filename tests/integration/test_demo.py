@@ -24,7 +24,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from infercost.cli import DEMO_DEFAULT_CANDIDATES, main
+from infercost.cli import main
+from infercost.cli.demo import DEMO_DEFAULT_CANDIDATES
 from infercost.domain.models import Candidate
 from infercost.local.demo import DEMO_CANDIDATES, DemoOptions, DemoOutcome, run_demo
 from infercost.local.faults import FAULT_POINTS

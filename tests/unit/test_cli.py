@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from infercost.cli import EXAMPLE_SPEC, main
+from infercost.cli import main
+from infercost.cli.costs import EXAMPLE_SPEC
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 SEED = FIXTURES / "results" / "densenet_seed.json"

@@ -238,7 +238,7 @@ def test_history_against_the_local_demo_endpoint(local_endpoint, monkeypatch, ca
     assert code == 0, err
     assert "r42" in out and "r40" in out
     assert os.environ.get("INFERCOST_TABLE_NAME") is None
-    assert Path(cli.__file__).name == "cli.py"
+    assert Path(cli.__file__).parent.name == "cli"
 
 
 class TestLookups:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from infercost.cli import DEMO_DEFAULT_CANDIDATES
+from infercost.cli.demo import DEMO_DEFAULT_CANDIDATES
 from infercost.data.pricing.book import PriceBook
 from infercost.domain.errors import InputError
 from infercost.domain.models import Candidate, EvaluationSpec, ResultsFile, load_json_file

@@ -174,7 +174,7 @@ OUTCOME_COLUMNS: list[Column[Any]] = [
 
 def print_outcome(outcome: DemoOutcome, console: Console) -> None:
     """The ranked table and the recommendation, then where everything went and what is left."""
-    from infercost.cli import print_recommendation
+    from infercost.report.console import print_recommendation
 
     console.print()
     if outcome.recommendation is not None:

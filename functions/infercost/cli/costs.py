@@ -1,0 +1,252 @@
+"""`infercost recommend`, `prices`, `spec` and `plan`: costs and specs, offline."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from infercost.domain.errors import InfercostError
+
+if TYPE_CHECKING:
+    pass
+from infercost.cli.app import (
+    OutputFormat,
+    PricesOption,
+    RegionOption,
+    TableFormat,
+    app,
+    price_book,
+    print_json,
+    spec_app,
+    stdout_console,
+)
+from infercost.report.console import print_recommendation, render_markdown
+
+
+@app.command()
+def recommend(
+    results_file: Annotated[
+        Path, typer.Argument(metavar="RESULTS.json", help="A results file (schema infercost.results/v1).")
+    ],
+    slo: Annotated[
+        str | None,
+        typer.Option(
+            help="SLO as PERCENTILE:MS, e.g. p90:80 (overrides the file's slo). p50/p90/p95/p99/max."
+        ),
+    ] = None,
+    prices: PricesOption = None,
+    region: RegionOption = None,
+    live_prices: Annotated[
+        bool, typer.Option("--live-prices", help="Ask the AWS Price List API (needs credentials).")
+    ] = False,
+    max_error_rate: Annotated[
+        float, typer.Option(help="A candidate with a higher error rate does not meet the SLO.", min=0, max=1)
+    ] = 0.01,
+    output: Annotated[
+        TableFormat, typer.Option("--format", help="table, json or markdown.")
+    ] = TableFormat.table,
+) -> None:
+    """Cost each measured candidate and recommend the cheapest one that meets the SLO.
+
+    Cost per 100k inferences = hourly price ÷ 3600 × average latency (s) × 100,000; where the
+    results carry max_rps_at_slo (a concurrency sweep) the cost at sustained throughput is
+    ranked too. Prices come from the results file, then --prices, then the bundled snapshot.
+    """
+    from infercost.domain.models import ResultsFile, Slo, load_json_file, parse_model
+    from infercost.domain.recommend import DEFAULT_REGION
+    from infercost.domain.recommend import recommend as run_recommend
+
+    results = parse_model(ResultsFile, load_json_file(results_file))
+    chosen_slo = Slo.parse(slo) if slo else None
+    book = price_book(region or results.region or DEFAULT_REGION, prices, live_prices)
+    answer = run_recommend(results, book, slo=chosen_slo, max_error_rate=max_error_rate)
+    if output is TableFormat.json:
+        print_json(answer.to_json())
+    elif output is TableFormat.markdown:
+        sys.stdout.write(render_markdown(answer))
+    else:
+        print_recommendation(answer, stdout_console())
+
+
+@app.command()
+def prices(
+    region: Annotated[str, typer.Option(help="AWS region.")] = "us-east-1",
+    family: Annotated[
+        str | None, typer.Option(help="Only this family, e.g. g5, c7g, eia2, serverless.")
+    ] = None,
+    live: Annotated[
+        bool, typer.Option("--live", help="Ask the AWS Price List API (needs credentials).")
+    ] = False,
+    overrides: PricesOption = None,
+    output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
+) -> None:
+    """Show on-demand hourly prices of SageMaker hosting instances, accelerators and serverless."""
+    from infercost.domain.formatting import unit_price
+    from infercost.report.tables import Column, rich_table
+
+    book = price_book(region, overrides, live)
+    rows = book.rows(family)
+    if output is OutputFormat.json:
+        print_json(
+            {
+                "region": region,
+                "snapshot_as_of": book.snapshot_as_of,
+                "prices": [row.to_json() for row in rows],
+            }
+        )
+        return
+    columns: list[Column[Any]] = [
+        Column("Kind", lambda row: row.kind),
+        Column("Name", lambda row: row.name),
+        Column("USD", lambda row: unit_price(row.usd), "right"),
+        Column("Unit", lambda row: row.unit),
+        Column("Source", lambda row: row.source),
+    ]
+    console = stdout_console()
+    console.print(rich_table(columns, rows, title=f"SageMaker hosting prices in {region}"))
+    console.print(f"[dim]Snapshot as of {book.snapshot_as_of}.[/]")
+
+
+EXAMPLE_SPEC: dict[str, Any] = {
+    "model": {
+        "name": "densenet121",
+        "image_uri": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.3-cpu-py311",
+        "execution_role_arn": None,
+        "environment": {},
+    },
+    "payload": {"content_type": "application/x-image", "s3_key": "models/densenet121/sample.jpg"},
+    "candidates": [
+        {"instance_type": "ml.c7g.large"},
+        {"instance_type": "ml.c6i.xlarge"},
+        {"instance_type": "ml.g5.xlarge", "instance_count": 1},
+        {"instance_type": "ml.inf2.xlarge"},
+        {"serverless": {"memory_mb": 4096, "max_concurrency": 10}},
+    ],
+    "slo": {"percentile": "p90", "max_latency_ms": 80},
+    "load": {"warmup": 100, "requests": 1000, "concurrency": [1, 2, 4, 8, 16]},
+    "traffic": {"requests_per_month": 10000000, "peak_rps": 20},
+    "max_benchmark_cost_usd": 5.0,
+}
+
+
+@spec_app.command("example")
+def spec_example() -> None:
+    """Print a complete, valid evaluation spec to start from (save it as infercost.json)."""
+    print_json(EXAMPLE_SPEC)
+
+
+@spec_app.command("validate")
+def spec_validate(
+    spec_file: Annotated[Path, typer.Argument(metavar="FILE", help="An infercost.json evaluation spec.")],
+    region: Annotated[
+        str, typer.Option(help="Region whose price list the candidates must be in.")
+    ] = "us-east-1",
+) -> None:
+    """Check a spec: every field, every candidate known and priced in the region. Exit 2 if not."""
+    from infercost.domain.models import EvaluationSpec, load_json_file, parse_model
+
+    spec = parse_model(EvaluationSpec, load_json_file(spec_file))
+    book = price_book(region, None, False)
+    for index, candidate in enumerate(spec.candidates):
+        try:
+            book.check_candidate(candidate)
+        except InfercostError as error:
+            field = f"candidates[{index}].{error.field}" if error.field else f"candidates[{index}]"
+            raise type(error)(error.message, field=field, hint=error.hint) from None
+    console = stdout_console()
+    console.print(
+        f"[green]valid[/]: model {spec.model.name}, {len(spec.candidates)} candidates, "
+        f"SLO {spec.slo.describe()}, {spec.load.warmup} warm-up + {spec.load.requests} measured requests"
+        + (f", concurrency sweep {spec.load.concurrency}" if spec.load.sweeps else ""),
+        highlight=False,
+    )
+    for candidate in spec.candidates:
+        if candidate.uses_elastic_inference:
+            from infercost.domain.recommend import ELASTIC_INFERENCE_WARNING
+
+            console.print(
+                f"[yellow]warning[/]: {candidate.label}: {ELASTIC_INFERENCE_WARNING}", highlight=False
+            )
+
+
+@app.command()
+def plan(
+    spec_file: Annotated[Path, typer.Argument(metavar="SPEC", help="An infercost.json evaluation spec.")],
+    region: Annotated[str, typer.Option(help="Region whose prices apply.")] = "us-east-1",
+    prices: PricesOption = None,
+    max_concurrency: Annotated[
+        int, typer.Option(help="Candidates benchmarked at once (the Map's MaxConcurrency).", min=1, max=100)
+    ] = 4,
+    metrics_delay: Annotated[
+        float, typer.Option(help="Seconds from the last measured request until CloudWatch is read.", min=0)
+    ] = 60,
+    output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
+) -> None:
+    """Estimate wall time, endpoint time and benchmark cost before a run — and check the budget.
+
+    Compares infercost's parallel workflow with the seed's sequential protocol and SageMaker
+    Inference Recommender's 45-minute Default job. Exit 2 when the estimate exceeds the spec's
+    max_benchmark_cost_usd (the workflow would refuse the run).
+    """
+    from infercost.domain.formatting import minutes, money
+    from infercost.domain.models import EvaluationSpec, load_json_file, parse_model
+    from infercost.domain.planning import check_budget, plan_run
+    from infercost.report.tables import Column, rich_table
+
+    spec = parse_model(EvaluationSpec, load_json_file(spec_file))
+    estimate = plan_run(
+        spec,
+        price_book(region, prices, False),
+        max_concurrency=max_concurrency,
+        metrics_delay_s=metrics_delay,
+    )
+    if output is OutputFormat.json:
+        print_json(estimate.model_dump(mode="json"))
+    else:
+        console = stdout_console()
+        columns: list[Column[Any]] = [
+            Column("Candidate", lambda item: item.label),
+            Column(
+                "$/hour",
+                lambda item: money(item.price_per_hour_usd) if item.price_per_hour_usd else "per use",
+                "right",
+            ),
+            Column("create", lambda item: minutes(item.create_s), "right"),
+            Column("load", lambda item: minutes(item.load_s), "right"),
+            Column("release wait", lambda item: minutes(item.release_wait_s), "right"),
+            Column("delete", lambda item: minutes(item.teardown_s), "right"),
+            Column("endpoint time", lambda item: minutes(item.endpoint_seconds), "right"),
+            Column("metrics wait", lambda item: minutes(item.metrics_wait_s), "right"),
+            Column("cost", lambda item: money(item.cost_usd), "right"),
+        ]
+        console.print(
+            rich_table(columns, estimate.candidates, title=f"Plan for {estimate.model} in {region}")
+        )
+        console.print(
+            "[dim]Endpoint time = create + load + release wait (until the measured run's last "
+            "minute has closed) + delete; the metrics wait comes after the endpoint is deleted, "
+            "in the wall time only.[/]",
+            highlight=False,
+        )
+        strategies: list[Column[Any]] = [
+            Column("Strategy", lambda item: item.name),
+            Column("wall time", lambda item: minutes(item.wall_seconds), "right"),
+            Column("endpoint time", lambda item: minutes(item.endpoint_seconds), "right"),
+            Column(
+                "cost",
+                lambda item: money(item.cost_usd) if item.cost_usd is not None else "not published",
+                "right",
+            ),
+            Column("Note", lambda item: item.note),
+        ]
+        console.print(rich_table(strategies, estimate.strategies, title="The same benchmark, three ways"))
+        assumed = ", ".join(f"{key}={value:g}" for key, value in estimate.assumptions.items())
+        console.print(f"[dim]Assumptions: {assumed}.[/]", highlight=False)
+        budget = money(estimate.budget_usd) if estimate.budget_usd is not None else "none set"
+        console.print(
+            f"Estimated benchmark cost {money(estimate.cost_usd)}; budget {budget}.", highlight=False
+        )
+    check_budget(estimate)

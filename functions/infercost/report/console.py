@@ -1,0 +1,110 @@
+"""What the CLI and the demo print on a terminal: the ranking, a load test, its progress bar."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from infercost.domain.models import Recommendation
+
+
+def render_markdown(answer: Recommendation) -> str:
+    """The recommendation as Markdown: verdict, explanation, ranked table."""
+    from infercost.report.tables import markdown_table, ranking_columns
+
+    title = f"## {answer.model}: " + (
+        f"use {answer.recommended.label}" if answer.recommended else "no candidate meets the SLO"
+    )
+    parts = [title, "", answer.reason, "", markdown_table(ranking_columns(answer), answer.ranked)]
+    parts += [f"> {warning}" for warning in answer.warnings]
+    return "\n".join(parts) + "\n"
+
+
+def print_recommendation(answer: Recommendation, console: Console, *, with_failures: bool = True) -> None:
+    """The recommendation for the terminal: ranked table, verdict and explanation."""
+    from infercost.report.tables import ranking_columns, rich_table
+
+    title = f"{answer.model} in {answer.region} — SLO {answer.slo.describe()}"
+    console.print(rich_table(ranking_columns(answer), answer.ranked, title=title))
+    if answer.recommended:
+        console.print(f"[bold green]Recommended:[/] {answer.recommended.label}")
+    else:
+        console.print("[bold red]No candidate meets the SLO.[/]")
+    console.print(answer.reason, highlight=False)
+    for failure in answer.failures if with_failures else []:
+        console.print(
+            f"[yellow]{failure.status}[/] {failure.candidate.label}: {failure.error}", highlight=False
+        )
+    if answer.prices_as_of:
+        console.print(f"[dim]Snapshot prices as of {answer.prices_as_of}.[/]")
+
+
+class LoadProgressBar:
+    """A Rich progress bar on stderr, one line per phase and level."""
+
+    def __enter__(self) -> Any:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=False,
+            # Drawn from the progress callback, not a refresh thread: a thread would take the GIL
+            # from the load generator at random moments and show up in the measured latency.
+            auto_refresh=False,
+        )
+        self.tasks: dict[tuple[str, int], Any] = {}
+        self.drawn_at = 0.0
+        self.bar.start()
+        return self.update
+
+    def update(self, event: Any) -> None:
+        key = (event.phase, event.concurrency)
+        if key not in self.tasks:
+            label = event.phase if event.phase != "sweep" else f"concurrency {event.concurrency}"
+            self.tasks[key] = self.bar.add_task(label, total=event.total)
+        self.bar.update(self.tasks[key], completed=event.done)
+        if event.done >= event.total or event.elapsed_s - self.drawn_at >= 0.5:
+            self.drawn_at = event.elapsed_s
+            self.bar.refresh()
+
+    def __exit__(self, *_: object) -> None:
+        self.bar.stop()
+
+
+def print_load_test(result: Any, target: str, console: Console) -> None:
+    """Percentiles per concurrency level, the max RPS at the SLO, and every note."""
+    from infercost.report.tables import Column, rich_table
+
+    def ms(name: str) -> Column[Any]:
+        def cell(level: Any) -> str:
+            value = (
+                level.latency_at(name)
+                if name != "avg"
+                else (level.latency_ms.avg if level.latency_ms else None)
+            )
+            return "—" if value is None else f"{value:.2f}"
+
+        return Column(name, cell, "right")
+
+    columns: list[Column[Any]] = [
+        Column("concurrency", lambda level: str(level.concurrency), "right"),
+        Column("requests", lambda level: str(level.requests), "right"),
+        Column("errors", lambda level: str(level.errors) if level.errors else "0", "right"),
+        *(ms(name) for name in ("avg", "p50", "p90", "p95", "p99", "max")),
+        Column("req/s", lambda level: f"{level.rps:.1f}", "right"),
+    ]
+    console.print(rich_table(columns, result.levels, title=f"Client-side latency (ms) of {target}"))
+    if result.slo is not None:
+        best = "none" if result.max_rps_at_slo is None else f"{result.max_rps_at_slo:.1f} req/s"
+        console.print(f"Max throughput meeting {result.slo.describe()}: [bold]{best}[/]", highlight=False)
+    for note in result.notes:
+        console.print(f"[yellow]note[/]: {note}", highlight=False)
+    if result.partial:
+        console.print("[yellow]partial[/]: the run stopped before its plan was complete", highlight=False)
