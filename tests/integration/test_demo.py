@@ -27,7 +27,8 @@ import pytest
 from infercost.cli import main
 from infercost.cli.demo import DEMO_DEFAULT_CANDIDATES
 from infercost.domain.models import Candidate
-from infercost.local.demo import DEMO_CANDIDATES, DemoOptions, DemoOutcome, run_demo
+from infercost.local.demo import DEMO_CANDIDATES, DemoOptions, run_demo
+from infercost.local.demo_outcome import DemoOutcome
 from infercost.local.faults import FAULT_POINTS
 from infercost.local.stack import EmbeddedStack
 from tests.integration.workflow_support import failed_events

@@ -17,18 +17,16 @@ from infercost.domain.errors import InputError
 from infercost.domain.models import Candidate, EvaluationSpec, ResultsFile, load_json_file
 from infercost.domain.recommend import recommend
 from infercost.domain.records import CandidateRecord, RunRecord, RunView
-from infercost.local import demo
+from infercost.local import demo, demo_progress
 from infercost.local.demo import (
     DEMO_CANDIDATES,
-    CandidateProgress,
     DemoOptions,
-    DemoOutcome,
-    DemoProgress,
     demo_spec,
     model_artifact,
-    planned_requests,
     wait_until_interrupted,
 )
+from infercost.local.demo_outcome import DemoOutcome
+from infercost.local.demo_progress import CandidateProgress, DemoProgress, planned_requests
 from infercost.local.demo_view import DemoView, print_explore, print_outcome
 from infercost.local.profiles import profile_for
 
@@ -136,7 +134,7 @@ RESULT = {
 def test_a_candidate_state_follows_its_item_and_endpoint(
     item: CandidateRecord | None, endpoint: str | None, answered: int, state: str, detail: str
 ) -> None:
-    assert demo._candidate_state(item, endpoint, answered, "p90") == (state, detail)
+    assert demo_progress._candidate_state(item, endpoint, answered, "p90") == (state, detail)
 
 
 def view(*candidates: CandidateRecord, **run: Any) -> RunView:
@@ -147,18 +145,18 @@ def view(*candidates: CandidateRecord, **run: Any) -> RunView:
 
 
 def test_the_phase_follows_the_run() -> None:
-    assert demo._phase("SUCCEEDED", None, 1) == "SUCCEEDED"
-    assert demo._phase("RUNNING", None, 1) == "preparing"
-    assert demo._phase("RUNNING", view(), 1) == "preparing"
+    assert demo_progress._phase("SUCCEEDED", None, 1) == "SUCCEEDED"
+    assert demo_progress._phase("RUNNING", None, 1) == "preparing"
+    assert demo_progress._phase("RUNNING", view(), 1) == "preparing"
     # Prepare has written one of two candidate items so far.
-    assert demo._phase("RUNNING", view(record("PENDING")), 2) == "preparing"
-    assert demo._phase("RUNNING", view(record("RUNNING")), 1) == "benchmarking candidates (0 of 1 finished)"
+    assert demo_progress._phase("RUNNING", view(record("PENDING")), 2) == "preparing"
+    assert demo_progress._phase("RUNNING", view(record("RUNNING")), 1) == "benchmarking candidates (0 of 1 finished)"
     done = record("COMPLETED", result=RESULT)
-    assert demo._phase("RUNNING", view(done), 1) == "recommending"
+    assert demo_progress._phase("RUNNING", view(done), 1) == "recommending"
     recommended = view(done, recommendation=seed_recommendation())
-    assert demo._phase("RUNNING", recommended, 1) == "writing the report"
+    assert demo_progress._phase("RUNNING", recommended, 1) == "writing the report"
     reported = view(done, recommendation=seed_recommendation(), report_key="reports/m/r1.html")
-    assert demo._phase("RUNNING", reported, 1) == "notifying"
+    assert demo_progress._phase("RUNNING", reported, 1) == "notifying"
 
 
 def progress(state: str, *, answered: int = 0, detail: str = "", phase: str = "benchmarking") -> DemoProgress:

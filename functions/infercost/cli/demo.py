@@ -55,13 +55,8 @@ def demo(
     load at it, reads CloudWatch, tears it down, recommends, reports and notifies. Exit 0 when the
     run succeeded and nothing is left running, 1 otherwise.
     """
-    from infercost.local.demo import (
-        KEEP_RUNNING_MAX_S,
-        DemoOptions,
-        DemoOutcome,
-        DemoSession,
-        wait_until_interrupted,
-    )
+    from infercost.local.demo import KEEP_RUNNING_MAX_S, DemoOptions, DemoSession, wait_until_interrupted
+    from infercost.local.demo_outcome import DemoOutcome
     from infercost.local.demo_view import DemoView, consoles, print_explore, print_outcome
 
     options = DemoOptions(candidates=candidates, out=out, fail_at=fail_at, keep_running=keep_running)

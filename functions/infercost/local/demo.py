@@ -1,38 +1,39 @@
-"""`infercost demo`: the whole product on this machine, started the way AWS starts it.
-
-A `DemoSession` starts the embedded stack as a moto server on a free loopback port, uploads a
-model artifact and its `infercost.json` under the trigger prefix, and lets the EventBridge rule
-start the real state machine. While the run goes, it polls the execution, the candidate records
-in DynamoDB, the SageMaker endpoints and the requests each local endpoint answered, and hands a
-`DemoProgress` to whoever shows it. At the end it collects the outcome from what the stack
-holds — the run and candidate items, the report, the notifications delivered, and what is left
-running, counted by listing — and writes the report and a results file under `--out`.
-"""
+"""`infercost demo`: the whole product on this machine — an embedded stack, an upload, the real
+workflow with real handlers and real HTTP load, and what it left behind."""
 
 from __future__ import annotations
 
 import io
 import json
-import math
 import tarfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
-
-from pydantic import BaseModel, Field
+from typing import TYPE_CHECKING, Any
 
 from infercost.domain.errors import InfercostError, InputError
-from infercost.domain.models import Candidate, EvaluationSpec, LoadPlan, Recommendation
+from infercost.domain.models import EvaluationSpec
 from infercost.local.faults import Faults
 
 if TYPE_CHECKING:
-    from infercost.domain.records import RunView
     from infercost.local.stack import EmbeddedStack
+from infercost.local.demo_outcome import (
+    DemoOutcome,
+    DemoStatus,
+    candidate_outcomes,
+    count_items,
+    write_report,
+    write_results,
+)
+from infercost.local.demo_progress import DemoProgress, ProgressTracker
 
 DEMO_MODEL = "tiny-mlp"
+
+
 DEMO_IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.3-cpu-py311"
+
+
 # A fixed list, so `--candidates N` always means the same N. The first four differ clearly in
 # their simulated speed: a small CPU, a large CPU, a GPU that batches, and serverless (cold starts).
 DEMO_CANDIDATES: tuple[Mapping[str, Any], ...] = (
@@ -58,9 +59,15 @@ DEMO_CANDIDATES: tuple[Mapping[str, Any], ...] = (
     {"instance_type": "ml.g4dn.2xlarge"},
     {"instance_type": "ml.c6i.xlarge"},
 )
+
+
 DEFAULT_CANDIDATES = 4
+
+
 # Between the simulated GPUs and Inferentia (P90 well under 30 ms) and the CPUs (well over).
 DEMO_SLO: dict[str, Any] = {"percentile": "p90", "max_latency_ms": 30}
+
+
 # Enough requests for percentiles and a two-level sweep, few enough for a run of seconds.
 # Two workers share the sweep, as a sweep too big for one Lambda would: the demo shows the fan-out.
 DEMO_LOAD: dict[str, Any] = {
@@ -70,27 +77,23 @@ DEMO_LOAD: dict[str, Any] = {
     "requests_per_level": 40,
     "workers": 2,
 }
+
+
 DEMO_TRAFFIC: dict[str, Any] = {"requests_per_month": 5_000_000, "peak_rps": 10}
+
+
 RUN_TIMEOUT_S = 240.0
+
+
 POLL_INTERVAL_S = 0.25
+
+
 # After stopping an execution that overran, how long to wait for it to say so.
 STOP_GRACE_S = 10.0
+
+
 # The local Slack stand-in stops itself after an hour; so does the explorable stack.
 KEEP_RUNNING_MAX_S = 3600.0
-
-DemoStatus = Literal["SUCCEEDED", "FAILED"]
-CandidateState = Literal[
-    "waiting",
-    "creating endpoint",
-    "in service",
-    "loading",
-    "collecting metrics",
-    "tearing down",
-    "torn down",
-    "endpoint failed",
-    "failed",
-    "skipped",
-]
 
 
 def demo_spec(
@@ -133,18 +136,6 @@ def model_artifact(model: str) -> bytes:
     return buffer.getvalue()
 
 
-def planned_requests(load: LoadPlan) -> int:
-    """Requests a candidate's load test sends at most: warm-up, measured run, each sweep level
-    (and each sweep worker's own warm-up when the sweep fans out)."""
-    from infercost.domain.workflow import load_workers
-    from infercost.measurement.sweep import sweep_share
-
-    workers = load_workers(load)
-    sweep = sum(step.requests for index in range(workers) for step in sweep_share(load, workers, index))
-    fan_out_warmup = math.ceil(load.warmup / workers) * workers if workers > 1 and sweep else 0
-    return load.warmup + load.requests + sweep + fan_out_warmup
-
-
 @dataclass(frozen=True)
 class DemoOptions:
     """What `infercost demo` was asked for."""
@@ -172,193 +163,6 @@ class DemoOptions:
         self.faults()
         if self.out.exists() and not self.out.is_dir():
             raise InputError(f"{self.out} is a file, not a directory", field="--out")
-
-
-# --- progress ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CandidateProgress:
-    """Where one candidate is in its life, as the demo's view shows it."""
-
-    index: int
-    label: str
-    state: CandidateState
-    answered: int = 0
-    planned: int = 0
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class DemoProgress:
-    """One look at the run: the execution, its phase and every candidate."""
-
-    elapsed_s: float
-    run_id: str | None
-    status: str
-    phase: str
-    candidates: list[CandidateProgress]
-    started_by: str = ""
-
-
-@dataclass
-class ProgressTracker:
-    """Builds `DemoProgress` from the stack: execution, candidate items, endpoints, requests answered."""
-
-    stack: EmbeddedStack
-    spec: EvaluationSpec
-    started_by: str = ""
-    answered: dict[int, int] = field(default_factory=dict)
-
-    def look(self, execution_arn: str, run_id: str, elapsed_s: float) -> DemoProgress:
-        status = self.stack.client("stepfunctions").describe_execution(executionArn=execution_arn)["status"]
-        view = self.stack.store.get_run(run_id)
-        endpoints = {
-            item["EndpointName"]: item["EndpointStatus"]
-            for item in self.stack.client("sagemaker").list_endpoints()["Endpoints"]
-        }
-        activity = self.stack.endpoint_activity()
-        records = {record.index: record for record in view.candidates} if view else {}
-        planned = planned_requests(self.spec.load)
-        candidates = []
-        for index, candidate in enumerate(self.spec.candidates):
-            record = records.get(index)
-            name = record.endpoint_name if record else None
-            if name is not None and name in activity:
-                self.answered[index] = activity[name]
-            answered = self.answered.get(index, 0)
-            state, detail = _candidate_state(
-                record, endpoints.get(name or ""), answered, self.spec.slo.percentile
-            )
-            candidates.append(
-                CandidateProgress(
-                    index=index,
-                    label=candidate.label,
-                    state=state,
-                    answered=answered,
-                    planned=planned,
-                    detail=detail,
-                )
-            )
-        return DemoProgress(
-            elapsed_s=elapsed_s,
-            run_id=run_id,
-            status=status,
-            phase=_phase(status, view, len(self.spec.candidates)),
-            candidates=candidates,
-            started_by=self.started_by,
-        )
-
-
-def _candidate_state(
-    record: Any, endpoint_status: str | None, answered: int, percentile: str
-) -> tuple[CandidateState, str]:
-    if record is None:
-        return "waiting", ""
-    if record.status == "COMPLETED":
-        result = record.parsed_result()
-        value = result.latency_ms.at(percentile) if result else None
-        return "torn down", (f"{percentile.upper()} {value:.1f} ms" if value is not None else "")
-    if record.status in ("FAILED", "SKIPPED"):
-        return ("failed" if record.status == "FAILED" else "skipped"), record.error or ""
-    if record.result is not None:
-        return "tearing down", ""
-    if record.client_latency_ms is not None:
-        return "collecting metrics", ""
-    if endpoint_status == "Failed":
-        return "endpoint failed", ""
-    if answered or record.status == "RUNNING":
-        return "loading", ""
-    if endpoint_status == "InService":
-        return "in service", ""
-    if endpoint_status is not None:
-        return "creating endpoint", ""
-    return "waiting", ""
-
-
-def _phase(status: str, view: RunView | None, candidates: int) -> str:
-    if status != "RUNNING":
-        return status
-    # Prepare writes the candidate items one by one.
-    if view is None or len(view.candidates) < candidates:
-        return "preparing"
-    finished = sum(1 for record in view.candidates if record.is_terminal)
-    if finished < candidates:
-        return f"benchmarking candidates ({finished} of {candidates} finished)"
-    if view.run.recommendation is None:
-        return "recommending"
-    if view.run.report_key is None:
-        return "writing the report"
-    return "notifying"
-
-
-# --- outcome ----------------------------------------------------------------------------------
-
-
-class CandidateOutcome(BaseModel):
-    """One candidate as the demo reports it."""
-
-    index: int
-    candidate: dict[str, Any]
-    label: str
-    status: str
-    error: str | None = None
-    latency_ms: dict[str, float] | None = None
-    latency_source: str | None = None
-    cost_per_100k_usd: float | None = None
-    meets_slo: bool | None = None
-    rank: int | None = None
-    endpoint_name: str | None = None
-
-
-class DemoOutcome(BaseModel):
-    """What the demo run produced and left behind (`--json` prints it)."""
-
-    run_id: str
-    status: DemoStatus
-    execution_status: str
-    execution_arn: str
-    error: str | None = None
-    model: str
-    recommended: dict[str, Any] | None = None
-    reason: str | None = None
-    candidates: list[CandidateOutcome] = Field(default_factory=list)
-    candidates_completed: int
-    endpoints_left: int
-    # What the scheduled janitor deleted after the run (an endpoint that was stuck in Creating).
-    janitor_deleted: list[str] = Field(default_factory=list)
-    # Everything still there after the run, by kind (endpoints, endpoint configs, models, model
-    # servers), as listed; `leftovers` counts them all.
-    left_running: dict[str, list[str]]
-    leftovers: int
-    dynamodb: dict[str, Any]
-    report: str | None = None
-    report_source: str | None = None
-    results: str | None = None
-    notifications: dict[str, Any]
-    wall_seconds: float
-    stack_start_seconds: float
-    run_seconds: float
-    endpoint_url: str | None = None
-    fail_at: str | None = None
-    simulated: str
-    recommendation: Recommendation | None = Field(default=None, exclude=True)
-
-    @property
-    def nothing_left(self) -> bool:
-        """No endpoint, endpoint config, model or model server is left (counted by listing)."""
-        return not any(self.left_running.values())
-
-    @property
-    def exit_code(self) -> int:
-        """0 when the run succeeded and nothing is left running, else 1."""
-        return 0 if self.status == "SUCCEEDED" and self.nothing_left else 1
-
-    def to_json(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
-
-
-# --- the session ------------------------------------------------------------------------------
 
 
 class DemoSession:
@@ -497,9 +301,9 @@ class DemoSession:
         leftovers = stack.leftovers()
         sns = stack.notifications()[sns_before:]
         slack = stack.slack_messages()[slack_before:]
-        report, report_source = _write_report(stack, view, out / f"report-{run_id}.html")
-        results = _write_results(view, out / f"results-{run_id}.json")
-        candidates = _candidate_outcomes(view, spec, recommendation)
+        report, report_source = write_report(stack, view, out / f"report-{run_id}.html")
+        results = write_results(view, out / f"results-{run_id}.json")
+        candidates = candidate_outcomes(view, spec, recommendation)
         status: DemoStatus = "SUCCEEDED" if execution["status"] == "SUCCEEDED" else "FAILED"
         error = None
         if status == "FAILED":
@@ -525,7 +329,7 @@ class DemoSession:
             leftovers=sum(len(names) for names in leftovers.values()),
             dynamodb={
                 "table": stack.table_name,
-                **_count_items(stack, run_id, str(execution["executionArn"]), self.options.model),
+                **count_items(stack, run_id, str(execution["executionArn"]), self.options.model),
             },
             report=str(report) if report else None,
             report_source=report_source,
@@ -580,9 +384,6 @@ def run_demo(
         return session.run(on_progress)
 
 
-# --- collecting -------------------------------------------------------------------------------
-
-
 def _output_dir(out: Path) -> Path:
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -603,95 +404,3 @@ def _started_execution(stack: EmbeddedStack, before: set[str], timeout_s: float 
         f"the upload started no evaluation within {timeout_s:g} s",
         hint="the EventBridge rule did not match the artifact key",
     )
-
-
-def _write_report(stack: EmbeddedStack, view: RunView | None, path: Path) -> tuple[Path | None, str | None]:
-    """The run's report: the one the Report state wrote to S3, else rendered from the stored run."""
-    if view is None:
-        return None, None
-    if view.run.report_key:
-        body = stack.client("s3").get_object(Bucket=stack.bucket, Key=view.run.report_key)["Body"].read()
-        path.write_bytes(body)
-        return path, f"s3://{stack.bucket}/{view.run.report_key}"
-    from infercost.report.html import render_run_report
-
-    path.write_text(render_run_report(view), encoding="utf-8")
-    return path, "rendered from the stored run (the workflow ended before its Report state)"
-
-
-def _write_results(view: RunView | None, path: Path) -> Path | None:
-    """The run's measurements as an `infercost.results/v1` file (None when nothing was measured)."""
-    from infercost.steps.common import NothingMeasured, results_of
-
-    if view is None:
-        return None
-    try:
-        results = results_of(view)
-    except NothingMeasured:
-        return None
-    path.write_text(json.dumps(results.to_json(), indent=2) + "\n", encoding="utf-8")
-    return path
-
-
-def _candidate_outcomes(
-    view: RunView | None, spec: EvaluationSpec, recommendation: Recommendation | None
-) -> list[CandidateOutcome]:
-    ranked = {item.label: item for item in recommendation.ranked} if recommendation else {}
-    records = {record.index: record for record in view.candidates} if view else {}
-    outcomes = []
-    for index, candidate in enumerate(spec.candidates):
-        record = records.get(index)
-        result = record.parsed_result() if record and record.status == "COMPLETED" else None
-        item = ranked.get(candidate.label)
-        latency = None
-        if result is not None:
-            stats = result.latency_ms
-            latency = {
-                name: round(value, 3)
-                for name in ("p50", "p90", "p95", "p99", "avg", "max")
-                if (value := getattr(stats, name)) is not None
-            }
-        outcomes.append(
-            CandidateOutcome(
-                index=index,
-                candidate=_candidate_json(candidate),
-                label=candidate.label,
-                status=record.status if record else "FAILED",
-                error=(record.error if record else "never started"),
-                latency_ms=latency,
-                latency_source=result.source if result else None,
-                cost_per_100k_usd=item.cost_per_100k_usd if item else None,
-                meets_slo=item.meets_slo if item else None,
-                rank=item.rank if item else None,
-                endpoint_name=record.endpoint_name if record else None,
-            )
-        )
-    return outcomes
-
-
-def _candidate_json(candidate: Candidate) -> dict[str, Any]:
-    data: dict[str, Any] = candidate.model_dump(mode="json")
-    return data
-
-
-def _count_items(stack: EmbeddedStack, run_id: str, execution_arn: str, model: str) -> dict[str, Any]:
-    """Items this run wrote (run, candidates, trigger guard, model registry), counted by a scan."""
-    from infercost.data.store import MODELS_PK, from_item
-    from infercost.domain.records import model_pk
-
-    kinds: dict[str, int] = {}
-    total = 0
-    pages = stack.client("dynamodb").get_paginator("scan").paginate(TableName=stack.table_name)
-    for page in pages:
-        for raw in page["Items"]:
-            total += 1
-            item = from_item(raw)
-            ours = (
-                item.get("run_id") == run_id
-                or (item.get("item_type") == "trigger" and item.get("execution_arn") == execution_arn)
-                or (item.get("PK") == MODELS_PK and item.get("SK") == model_pk(model))
-            )
-            if ours:
-                kind = str(item.get("item_type", "other"))
-                kinds[kind] = kinds.get(kind, 0) + 1
-    return {"items": sum(kinds.values()), "items_by_kind": dict(sorted(kinds.items())), "table_items": total}

@@ -11,7 +11,8 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from infercost.domain.formatting import millis, money
-from infercost.local.demo import CandidateProgress, DemoOutcome, DemoProgress
+from infercost.local.demo_outcome import DemoOutcome
+from infercost.local.demo_progress import CandidateProgress, DemoProgress
 from infercost.report.tables import Column, rich_table
 
 if TYPE_CHECKING:
