@@ -150,7 +150,10 @@ def test_the_phase_follows_the_run() -> None:
     assert demo_progress._phase("RUNNING", view(), 1) == "preparing"
     # Prepare has written one of two candidate items so far.
     assert demo_progress._phase("RUNNING", view(record("PENDING")), 2) == "preparing"
-    assert demo_progress._phase("RUNNING", view(record("RUNNING")), 1) == "benchmarking candidates (0 of 1 finished)"
+    assert (
+        demo_progress._phase("RUNNING", view(record("RUNNING")), 1)
+        == "benchmarking candidates (0 of 1 finished)"
+    )
     done = record("COMPLETED", result=RESULT)
     assert demo_progress._phase("RUNNING", view(done), 1) == "recommending"
     recommended = view(done, recommendation=seed_recommendation())
