@@ -77,8 +77,8 @@ class LayerSpec:
 # latency sketches.
 RUNTIME_LAYER = LayerSpec(
     "RuntimeDependencies",
-    ("boto3", "aws-lambda-powertools[tracer]", "pydantic", "ddsketch"),
-    "infercost runtime dependencies: boto3, Powertools (tracer), pydantic, ddsketch",
+    ("boto3", "aws-lambda-powertools[tracer]", "pydantic", "pydantic-settings", "ddsketch", "protobuf"),
+    "infercost runtime dependencies: boto3, Powertools (tracer), pydantic (settings), ddsketch (protobuf)",
 )
 # Only the Report function draws charts; matplotlib and numpy are most of the bytes.
 PLOTTING_LAYER = LayerSpec(

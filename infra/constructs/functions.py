@@ -16,6 +16,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infercost.data.settings import env_name
 from infercost.domain.errors import InputError
 from infercost.handlers import HANDLERS, JANITOR
 from infra import nag
@@ -142,7 +143,7 @@ def check_environment_size(environment: dict[str, str], config: StackConfig) -> 
         if (part := config.spec_defaults().get(name)) is not None
     }
     if config.price_overrides is not None:
-        contributions["infercost:price_overrides"] = len(environment["INFERCOST_PRICE_OVERRIDES"].encode())
+        contributions["infercost:price_overrides"] = len(environment[env_name("price_overrides")].encode())
     key, biggest = max(contributions.items(), key=lambda item: item[1])
     raise InputError(
         f"makes each function's environment {size} bytes, more than Lambda's "
@@ -220,18 +221,18 @@ class EvaluationFunctions(Construct):
     def _environment(config: StackConfig, resources: p.Resources) -> dict[str, str]:
         # docs/architecture.md, "Lambda environment"; every handler parses the same settings.
         environment = {
-            "INFERCOST_TABLE_NAME": resources.table.table_name,
-            "INFERCOST_ARTIFACTS_BUCKET": resources.artifacts.bucket_name,
-            "INFERCOST_REPORTS_PREFIX": config.reports_prefix,
-            "INFERCOST_TOPIC_ARN": resources.topic.topic_arn,
-            "INFERCOST_SLACK_SECRET_ARN": resources.slack_secret.secret_arn,
-            "INFERCOST_RESOURCE_PREFIX": config.resource_prefix,
-            "INFERCOST_EXECUTION_ROLE_ARN": resources.sagemaker.execution_role.role_arn,
-            "INFERCOST_DEFAULTS": json.dumps(config.spec_defaults(), separators=(",", ":")),
-            "INFERCOST_MAX_ENDPOINT_AGE_MINUTES": str(config.max_endpoint_age_minutes),
+            env_name("table_name"): resources.table.table_name,
+            env_name("artifacts_bucket"): resources.artifacts.bucket_name,
+            env_name("reports_prefix"): config.reports_prefix,
+            env_name("topic_arn"): resources.topic.topic_arn,
+            env_name("slack_secret_arn"): resources.slack_secret.secret_arn,
+            env_name("resource_prefix"): config.resource_prefix,
+            env_name("execution_role_arn"): resources.sagemaker.execution_role.role_arn,
+            env_name("defaults"): json.dumps(config.spec_defaults(), separators=(",", ":")),
+            env_name("max_endpoint_age_minutes"): str(config.max_endpoint_age_minutes),
             # With INFERCOST_DEFAULTS' workflow.max_concurrency, what Prepare may accept: the
             # reserved concurrency of LoadWorker is sized for this many workers per candidate.
-            "INFERCOST_MAX_SWEEP_WORKERS": str(config.max_sweep_workers),
+            env_name("max_sweep_workers"): str(config.max_sweep_workers),
             # The service dimension of the operational metrics; one value per stack keeps the
             # alarms of two stacks in one account apart.
             "POWERTOOLS_SERVICE_NAME": config.resource_prefix,
@@ -242,7 +243,7 @@ class EvaluationFunctions(Construct):
             "PYDANTIC_DISABLE_PLUGINS": "__all__",
         }
         if config.price_overrides is not None:
-            environment["INFERCOST_PRICE_OVERRIDES"] = json.dumps(
+            environment[env_name("price_overrides")] = json.dumps(
                 config.price_overrides, separators=(",", ":")
             )
         return environment

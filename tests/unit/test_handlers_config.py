@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import subprocess
 import sys
+from collections.abc import Callable
 
 import pytest
 
-from infercost.data.settings import ConfigError, Settings, get_settings, reset_settings
+from infercost.data.settings import ConfigError, Settings, env_name, get_settings, reset_settings
 
 FULL = {
     "INFERCOST_TABLE_NAME": "results",
@@ -26,8 +28,23 @@ FULL = {
 }
 
 
-def test_every_variable_is_read() -> None:
-    settings = Settings.from_env(FULL)
+@pytest.fixture
+def environ(monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, str]], Settings]:
+    """Settings read from exactly these variables (the test session's own are cleared)."""
+
+    def load(variables: dict[str, str]) -> Settings:
+        for name in list(os.environ):
+            if name.startswith(("INFERCOST_", "AWS_REGION", "AWS_DEFAULT_REGION")):
+                monkeypatch.delenv(name)
+        for name, value in variables.items():
+            monkeypatch.setenv(name, value)
+        return Settings.load()
+
+    return load
+
+
+def test_every_variable_is_read(environ: Callable[[dict[str, str]], Settings]) -> None:
+    settings = environ(FULL)
 
     assert settings.table_name == "results" and settings.artifacts_bucket == "artifacts"
     assert settings.reports_prefix == "html/" and settings.resource_prefix == "ic-bench"
@@ -39,8 +56,10 @@ def test_every_variable_is_read() -> None:
     assert settings.region == "eu-west-1"
 
 
-def test_defaults_and_a_missing_required_variable_named_when_used() -> None:
-    settings = Settings.from_env({"INFERCOST_TABLE_NAME": "t", "INFERCOST_TOPIC_ARN": "  "})
+def test_defaults_and_a_missing_required_variable_named_when_used(
+    environ: Callable[[dict[str, str]], Settings],
+) -> None:
+    settings = environ({"INFERCOST_TABLE_NAME": "t", "INFERCOST_TOPIC_ARN": "  "})
 
     assert settings.resource_prefix == "infercost" and settings.reports_prefix == "reports/"
     assert settings.defaults == {} and settings.slack_secret_arn is None
@@ -61,9 +80,11 @@ def test_defaults_and_a_missing_required_variable_named_when_used() -> None:
         ("INFERCOST_EXECUTION_ROLE_ARN", "role/sm", "INFERCOST_EXECUTION_ROLE_ARN"),
     ],
 )
-def test_a_bad_value_names_its_variable(variable: str, value: str, message: str) -> None:
+def test_a_bad_value_names_its_variable(
+    environ: Callable[[dict[str, str]], Settings], variable: str, value: str, message: str
+) -> None:
     with pytest.raises(ConfigError) as caught:
-        Settings.from_env({variable: value})
+        environ({variable: value})
     assert caught.value.one_line().startswith(message)
     assert "\n" not in caught.value.one_line()
 
@@ -131,8 +152,17 @@ def test_the_environment_names_the_service_and_namespace(
     assert (metrics.service, metrics.namespace) == (service, namespace)
 
 
-def test_the_sweep_worker_limit_comes_from_the_stack_or_defaults_to_the_most_a_sweep_splits_into() -> None:
-    assert Settings.from_env({"INFERCOST_MAX_SWEEP_WORKERS": "4"}).max_sweep_workers == 4
-    assert Settings.from_env({}).max_sweep_workers == 32
+def test_the_sweep_worker_limit_comes_from_the_stack_or_defaults_to_the_most_a_sweep_splits_into(
+    environ: Callable[[dict[str, str]], Settings],
+) -> None:
+    assert environ({"INFERCOST_MAX_SWEEP_WORKERS": "4"}).max_sweep_workers == 4
+    assert environ({}).max_sweep_workers == 32
     with pytest.raises(ConfigError, match="INFERCOST_MAX_SWEEP_WORKERS"):
-        Settings.from_env({"INFERCOST_MAX_SWEEP_WORKERS": "0"})
+        environ({"INFERCOST_MAX_SWEEP_WORKERS": "0"})
+
+
+def test_every_variable_name_is_the_prefix_and_the_field() -> None:
+    # The CDK stack names the functions' variables with env_name, the settings read them back.
+    names = {env_name(field.removesuffix("_")) for field in Settings.model_fields if field != "region"}
+    assert set(FULL) - {"AWS_REGION"} <= names
+    assert env_name("table_name") == "INFERCOST_TABLE_NAME"

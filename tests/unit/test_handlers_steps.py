@@ -15,7 +15,7 @@ from moto import mock_aws
 from infercost.data import artifacts
 from infercost.data.endpoints import EndpointState
 from infercost.data.pricing.book import PriceBook
-from infercost.data.settings import Settings
+from infercost.data.settings import Settings, env_name
 from infercost.data.store import ResultsStore, create_table
 from infercost.domain.errors import InputError
 from infercost.domain.models import PayloadSpec
@@ -52,10 +52,10 @@ def aws() -> Iterator[dict[str, Any]]:
 def settings(**extra: Any) -> Settings:
     return Settings.model_validate(
         {
-            "table_name": "results",
-            "artifacts_bucket": BUCKET,
-            "execution_role_arn": ROLE,
-            "topic_arn": "arn:aws:sns:us-east-1:123456789012:t",
+            env_name("table_name"): "results",
+            env_name("artifacts_bucket"): BUCKET,
+            env_name("execution_role_arn"): ROLE,
+            env_name("topic_arn"): "arn:aws:sns:us-east-1:123456789012:t",
             **extra,
         }
     )

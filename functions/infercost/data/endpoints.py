@@ -28,6 +28,7 @@ SETTLE_POLL_S = 15.0
 LOG_TAIL_LINES = 20
 # Listing is bounded so that a huge account cannot make a Lambda run out of time.
 MAX_LIST_PAGES = 20
+PAGE_SIZE = 100
 
 
 def log_group_for(endpoint_name: str) -> str:
@@ -218,17 +219,12 @@ _LISTERS: dict[ResourceKind, tuple[str, str, str, str]] = {
 }
 
 
-def _pages(sagemaker: Any, operation: str, result_key: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
-    token: str | None = None
-    for _ in range(MAX_LIST_PAGES):
-        arguments = dict(kwargs, MaxResults=100)
-        if token:
-            arguments["NextToken"] = token
-        page = getattr(sagemaker, operation)(**arguments)
+def _pages(client: Any, operation: str, result_key: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    """Every item of a listing, through botocore's paginator, at most MAX_LIST_PAGES pages of 100."""
+    paginator = client.get_paginator(operation)
+    config = {"PageSize": PAGE_SIZE, "MaxItems": PAGE_SIZE * MAX_LIST_PAGES}
+    for page in paginator.paginate(**kwargs, PaginationConfig=config):
         yield from page.get(result_key, [])
-        token = page.get("NextToken")
-        if not token:
-            return
 
 
 def _tags(sagemaker: Any, arn: str) -> dict[str, str]:
@@ -303,19 +299,12 @@ def endpoint_quotas(servicequotas: Any, instance_types: Iterable[str]) -> dict[s
     """Applied endpoint-usage quotas (instances) of the given types; types not listed are absent."""
     wanted = {endpoint_quota_name(t): t for t in instance_types}
     found: dict[str, int] = {}
-    token: str | None = None
-    for _ in range(MAX_LIST_PAGES):
-        arguments: dict[str, Any] = {"ServiceCode": "sagemaker", "MaxResults": 100}
-        if token:
-            arguments["NextToken"] = token
-        page = servicequotas.list_service_quotas(**arguments)
-        for quota in page.get("Quotas", []):
-            instance_type = wanted.get(str(quota.get("QuotaName", "")))
-            if instance_type is not None and quota.get("Value") is not None:
-                found[instance_type] = int(quota["Value"])
-        token = page.get("NextToken")
-        if not token or len(found) == len(wanted):
-            break
+    for quota in _pages(servicequotas, "list_service_quotas", "Quotas", ServiceCode="sagemaker"):
+        instance_type = wanted.get(str(quota.get("QuotaName", "")))
+        if instance_type is not None and quota.get("Value") is not None:
+            found[instance_type] = int(quota["Value"])
+            if len(found) == len(wanted):
+                break
     return found
 
 

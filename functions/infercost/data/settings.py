@@ -6,13 +6,11 @@ reads nothing: a handler can be imported (and unit-tested) without any AWS envir
 
 from __future__ import annotations
 
-import json
-import os
 import threading
-from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from infercost.domain.errors import InfercostError
 
@@ -21,42 +19,40 @@ from infercost.domain.errors import InfercostError
 RESOURCE_PREFIX_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 RESOURCE_PREFIX_MAX_CHARS = 20
 
-_ENV = {
-    "table_name": "INFERCOST_TABLE_NAME",
-    "artifacts_bucket": "INFERCOST_ARTIFACTS_BUCKET",
-    "reports_prefix": "INFERCOST_REPORTS_PREFIX",
-    "topic_arn": "INFERCOST_TOPIC_ARN",
-    "slack_secret_arn": "INFERCOST_SLACK_SECRET_ARN",
-    "resource_prefix": "INFERCOST_RESOURCE_PREFIX",
-    "execution_role_arn": "INFERCOST_EXECUTION_ROLE_ARN",
-    "defaults": "INFERCOST_DEFAULTS",
-    "max_endpoint_age_minutes": "INFERCOST_MAX_ENDPOINT_AGE_MINUTES",
-    "max_sweep_workers": "INFERCOST_MAX_SWEEP_WORKERS",
-    "price_overrides": "INFERCOST_PRICE_OVERRIDES",
-    "simulated_note": "INFERCOST_SIMULATED_NOTE",
-}
+ENV_PREFIX = "INFERCOST_"
+# Variables holding JSON objects.
 _JSON_FIELDS = ("defaults", "price_overrides")
+
+
+def env_name(field: str) -> str:
+    """The environment variable of a setting: 'table_name' -> 'INFERCOST_TABLE_NAME' (the CDK
+    stack names the functions' variables with this too)."""
+    return ENV_PREFIX + field.upper()
 
 
 class ConfigError(InfercostError):
     """A deployment setting (environment variable) that is missing or not valid."""
 
 
-class Settings(BaseModel):
+class Settings(BaseSettings):
     """The functions' configuration. Fields a function does not use may be absent from its env."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_ignore_empty=True, frozen=True, extra="ignore", defer_build=True
+    )
 
-    table_name_: str | None = Field(default=None, alias="table_name", min_length=1)
-    artifacts_bucket_: str | None = Field(default=None, alias="artifacts_bucket", min_length=1)
+    table_name_: str | None = Field(default=None, validation_alias=env_name("table_name"))
+    artifacts_bucket_: str | None = Field(default=None, validation_alias=env_name("artifacts_bucket"))
     reports_prefix: str = "reports/"
-    topic_arn_: str | None = Field(default=None, alias="topic_arn", min_length=1)
+    topic_arn_: str | None = Field(default=None, validation_alias=env_name("topic_arn"))
     slack_secret_arn: str | None = None
     resource_prefix: str = Field(
         default="infercost", pattern=RESOURCE_PREFIX_PATTERN, max_length=RESOURCE_PREFIX_MAX_CHARS
     )
     execution_role_arn_: str | None = Field(
-        default=None, alias="execution_role_arn", pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$"
+        default=None,
+        validation_alias=env_name("execution_role_arn"),
+        pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$",
     )
     defaults: dict[str, Any] = Field(default_factory=dict)
     max_endpoint_age_minutes: int = Field(default=180, ge=1)
@@ -67,59 +63,63 @@ class Settings(BaseModel):
     simulated_note: str | None = Field(
         default=None, description="set by the local stack: hardware differences are simulated"
     )
-    region: str = "us-east-1"
+    region: str = Field(
+        default="us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION")
+    )
+
+    @field_validator(
+        "table_name_",
+        "artifacts_bucket_",
+        "topic_arn_",
+        "slack_secret_arn",
+        "execution_role_arn_",
+        "simulated_note",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        # A blank name or ARN counts as unset, as if the stack had not set it.
+        return (value.strip() or None) if isinstance(value, str) else value
 
     @property
     def table_name(self) -> str:
-        return self._required("table_name", self.table_name_)
+        return _required("table_name", self.table_name_)
 
     @property
     def artifacts_bucket(self) -> str:
-        return self._required("artifacts_bucket", self.artifacts_bucket_)
+        return _required("artifacts_bucket", self.artifacts_bucket_)
 
     @property
     def topic_arn(self) -> str:
-        return self._required("topic_arn", self.topic_arn_)
+        return _required("topic_arn", self.topic_arn_)
 
     @property
     def execution_role_arn(self) -> str:
-        return self._required("execution_role_arn", self.execution_role_arn_)
-
-    @staticmethod
-    def _required(name: str, value: str | None) -> str:
-        if value is None:
-            raise ConfigError(
-                "is not set", field=_ENV[name], hint="the stack sets it; export it for local runs"
-            )
-        return value
+        return _required("execution_role_arn", self.execution_role_arn_)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> Settings:
-        """Parse the settings from environment variables (empty values count as unset)."""
-        values: dict[str, Any] = {}
-        for name, variable in _ENV.items():
-            text = environ.get(variable, "").strip()
-            if not text:
-                continue
-            values[name] = _parse_json(variable, text) if name in _JSON_FIELDS else text
-        region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
-        if region:
-            values["region"] = region
+    def load(cls) -> Settings:
+        """The settings in this process's environment; a bad one is a ConfigError naming it."""
         try:
-            return cls.model_validate(values)
+            return cls()
+        except SettingsError as error:
+            field = next((f for f in _JSON_FIELDS if f'"{f}"' in str(error)), "settings")
+            raise ConfigError("is not valid JSON", field=env_name(field)) from None
         except ValidationError as error:
             first = error.errors(include_url=False)[0]
             name = str(first["loc"][0]) if first["loc"] else "settings"
-            raise ConfigError(str(first["msg"]), field=_ENV.get(name, name)) from None
+            variable = name.upper() if name.upper().startswith(("INFERCOST_", "AWS_")) else env_name(name)
+            message = str(first["msg"])
+            if first["type"] == "dict_type":
+                message = "must be a JSON object"
+            raise ConfigError(message, field=variable) from None
 
 
-def _parse_json(variable: str, text: str) -> Any:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"is not valid JSON: {error.msg} at column {error.colno}", field=variable) from None
-    if not isinstance(value, dict):
-        raise ConfigError("must be a JSON object", field=variable, hint='e.g. {"slo": {...}}')
+def _required(field: str, value: str | None) -> str:
+    if value is None:
+        raise ConfigError(
+            "is not set", field=env_name(field), hint="the stack sets it; export it for local runs"
+        )
     return value
 
 
@@ -132,7 +132,7 @@ def get_settings() -> Settings:
     global _settings
     with _lock:
         if _settings is None:
-            _settings = Settings.from_env(os.environ)
+            _settings = Settings.load()
         return _settings
 
 

@@ -514,18 +514,14 @@ class ResultsStore:
                 yield _parse(RunRecord, item)
 
     def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        """Every item of a Query, page after page (LastEvaluatedKey), as plain Python values."""
-        kwargs["TableName"] = self._table
-        if self._page_size is not None:
-            kwargs["Limit"] = self._page_size
-        while True:
-            page = self._client.query(**kwargs)
+        """Every item of a Query, through botocore's paginator, as plain Python values."""
+        config = {"PageSize": self._page_size} if self._page_size is not None else {}
+        pages = self._client.get_paginator("query").paginate(
+            TableName=self._table, **kwargs, PaginationConfig=config
+        )
+        for page in pages:
             for item in page.get("Items", []):
                 yield from_item(item)
-            last = page.get("LastEvaluatedKey")
-            if not last:
-                return
-            kwargs["ExclusiveStartKey"] = last
 
     def _view(self, items: list[dict[str, Any]]) -> RunView | None:
         runs = [item for item in items if item.get("item_type") == "run"]

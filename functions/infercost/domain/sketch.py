@@ -20,28 +20,49 @@ from infercost.domain.errors import InputError
 from infercost.domain.models import LatencyStats
 
 RELATIVE_ACCURACY = 0.01
-_FORMAT = "dds1"
+# 'dds2': ddsketch's own protobuf form of the bins, plus the exact sum, min and max (which that
+# form does not carry), zlib-compressed in one base64 text.
+_FORMAT = "dds2"
 
 
 class LatencySketch:
-    """Latencies in milliseconds: exact count, sum, min and max; percentiles within 1 %."""
+    """Latencies in milliseconds: exact count, sum, min and max; percentiles within 1 %.
 
-    __slots__ = ("_sketch",)
+    The DDSketch holds the bins; the exact figures are kept here, beside it, so that nothing reads
+    the library's private state.
+    """
+
+    __slots__ = ("_max", "_min", "_sketch", "_sum")
 
     def __init__(self, values_ms: Iterable[float] = ()) -> None:
         self._sketch = DDSketch(RELATIVE_ACCURACY)
+        self._sum = 0.0
+        self._min = math.inf
+        self._max = -math.inf
         self.add_many(values_ms)
 
     def add(self, value_ms: float) -> None:
         self._sketch.add(value_ms)
+        self._sum += value_ms
+        self._min = min(self._min, value_ms)
+        self._max = max(self._max, value_ms)
 
     def add_many(self, values_ms: Iterable[float]) -> None:
+        values = list(values_ms)
+        if not values:
+            return
         add = self._sketch.add
-        for value in values_ms:
+        for value in values:
             add(value)
+        self._sum += math.fsum(values)
+        self._min = min(self._min, min(values))
+        self._max = max(self._max, max(values))
 
     def merge(self, other: LatencySketch) -> None:
         self._sketch.merge(other._sketch)
+        self._sum += other._sum
+        self._min = min(self._min, other._min)
+        self._max = max(self._max, other._max)
 
     @property
     def count(self) -> int:
@@ -49,15 +70,15 @@ class LatencySketch:
 
     @property
     def avg_ms(self) -> float:
-        return float(self._sketch.avg) if self.count else 0.0
+        return self._sum / self.count if self.count else 0.0
 
     @property
     def max_ms(self) -> float:
-        return float(self._sketch._max) if self.count else 0.0
+        return self._max if self.count else 0.0
 
     @property
     def min_ms(self) -> float:
-        return float(self._sketch._min) if self.count else 0.0
+        return self._min if self.count else 0.0
 
     def quantile_ms(self, quantile: float) -> float | None:
         """The value at `quantile` (0..1), or None when the sketch is empty."""
@@ -81,22 +102,14 @@ class LatencySketch:
         )
 
     def to_text(self) -> str:
-        """Compact serialized form (zlib + base64 of the bins): a few hundred bytes per level."""
-        sketch = self._sketch
-        store = sketch._store
-        if store.count:
-            bins = store.bins[store.min_key - store.offset : store.max_key - store.offset + 1]
-            first_key = store.min_key
-        else:
-            bins, first_key = [], 0
+        """Compact serialized form: ddsketch's protobuf bins and the exact figures, compressed."""
+        from ddsketch.pb.proto import DDSketchProto
+
         body = {
-            "a": RELATIVE_ACCURACY,
-            "k": first_key,
-            "b": [int(count) for count in bins],
-            "z": int(sketch._zero_count),
-            "s": sketch._sum,
-            "lo": sketch._min if sketch.count else None,
-            "hi": sketch._max if sketch.count else None,
+            "pb": base64.b64encode(DDSketchProto.to_proto(self._sketch).SerializeToString()).decode(),
+            "s": self._sum,
+            "lo": self._min if self.count else None,
+            "hi": self._max if self.count else None,
         }
         packed = zlib.compress(json.dumps(body, separators=(",", ":")).encode(), 9)
         return f"{_FORMAT}:{base64.b64encode(packed).decode()}"
@@ -104,26 +117,28 @@ class LatencySketch:
     @classmethod
     def from_text(cls, text: str) -> LatencySketch:
         """Read what `to_text` wrote; a damaged or foreign sketch is an InputError."""
+        from ddsketch.pb.ddsketch_pb2 import DDSketch as DDSketchMessage
+        from ddsketch.pb.proto import DDSketchProto
+        from google.protobuf.message import DecodeError
+
         prefix, _, data = text.partition(":")
         try:
             if prefix != _FORMAT:
                 raise ValueError(prefix)
             body: dict[str, Any] = json.loads(zlib.decompress(base64.b64decode(data)))
-            if not math.isclose(float(body["a"]), RELATIVE_ACCURACY):
+            message = DDSketchMessage()
+            message.ParseFromString(base64.b64decode(body["pb"]))
+            # The mapping's gamma is (1 + accuracy) / (1 - accuracy).
+            if not math.isclose(message.mapping.gamma, (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)):
                 raise ValueError("accuracy")
+            sketch = DDSketchProto.from_proto(message)
             result = cls()
-            sketch = result._sketch
-            first_key = int(body["k"])
-            for offset, count in enumerate(body["b"]):
-                if count:
-                    sketch._store.add(first_key + offset, float(count))
-            sketch._zero_count = float(body["z"])
-            sketch._count = sketch._store.count + sketch._zero_count
-            sketch._sum = float(body["s"])
-            if sketch._count:
-                sketch._min = float(body["lo"])
-                sketch._max = float(body["hi"])
-        except (ValueError, KeyError, TypeError, zlib.error) as error:
+            result._sketch = sketch
+            result._sum = float(body["s"])
+            if sketch.count:
+                result._min = float(body["lo"])
+                result._max = float(body["hi"])
+        except (ValueError, KeyError, TypeError, AttributeError, zlib.error, DecodeError) as error:
             raise InputError(
                 f"not a latency sketch written by infercost ({type(error).__name__})",
                 field="sketch",

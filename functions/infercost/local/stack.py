@@ -22,6 +22,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any, Literal
 
+from infercost.data.settings import env_name
 from infercost.handlers import HANDLERS, JANITOR, function_name, handler_path
 from infercost.local import output
 from infercost.local.calls import CallRecorder
@@ -311,20 +312,20 @@ class EmbeddedStack(StackObserver):
             "workflow": {**self.timing, **self.stack_defaults.get("workflow", {})},
         }
         env = {
-            "INFERCOST_TABLE_NAME": self.table_name,
-            "INFERCOST_ARTIFACTS_BUCKET": self.bucket,
-            "INFERCOST_REPORTS_PREFIX": "reports/",
-            "INFERCOST_TOPIC_ARN": self.topic_arn,
-            "INFERCOST_RESOURCE_PREFIX": self.resource_prefix,
-            "INFERCOST_EXECUTION_ROLE_ARN": self.execution_role_arn,
-            "INFERCOST_DEFAULTS": json.dumps(defaults),
-            "INFERCOST_MAX_ENDPOINT_AGE_MINUTES": "180",
-            "INFERCOST_SIMULATED_NOTE": SIMULATED_NOTE,
+            env_name("table_name"): self.table_name,
+            env_name("artifacts_bucket"): self.bucket,
+            env_name("reports_prefix"): "reports/",
+            env_name("topic_arn"): self.topic_arn,
+            env_name("resource_prefix"): self.resource_prefix,
+            env_name("execution_role_arn"): self.execution_role_arn,
+            env_name("defaults"): json.dumps(defaults),
+            env_name("max_endpoint_age_minutes"): "180",
+            env_name("simulated_note"): SIMULATED_NOTE,
             "POWERTOOLS_SERVICE_NAME": "infercost",
             "POWERTOOLS_METRICS_NAMESPACE": "infercost",
         }
         if self.secret_arn:
-            env["INFERCOST_SLACK_SECRET_ARN"] = self.secret_arn
+            env[env_name("slack_secret_arn")] = self.secret_arn
         return env
 
     def _set_function_env(self) -> None:
