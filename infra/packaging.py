@@ -77,8 +77,16 @@ class LayerSpec:
 # latency sketches.
 RUNTIME_LAYER = LayerSpec(
     "RuntimeDependencies",
-    ("boto3", "aws-lambda-powertools[tracer]", "pydantic", "pydantic-settings", "ddsketch", "protobuf"),
-    "infercost runtime dependencies: boto3, Powertools (tracer), pydantic (settings), ddsketch (protobuf)",
+    (
+        "boto3",
+        "aws-lambda-powertools[tracer]",
+        "pydantic",
+        "pydantic-settings",
+        "ddsketch",
+        "protobuf",
+        "httptools",
+    ),
+    "infercost runtime dependencies: boto3, Powertools (tracer), pydantic (settings), ddsketch (protobuf), httptools",
 )
 # Only the Report function draws charts; matplotlib and numpy are most of the bytes.
 PLOTTING_LAYER = LayerSpec(

@@ -26,3 +26,40 @@ _FAKE_AWS_ENV = {
 for _name, _value in _FAKE_AWS_ENV.items():
     os.environ[_name] = _value
 os.environ.pop("AWS_PROFILE", None)
+
+
+# --- shared fixtures --------------------------------------------------------------------------
+
+from collections.abc import Iterator  # noqa: E402
+from typing import Any  # noqa: E402
+
+import pytest  # noqa: E402
+
+REGION = "us-east-1"
+RESULTS_TABLE = "results"
+
+
+def aws_client(service: str) -> Any:
+    """A boto3 client in the tests' region (moto answers while a mock is active)."""
+    import boto3
+
+    return boto3.client(service, region_name=REGION)
+
+
+@pytest.fixture
+def moto_aws() -> Iterator[None]:
+    """A fresh in-process moto account for one test."""
+    from moto import mock_aws
+
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def results_store(moto_aws: None) -> Any:
+    """The results table (`infercost.data.store.table_definition`) on moto, as a ResultsStore."""
+    from infercost.data.store import ResultsStore, create_table
+
+    client = aws_client("dynamodb")
+    create_table(client, RESULTS_TABLE)
+    return ResultsStore(client, RESULTS_TABLE)

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 
+from infercost.data.store import ResultsStore
 from infercost.local.stack import EmbeddedStack
 from tests.integration.workflow_support import assert_nothing_left, failed_events, run_of, spec
 
@@ -25,9 +26,10 @@ def test_a_run_through_the_threaded_server_and_nothing_left_listening() -> None:
         assert execution["status"] == "SUCCEEDED", failed_events(stack, execution["executionArn"])
         view = run_of(stack, "served")
         assert [c.status for c in view.candidates] == ["COMPLETED"]
-        # Another process (the CLI with --endpoint-url) sees the same records.
+        # Another client (the CLI with --endpoint-url) sees the same records.
         outside = boto3.client("dynamodb", endpoint_url=stack.endpoint_url, region_name=stack.region)
-        assert outside.describe_table(TableName=stack.table_name)["Table"]["ItemCount"] >= 0
+        seen = ResultsStore(outside, stack.table_name).get_run_by_key(view.run.key)
+        assert seen is not None and [c.status for c in seen.candidates] == ["COMPLETED"]
         assert len(stack.slack_messages()) == 1
         assert_nothing_left(stack)
 

@@ -4,29 +4,24 @@ logs, quotas, and missing grants that are never skipped."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from infercost.data import endpoints
 from infercost.data.clients import PermissionDenied
 from infercost.domain.workflow import resource_tags
+from tests.conftest import aws_client
 
 ROLE = "arn:aws:iam::123456789012:role/sm"
 
 
 @pytest.fixture
-def aws() -> Iterator[dict[str, Any]]:
-    with mock_aws():
-        yield {
-            "sagemaker": boto3.client("sagemaker", region_name="us-east-1"),
-            "logs": boto3.client("logs", region_name="us-east-1"),
-        }
+def aws(moto_aws: None) -> dict[str, Any]:
+    return {"sagemaker": aws_client("sagemaker"), "logs": aws_client("logs")}
 
 
 def create(

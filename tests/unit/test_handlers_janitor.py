@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from infercost.data.endpoints import ManagedResource
-from infercost.data.store import ResultsStore, create_table
+from infercost.data.store import ResultsStore
 from infercost.domain.models import Candidate
 from infercost.domain.records import CandidateRecord, RunRecord
 from infercost.domain.workflow import RunRef, resource_tags
 from infercost.steps import janitor
 from infercost.steps.common import run_key
+from tests.conftest import aws_client
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 ROLE = "arn:aws:iam::123456789012:role/sm"
@@ -26,15 +24,12 @@ NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def aws() -> Iterator[dict[str, Any]]:
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        create_table(dynamodb, "results")
-        yield {
-            "sagemaker": boto3.client("sagemaker", region_name="us-east-1"),
-            "stepfunctions": boto3.client("stepfunctions", region_name="us-east-1"),
-            "store": ResultsStore(dynamodb, "results"),
-        }
+def aws(results_store: ResultsStore) -> dict[str, Any]:
+    return {
+        "sagemaker": aws_client("sagemaker"),
+        "stepfunctions": aws_client("stepfunctions"),
+        "store": results_store,
+    }
 
 
 def run_ref(run_id: str = "0123456789", model: str = "m") -> RunRef:

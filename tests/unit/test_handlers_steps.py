@@ -10,19 +10,19 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from infercost.data import artifacts
 from infercost.data.endpoints import EndpointState
 from infercost.data.pricing.book import PriceBook
 from infercost.data.settings import Settings, env_name
-from infercost.data.store import ResultsStore, create_table
+from infercost.data.store import ResultsStore
 from infercost.domain.errors import InputError
 from infercost.domain.models import PayloadSpec
 from infercost.domain.records import CandidateRecord
 from infercost.domain.workflow import TaskError, resource_tags, run_identity
 from infercost.steps import collect_metrics, common, notify, recommend, teardown
 from infercost.steps import prepare as prepare_step
+from tests.conftest import aws_client
 
 BUCKET = "artifacts"
 ROLE = "arn:aws:iam::123456789012:role/sm"
@@ -31,22 +31,19 @@ EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:sm:e1"
 
 
 @pytest.fixture
-def aws() -> Iterator[dict[str, Any]]:
-    with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket=BUCKET)
-        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        create_table(dynamodb, "results")
-        quotas = boto3.client("service-quotas", region_name="us-east-1")
-        with Stubber(quotas) as stub:
-            yield {
-                "s3": s3,
-                "sagemaker": boto3.client("sagemaker", region_name="us-east-1"),
-                "logs": boto3.client("logs", region_name="us-east-1"),
-                "servicequotas": quotas,
-                "quota_stub": stub,
-                "store": ResultsStore(dynamodb, "results"),
-            }
+def aws(results_store: ResultsStore) -> Iterator[dict[str, Any]]:
+    s3 = aws_client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    quotas = aws_client("service-quotas")
+    with Stubber(quotas) as stub:
+        yield {
+            "s3": s3,
+            "sagemaker": aws_client("sagemaker"),
+            "logs": aws_client("logs"),
+            "servicequotas": quotas,
+            "quota_stub": stub,
+            "store": results_store,
+        }
 
 
 def settings(**extra: Any) -> Settings:

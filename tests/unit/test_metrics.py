@@ -14,11 +14,9 @@ from moto import mock_aws
 
 from infercost.data.metrics import (
     collect_endpoint_metrics,
-    compare_client_server,
     metric_window,
     read_endpoint_metrics,
 )
-from infercost.domain.models import LatencyStats
 from infercost.local import cloudwatch as local_cloudwatch
 
 ENDPOINT = "infercost-run1-01-c7g-large"
@@ -265,12 +263,3 @@ def test_a_count_reached_at_the_deadline_is_not_partial(cloudwatch: Any) -> None
     )
     assert not metrics.partial and metrics.sample_count == 10
     assert any("not yet been seen to stop growing" in note for note in metrics.notes)
-
-
-def test_compare_client_server_gives_the_gap_per_statistic() -> None:
-    client = LatencyStats(avg=12.0, p50=11.0, p90=15.0, max=30.0)
-    server = LatencyStats(avg=10.0, p50=9.5, p90=12.0, p99=20.0)
-    gaps = compare_client_server(client, server)
-    assert set(gaps) == {"avg", "p50", "p90"}
-    assert gaps["p50"] == {"client_ms": 11.0, "server_ms": 9.5, "gap_ms": 1.5}
-    assert gaps["p90"]["gap_ms"] == pytest.approx(3.0)

@@ -6,14 +6,12 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from infercost.data.notifications import (
     MAX_PRESIGN_SECONDS,
@@ -279,13 +277,7 @@ def test_slack_text_is_escaped_and_an_overlong_link_is_left_out():
 
 
 @pytest.fixture
-def aws() -> Iterator[None]:
-    with mock_aws():
-        yield
-
-
-@pytest.fixture
-def topic(aws):
+def topic(moto_aws):
     """A topic with an SQS subscriber, to read back what SNS delivered."""
     sns = boto3.client("sns", region_name="us-east-1")
     sqs = boto3.client("sqs", region_name="us-east-1")
@@ -498,13 +490,13 @@ def test_a_working_slack_is_reported_delivered(topic, webhook):
         ("{not json", None),
     ],
 )
-def test_the_webhook_url_is_read_from_secrets_manager(aws, secret, expected):
+def test_the_webhook_url_is_read_from_secrets_manager(moto_aws, secret, expected):
     client = boto3.client("secretsmanager", region_name="us-east-1")
     arn = client.create_secret(Name="infercost/slack", SecretString=secret)["ARN"]
     assert slack_webhook_from_secret(client, arn) == expected
 
 
-def test_a_missing_secret_skips_slack(aws):
+def test_a_missing_secret_skips_slack(moto_aws):
     client = boto3.client("secretsmanager", region_name="us-east-1")
     assert slack_webhook_from_secret(client, "infercost/nothing") is None
 
@@ -524,7 +516,7 @@ def test_an_unreachable_secrets_manager_skips_slack():
     assert slack_webhook_from_secret(client, "infercost/slack") is None
 
 
-def test_the_report_link_is_sigv4_with_a_bounded_lifetime(aws):
+def test_the_report_link_is_sigv4_with_a_bounded_lifetime(moto_aws):
     s3 = report_s3_client("eu-west-1")
     s3.create_bucket(
         Bucket="infercost-artifacts", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
@@ -540,7 +532,7 @@ def test_the_report_link_is_sigv4_with_a_bounded_lifetime(aws):
     assert presign_report(s3, "infercost-artifacts", "reports/r42.html").count("X-Amz-Expires=3600&") == 1
 
 
-def test_report_links_of_a_deployed_stack(aws):
+def test_report_links_of_a_deployed_stack(moto_aws):
     s3 = report_s3_client("eu-west-1")
     links = report_links(
         run_id="r42",
@@ -555,7 +547,7 @@ def test_report_links_of_a_deployed_stack(aws):
     assert query["X-Amz-Expires"] == ["3600"]
 
 
-def test_the_local_stack_gets_only_the_download_link(aws):
+def test_the_local_stack_gets_only_the_download_link(moto_aws):
     links = report_links(
         run_id="r42",
         bucket="infercost-artifacts",
@@ -577,14 +569,14 @@ def test_the_console_link_quotes_the_key_and_stays_in_the_standard_partition():
 
 
 @pytest.mark.parametrize("seconds", [0, MAX_PRESIGN_SECONDS + 1])
-def test_a_link_beyond_seven_days_is_refused(aws, seconds):
+def test_a_link_beyond_seven_days_is_refused(moto_aws, seconds):
     with pytest.raises(InputError, match="expires_s"):
         presign_report(
             report_s3_client("us-east-1"), "infercost-artifacts", "reports/r.html", expires_s=seconds
         )
 
 
-def test_a_sigv2_client_is_refused(aws):
+def test_a_sigv2_client_is_refused(moto_aws):
     legacy = boto3.client("s3", region_name="us-east-1")
     with pytest.raises(InputError, match="SigV2"):
         presign_report(legacy, "infercost-artifacts", "reports/r.html")

@@ -10,11 +10,11 @@ from html.parser import HTMLParser
 import pytest
 
 from infercost.domain.formatting import usd
-from infercost.domain.models import ResultsFile, Slo
+from infercost.domain.models import SIMULATED_HARDWARE, ResultsFile, Slo
 from infercost.domain.recommend import recommend
 from infercost.report.charts import render_charts
 from infercost.report.html import render_report, render_run_report
-from infercost.report.inputs import SIMULATED_NOTE, ReportInput
+from infercost.report.inputs import ReportInput
 from infercost.report.tables import ranking_columns
 
 from . import report_data
@@ -231,7 +231,7 @@ def test_monthly_projection_lists_servable_candidates_and_names_the_rest(run_vie
 def test_the_simulated_note_appears_only_when_the_run_says_so():
     simulated = ReportInput.from_run(report_data.run_view(simulated=True))
     real = ReportInput.from_run(report_data.run_view(simulated=False))
-    assert simulated.simulated_note == SIMULATED_NOTE
+    assert simulated.simulated_note == SIMULATED_HARDWARE
     assert real.simulated_note is None
     explicit = ReportInput.from_run(report_data.run_view(), simulated_note="Local profiles.")
     assert explicit.simulated_note == "Local profiles."

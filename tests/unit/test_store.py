@@ -675,24 +675,6 @@ def test_history_pages_past_one_megabyte_of_candidates(store: ResultsStore, clie
     assert view.candidates[4].sweep == bulky
 
 
-def test_latest_recommendation_skips_failed_and_running(client: Any, table: str) -> None:
-    store = ResultsStore(client, table, page_size=2)
-    assert store.latest_recommendation(MODEL) is None
-    older, newer = run("ok1", 1), run("ok2", 2)
-    failed, running = run("failed", 3), run("running", 4)
-    for record in (older, newer, failed, running):
-        store.create_run(record)
-        store.put_candidate(record, candidate(record.run_id, 0))
-    succeed(store, older)
-    succeed(store, newer)
-    store.finish_run(failed, status="FAILED", finished_at=at(5), error="boom")
-
-    latest = store.latest_recommendation(MODEL)
-    assert latest is not None
-    assert latest.run_id == "ok2"
-    assert latest.parsed_recommendation() == recommendation()
-
-
 def test_previous_successful_run_respects_slo_and_order(client: Any, table: str) -> None:
     store = ResultsStore(client, table, page_size=3)
     other_slo = Slo(percentile="p99", max_latency_ms=80)

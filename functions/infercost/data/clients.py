@@ -49,11 +49,6 @@ def iam_action(signing_name: str, operation: str) -> str:
     return f"{prefix}:{_IAM_ACTION.get((prefix, operation), operation)}"
 
 
-def client_action(client: Any, operation: str) -> str:
-    """The IAM action of `operation` on a boto3 client."""
-    return iam_action(client.meta.service_model.signing_name, operation)
-
-
 def _refuse_denied(signing_name: str) -> Any:
     def check(parsed: dict[str, Any], model: Any, **_: Any) -> None:
         error = parsed.get("Error") or {}

@@ -219,18 +219,3 @@ def collect_endpoint_metrics(
         if count < expected_count:
             interval = min(interval * backoff, max_interval_s)
         previous = count
-
-
-def compare_client_server(client: LatencyStats, server: LatencyStats) -> dict[str, dict[str, float]]:
-    """Client minus server latency per statistic (network, front end and SDK overhead), in ms."""
-    gaps: dict[str, dict[str, float]] = {}
-    for name in ("avg", *PERCENTILES):
-        client_ms = getattr(client, name)
-        server_ms = getattr(server, name)
-        if client_ms is not None and server_ms is not None:
-            gaps[name] = {
-                "client_ms": client_ms,
-                "server_ms": server_ms,
-                "gap_ms": client_ms - server_ms,
-            }
-    return gaps

@@ -456,10 +456,6 @@ class ResultsStore:
                 break
         return runs
 
-    def latest_recommendation(self, model: str) -> RunRecord | None:
-        """The model's newest SUCCEEDED run (its `recommendation` is the current answer)."""
-        return next(self._runs(model, succeeded_only=True), None)
-
     def previous_successful_run(self, model: str, before: RunRecord | RunKey, slo: Slo) -> RunRecord | None:
         """The newest SUCCEEDED run of the model older than `before` whose SLO equals `slo`."""
         key = before.key

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from infercost.domain.models import Candidate, MonthlyProjection, TrafficProfile
+from infercost.domain.models import MonthlyProjection, TrafficProfile
 from infercost.domain.prices import ServerlessRates
 
 SECONDS_PER_HOUR = 3600
@@ -150,8 +150,3 @@ def monthly_serverless_projection(
 def benchmark_cost_usd(price_per_hour_usd: float, endpoint_seconds: float, instance_count: int = 1) -> float:
     """What measuring a candidate cost: endpoint-seconds × hourly price (× instances)."""
     return price_per_hour_usd * instance_count * endpoint_seconds / SECONDS_PER_HOUR
-
-
-def candidate_hourly_usd(candidate: Candidate, price_per_instance_hour_usd: float) -> float:
-    """Hourly price of the whole endpoint variant: one instance's price × instance_count."""
-    return price_per_instance_hour_usd * candidate.instance_count

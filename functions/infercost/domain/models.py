@@ -29,6 +29,12 @@ PERCENTILES: tuple[Percentile, ...] = ("p50", "p90", "p95", "p99", "max")
 QUANTILES: dict[Percentile, float] = {"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99, "max": 1.0}
 
 RESULTS_SCHEMA = "infercost.results/v1"
+# What every output of a local run (the demo, the embedded stack) says about its latencies.
+SIMULATED_HARDWARE = (
+    "Hardware differences between candidates are simulated: this run used local model servers "
+    "with declared speed profiles (infercost demo), not SageMaker instances. The method and the "
+    "cost arithmetic are real; the latencies are not those of the named instance types."
+)
 INSTANCE_TYPE_PATTERN = r"^ml\.[a-z0-9]+(-[a-z0-9]+)?\.[a-z0-9]+$"
 ACCELERATOR_TYPE_PATTERN = r"^ml\.eia[12]\.(medium|large|xlarge)$"
 SERVERLESS_MEMORY_MB = (1024, 2048, 3072, 4096, 5120, 6144)
@@ -490,6 +496,7 @@ __all__ = [
     "PERCENTILES",
     "QUANTILES",
     "RESULTS_SCHEMA",
+    "SIMULATED_HARDWARE",
     "Candidate",
     "CandidateFailure",
     "CandidateResult",

@@ -293,7 +293,7 @@ class DemoSession:
         run_seconds: float,
         janitor_deleted: list[str],
     ) -> DemoOutcome:
-        from infercost.local.stack import SIMULATED_NOTE
+        from infercost.domain.models import SIMULATED_HARDWARE
 
         stack = self.running
         view = stack.store.get_run(run_id)
@@ -344,7 +344,7 @@ class DemoSession:
             run_seconds=round(run_seconds, 2),
             endpoint_url=stack.endpoint_url,
             fail_at=self.options.fail_at,
-            simulated=SIMULATED_NOTE,
+            simulated=SIMULATED_HARDWARE,
             recommendation=recommendation,
         )
 

@@ -11,6 +11,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from infercost.domain.formatting import millis, money
+from infercost.domain.models import SIMULATED_HARDWARE
 from infercost.local.demo_outcome import DemoOutcome
 from infercost.local.demo_progress import CandidateProgress, DemoProgress
 from infercost.report.tables import Column, rich_table
@@ -31,7 +32,6 @@ _STATE_STYLE = {
     "failed": "bold red",
     "skipped": "yellow",
 }
-SIMULATED_LINE = "Hardware differences between candidates are simulated (declared speed profiles)."
 _BAR_WIDTH = 16
 _DETAIL_CHARS = 90
 
@@ -103,7 +103,7 @@ def progress_view(progress: DemoProgress) -> Group:
         Text(f"infercost demo · {run} · {progress.phase} · {progress.elapsed_s:.1f} s", style="bold"),
         Text(progress.started_by, style="dim"),
         progress_table(progress),
-        Text(SIMULATED_LINE, style="dim"),
+        Text(SIMULATED_HARDWARE, style="dim"),
     )
 
 

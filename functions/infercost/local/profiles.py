@@ -13,8 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from infercost.domain.models import Candidate
 
-SIMULATED_NOTE = "local run: hardware speed is simulated by declared profiles, not measured"
-
 
 class SpeedProfile(BaseModel):
     """How a simulated endpoint answers: service time, parallelism, batching, cold start, faults."""

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from infercost.data.settings import env_name
+from infercost.domain.models import SIMULATED_HARDWARE
 from infercost.handlers import HANDLERS, JANITOR, function_name, handler_path
 from infercost.local import output
 from infercost.local.calls import CallRecorder
@@ -48,10 +49,6 @@ FAST_TIMING: dict[str, int] = {
     "metrics_flush_seconds": 0,
     "teardown_settle_seconds": 2,
 }
-SIMULATED_NOTE = (
-    "Run on the embedded local stack: every endpoint is a local model server, and the hardware "
-    "differences between candidates are simulated by declared speed profiles."
-)
 Mode = Literal["inprocess", "server"]
 
 
@@ -320,7 +317,7 @@ class EmbeddedStack(StackObserver):
             env_name("execution_role_arn"): self.execution_role_arn,
             env_name("defaults"): json.dumps(defaults),
             env_name("max_endpoint_age_minutes"): "180",
-            env_name("simulated_note"): SIMULATED_NOTE,
+            env_name("simulated_note"): SIMULATED_HARDWARE,
             "POWERTOOLS_SERVICE_NAME": "infercost",
             "POWERTOOLS_METRICS_NAMESPACE": "infercost",
         }

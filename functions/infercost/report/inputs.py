@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from infercost.domain import costing
 from infercost.domain.models import (
+    SIMULATED_HARDWARE,
     Candidate,
     LatencyStats,
     RankedCandidate,
@@ -23,13 +24,6 @@ if TYPE_CHECKING:
 
 
 Verdict = Literal["recommended", "none_meets_slo", "failed"]
-
-
-SIMULATED_NOTE = (
-    "Hardware differences between candidates are simulated: this run used local model servers "
-    "with declared speed profiles (infercost demo), not SageMaker instances. The method and the "
-    "cost arithmetic are real; the latencies are not those of the named instance types."
-)
 
 
 LOG_TAIL_LINES = 40
@@ -255,7 +249,7 @@ def _simulated_from_spec(spec: Mapping[str, Any] | None) -> str | None:
     flag = (spec or {}).get("simulated")
     if isinstance(flag, str) and flag.strip():
         return flag.strip()
-    return SIMULATED_NOTE if flag is True else None
+    return SIMULATED_HARDWARE if flag is True else None
 
 
 def _log_tail_text(log_tail: list[str] | None) -> str | None:

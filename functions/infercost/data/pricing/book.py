@@ -205,13 +205,6 @@ class PriceBook:
         """The date the bundled snapshot was compiled."""
         return self._snapshot_data().as_of
 
-    @staticmethod
-    def known_regions() -> list[str]:
-        """Regions with bundled prices."""
-        return sorted(load_snapshot().regions)
-
-    # -- lookup
-
     def _price(self, kind: Kind, name: str) -> Price:
         override = self._local.price(kind, name)
         if override is not None:
