@@ -16,7 +16,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infercost.data.settings import env_name
+from infercost.data.environment import env_name
 from infercost.domain.errors import InputError
 from infercost.handlers import HANDLERS, JANITOR
 from infra import nag

@@ -115,7 +115,7 @@ def handler_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Fresh settings and AWS clients, and handler modules imported anew (they read the
     environment at import), restored afterwards for the other tests."""
     from infercost.data import clients as aws
-    from infercost.data.settings import reset_settings
+    from infercost.handlers._shared import reset_settings
 
     saved = {name: module for name, module in sys.modules.items() if name.startswith("infercost.handlers")}
     for name in saved:

@@ -11,7 +11,9 @@ from collections.abc import Callable
 
 import pytest
 
-from infercost.data.settings import ConfigError, Settings, env_name, get_settings, reset_settings
+from infercost.data.environment import ConfigError, env_name
+from infercost.data.settings import Settings
+from infercost.handlers._shared import get_settings, reset_settings
 
 FULL = {
     "INFERCOST_TABLE_NAME": "results",

@@ -13,8 +13,9 @@ from botocore.stub import Stubber
 
 from infercost.data import artifacts
 from infercost.data.endpoints import EndpointState
+from infercost.data.environment import env_name
 from infercost.data.pricing.book import PriceBook
-from infercost.data.settings import Settings, env_name
+from infercost.data.settings import Settings
 from infercost.data.store import ResultsStore
 from infercost.domain.errors import InputError
 from infercost.domain.models import PayloadSpec

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from infercost.data.settings import reset_settings
 from infercost.domain.models import LoadPlan
+from infercost.handlers._shared import reset_settings
 from infercost.local.lambda_invoke import LocalLambdaContext
 from infercost.steps import common
 

@@ -1,4 +1,4 @@
-"""Settings of the deployed functions, read from the environment once, at first use.
+"""Settings of the deployed functions: a pydantic-settings model of their environment variables.
 
 The variables are listed in docs/architecture.md ("Lambda environment"). Importing this module
 reads nothing: a handler can be imported (and unit-tested) without any AWS environment.
@@ -6,32 +6,20 @@ reads nothing: a handler can be imported (and unit-tested) without any AWS envir
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
-from infercost.domain.errors import InfercostError
+from infercost.data.environment import ENV_PREFIX, ConfigError, env_name
 
 # Names are '<prefix>-<run id>-<nn>-<slug>' and at most 63 characters; a short prefix leaves the
 # slug room to stay readable.
 RESOURCE_PREFIX_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 RESOURCE_PREFIX_MAX_CHARS = 20
 
-ENV_PREFIX = "INFERCOST_"
 # Variables holding JSON objects.
 _JSON_FIELDS = ("defaults", "price_overrides")
-
-
-def env_name(field: str) -> str:
-    """The environment variable of a setting: 'table_name' -> 'INFERCOST_TABLE_NAME' (the CDK
-    stack names the functions' variables with this too)."""
-    return ENV_PREFIX + field.upper()
-
-
-class ConfigError(InfercostError):
-    """A deployment setting (environment variable) that is missing or not valid."""
 
 
 class Settings(BaseSettings):
@@ -121,23 +109,3 @@ def _required(field: str, value: str | None) -> str:
             "is not set", field=env_name(field), hint="the stack sets it; export it for local runs"
         )
     return value
-
-
-_lock = threading.Lock()
-_settings: Settings | None = None
-
-
-def get_settings() -> Settings:
-    """The process's settings, parsed from the environment the first time they are needed."""
-    global _settings
-    with _lock:
-        if _settings is None:
-            _settings = Settings.load()
-        return _settings
-
-
-def reset_settings() -> None:
-    """Forget the parsed settings (the local stack and tests change the environment)."""
-    global _settings
-    with _lock:
-        _settings = None

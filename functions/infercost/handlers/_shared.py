@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
+import threading
 import warnings
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from pydantic import BaseModel
 
 from infercost.data import clients as aws
-from infercost.data.settings import get_settings
 from infercost.data.store import ResultsStore
 from infercost.domain.models import parse_model
 
@@ -21,6 +21,9 @@ DEFAULT_SERVICE = "infercost"
 DEFAULT_NAMESPACE = "infercost"
 SERVICE_ENV = "POWERTOOLS_SERVICE_NAME"
 NAMESPACE_ENV = "POWERTOOLS_METRICS_NAMESPACE"
+
+if TYPE_CHECKING:
+    from infercost.data.settings import Settings
 
 E = TypeVar("E", bound=BaseModel)
 
@@ -67,3 +70,28 @@ def price_book() -> Any:
     return PriceBook.load(
         settings.region, overrides=settings.price_overrides, live=True, pricing_client=pricing
     )
+
+
+_settings_lock = threading.Lock()
+_settings: Settings | None = None
+
+
+def get_settings() -> Settings:
+    """The function's settings, parsed from its environment the first time they are needed.
+
+    pydantic-settings (≈ 30 ms of import) loads here, at the first invocation, not at import.
+    """
+    from infercost.data.settings import Settings
+
+    global _settings
+    with _settings_lock:
+        if _settings is None:
+            _settings = Settings.load()
+        return _settings
+
+
+def reset_settings() -> None:
+    """Forget the parsed settings (the local stack and tests change the environment)."""
+    global _settings
+    with _settings_lock:
+        _settings = None

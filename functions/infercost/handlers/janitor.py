@@ -16,8 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from infercost.data import clients as aws
-from infercost.data.settings import get_settings
-from infercost.handlers._shared import parse_event, powertools, results_store
+from infercost.handlers._shared import get_settings, parse_event, powertools, results_store
 from infercost.steps import janitor
 
 logger, tracer, metrics = powertools()

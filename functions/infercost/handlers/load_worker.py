@@ -7,8 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from infercost.data import clients as aws
-from infercost.data.settings import get_settings
-from infercost.handlers._shared import parse_event, powertools
+from infercost.handlers._shared import get_settings, parse_event, powertools
 from infercost.steps import common, load
 
 logger, tracer, metrics = powertools()

@@ -8,8 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from infercost.data import clients as aws
-from infercost.data.settings import get_settings
-from infercost.handlers._shared import parse_event, powertools, results_store
+from infercost.handlers._shared import get_settings, parse_event, powertools, results_store
 from infercost.steps import notify
 
 # The Slack webhook goes out through http.client: trace it too.

@@ -22,7 +22,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any, Literal
 
-from infercost.data.settings import env_name
+from infercost.data.environment import env_name
 from infercost.domain.models import SIMULATED_HARDWARE
 from infercost.handlers import HANDLERS, JANITOR, function_name, handler_path
 from infercost.local import output
@@ -230,7 +230,7 @@ class EmbeddedStack(StackObserver):
     def stop(self) -> None:
         """Stop executions, model servers and moto; restore the environment."""
         from infercost.data import clients as aws
-        from infercost.data.settings import reset_settings
+        from infercost.handlers._shared import reset_settings
 
         if self.slack is not None:
             self.slack.stop()
@@ -327,7 +327,7 @@ class EmbeddedStack(StackObserver):
 
     def _set_function_env(self) -> None:
         from infercost.data import clients as aws
-        from infercost.data.settings import reset_settings
+        from infercost.handlers._shared import reset_settings
 
         # Handlers run in this process, so the functions' environment is the process's.
         os.environ.update(self.function_env())

@@ -10,13 +10,15 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from infercost.data import artifacts
-from infercost.data.settings import Settings
 from infercost.data.store import ResultsStore
 from infercost.domain.workflow import (
     release_wait_seconds,
 )
 
-if TYPE_CHECKING:  # loadgen is imported where it is used (cold start of the other steps)
+if TYPE_CHECKING:
+    from infercost.data.settings import (
+        Settings,  # loadgen is imported where it is used (cold start of the other steps)
+    )
     from infercost.measurement.sweep import Sweep
     from infercost.measurement.transport import Transport
 from infercost.steps.common import CandidateState, LoadSummary, SweepShareRef, candidate_record, run_key

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
@@ -15,21 +15,15 @@ from infercost.data.notifications import (
     presign_report,
     slack_webhook_from_secret,
 )
-from infercost.data.settings import Settings
 from infercost.data.store import ResultsStore
 from infercost.domain.records import RunView
 from infercost.domain.workflow import RunRef
-from infercost.report.inputs import RegressionLike, ReportInput
-from infercost.report.messages import (
-    MessageKind,
-    ReportLinks,
-    as_report,
-    build_slack_payload,
-    build_sns_message,
-    report_command,
-    report_console_url,
-)
 from infercost.steps.common import StepEvent, StepSummary, run_key, run_view, utc_now
+
+if TYPE_CHECKING:  # the messages are composed where they are sent (cold start of the handler)
+    from infercost.data.settings import Settings
+    from infercost.report.inputs import RegressionLike, ReportInput
+    from infercost.report.messages import ReportLinks
 
 
 class NotifyEvent(StepEvent):
@@ -96,7 +90,7 @@ def notify(
 class NotifyResult(BaseModel):
     """What went out: the SNS message id, and whether Slack got its message (and why not)."""
 
-    kind: MessageKind
+    kind: str
     sns_message_id: str | None = None
     slack_delivered: bool = False
     slack_error: str | None = None
@@ -114,6 +108,8 @@ def notify_run(
     sleep: Callable[[float], None] = time.sleep,
 ) -> NotifyResult:
     """Publish the run's message to SNS, then post it to Slack when a webhook is configured."""
+    from infercost.report.messages import as_report, build_slack_payload, build_sns_message
+
     report = as_report(run, regressions)
     message = build_sns_message(report, links=links)
     response = sns_client.publish(
@@ -144,6 +140,8 @@ def report_links(
     in_aws_account: bool = True,
 ) -> ReportLinks:
     """The ways to the report: console and command (in an AWS account), download (with a client)."""
+    from infercost.report.messages import ReportLinks, report_command, report_console_url
+
     return ReportLinks(
         console_url=report_console_url(region, bucket, key) if in_aws_account else None,
         command=report_command(run_id, table=table, region=region) if in_aws_account else None,

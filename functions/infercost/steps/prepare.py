@@ -8,7 +8,6 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from infercost.data import artifacts, endpoints
-from infercost.data.settings import Settings
 from infercost.data.store import ResultsStore
 from infercost.domain.errors import InputError
 from infercost.domain.models import (
@@ -34,7 +33,11 @@ from infercost.domain.workflow import (
     spec_key_for,
 )
 
-if TYPE_CHECKING:  # loadgen is imported where it is used (cold start of the other steps)
+if TYPE_CHECKING:
+    from infercost.data.settings import (
+        Settings,  # loadgen is imported where it is used (cold start of the other steps)
+    )
+
     pass
 from infercost.steps.common import StepEvent, run_key, run_ref_for, running_record
 

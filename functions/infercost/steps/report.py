@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from infercost.data import artifacts
-from infercost.data.settings import Settings
 from infercost.data.store import ResultsStore
 from infercost.domain.workflow import (
     RunRef,
 )
 
-if TYPE_CHECKING:  # loadgen is imported where it is used (cold start of the other steps)
+if TYPE_CHECKING:
+    from infercost.data.settings import (
+        Settings,  # loadgen is imported where it is used (cold start of the other steps)
+    )
+
     pass
 from infercost.steps.common import StepSummary, run_key, run_view
 
