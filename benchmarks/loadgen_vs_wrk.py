@@ -1,6 +1,7 @@
-"""`infercost loadtest` against wrk, on the same local model server, in the same run.
+"""`infercost loadtest` against wrk, on the same local model server, in the same run, over both
+load paths: direct HTTP (`--url`, the local stack's) and InvokeEndpoint (`--endpoint`, AWS's).
 
-    .venv/bin/python benchmarks/loadgen_vs_wrk.py [--rounds 5] [--seconds 3]
+    .venv/bin/python benchmarks/loadgen_vs_wrk.py [--rounds 3] [--seconds 3]
 
 Starts the project's model server (`python -m infercost.local.model_server`) in its own process
 on 127.0.0.1 (pinned to CPU 0; each client runs on CPU 1), once with the no-op profile and once
@@ -11,6 +12,12 @@ many requests as wrk completed in `--seconds` in the same round, so both run for
 Throughput is successful responses per second of the measured phase; the client overhead at
 concurrency 1 is the client's p50 minus the server's own p50 (`GET /stats` on the model server,
 reset before each measurement). Installs wrk from Debian when it is missing.
+
+The InvokeEndpoint path runs against the same server, which also answers the SageMaker runtime's
+`POST /endpoints/{name}/invocations`: `infercost loadtest --endpoint bench` with
+`AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME` pointing at it (SigV4-signed requests, test credentials),
+beside wrk on that path and the boto3 baseline the transport replaced (`_boto3_invoke.py`:
+`invoke_endpoint` in threads, run for `--seconds`).
 """
 
 from __future__ import annotations
@@ -53,6 +60,17 @@ INFERCOST = str(Path(sys.executable).with_name("infercost"))
 SERVER_CPU: int | None = 0 if (os.cpu_count() or 1) >= 2 else None
 CLIENT_CPU: int | None = 1 if (os.cpu_count() or 1) >= 2 else None
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+ENDPOINT = "bench"
+INVOKE_PATH = f"/endpoints/{ENDPOINT}/invocations"
+# Test credentials: the stand-in does not check them; no request leaves 127.0.0.1.
+INVOKE_ENV = {
+    "AWS_ACCESS_KEY_ID": "AKIDBENCHMARK",
+    "AWS_SECRET_ACCESS_KEY": "benchmark",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+BASELINE = str(Path(__file__).with_name("_boto3_invoke.py"))
+TOOLS = ("wrk", "infercost", "wrk_invoke", "infercost_invoke", "boto3_invoke")
 
 
 def ensure_wrk() -> str:
@@ -152,7 +170,9 @@ def parse_wrk(output: str) -> tuple[float, float]:
     return float(rate.group(1)), float(p50.group(1)) * _UNITS_MS[p50.group(2)]
 
 
-def run_wrk(wrk: str, url: str, concurrency: int, seconds: float, script: Path) -> dict[str, float]:
+def run_wrk(
+    wrk: str, url: str, concurrency: int, seconds: float, script: Path, path: str = "/invocations"
+) -> dict[str, float]:
     server_stats(url, "DELETE")
     done = subprocess.run(
         [
@@ -163,7 +183,7 @@ def run_wrk(wrk: str, url: str, concurrency: int, seconds: float, script: Path) 
             "--latency",
             "-s",
             str(script),
-            f"{url}/invocations",
+            f"{url}{path}",
         ],
         capture_output=True,
         text=True,
@@ -175,8 +195,45 @@ def run_wrk(wrk: str, url: str, concurrency: int, seconds: float, script: Path) 
     return {"rps": rps, "p50_ms": p50, "server_p50_ms": server_p50_ms(url)}
 
 
-def run_infercost(url: str, concurrency: int, requests: int, body: Path) -> dict[str, float]:
-    """One `infercost loadtest`: the serial run at concurrency 1, a sweep level otherwise."""
+def invoke_env(url: str) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return {**clean, **INVOKE_ENV, "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": url}
+
+
+def run_boto3(url: str, concurrency: int, seconds: float, body: Path) -> dict[str, float]:
+    """The boto3 baseline for `seconds` (it is too slow to send as many requests as wrk)."""
+    server_stats(url, "DELETE")
+    done = subprocess.run(
+        [
+            sys.executable,
+            BASELINE,
+            "--endpoint",
+            ENDPOINT,
+            "--concurrency",
+            str(concurrency),
+            "--seconds",
+            f"{seconds:g}",
+            "--body",
+            str(body),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 120,
+        env=invoke_env(url),
+        preexec_fn=pinned(CLIENT_CPU),
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"the boto3 baseline failed: {done.stderr.strip()[-2000:]}")
+    result: dict[str, float] = json.loads(done.stdout)
+    result["server_p50_ms"] = server_p50_ms(url)
+    return result
+
+
+def run_infercost(
+    url: str, concurrency: int, requests: int, body: Path, *, invoke: bool = False
+) -> dict[str, float]:
+    """One `infercost loadtest`: the serial run at concurrency 1, a sweep level otherwise; with
+    `invoke`, over InvokeEndpoint (`--endpoint`) instead of direct HTTP (`--url`)."""
     if concurrency == 1:
         load = ["--warmup", str(WARMUP), "--requests", str(requests), "--concurrency", "1"]
     else:
@@ -195,8 +252,7 @@ def run_infercost(url: str, concurrency: int, requests: int, body: Path) -> dict
         [
             INFERCOST,
             "loadtest",
-            "--url",
-            url,
+            *(["--endpoint", ENDPOINT] if invoke else ["--url", url]),
             "--payload",
             str(body),
             *load,
@@ -211,6 +267,7 @@ def run_infercost(url: str, concurrency: int, requests: int, body: Path) -> dict
         text=True,
         timeout=360,
         preexec_fn=pinned(CLIENT_CPU),
+        env=invoke_env(url) if invoke else None,
     )
     if done.returncode != 0:
         raise SystemExit(f"infercost loadtest failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
@@ -223,6 +280,8 @@ def run_infercost(url: str, concurrency: int, requests: int, body: Path) -> dict
         "p50_ms": float(level["latency_ms"]["p50"]),
         "server_p50_ms": server_p50_ms(url),
         "requests": float(level["requests"]),
+        "client_bound": bool(level.get("client_bound")),
+        "client_cpu_share": float(level.get("client_cpu_share") or 0.0),
     }
 
 
@@ -237,27 +296,40 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         script = wrk_script(body, Path(folder))
         lifetime = 60 + args.rounds * len(profiles) * len(levels) * (2 * args.seconds + 10)
         urls = {profile: servers.enter_context(model_server(profile, lifetime)) for profile in profiles}
-        last_rate: dict[tuple[str, int], float] = {}
+        last_rate: dict[tuple[str, int, bool], float] = {}
         for round_index in range(args.rounds):
             for profile in profiles:
                 for level_index, concurrency in enumerate(levels):
                     key = (profile, concurrency)
-                    wrk_first = key not in last_rate or (round_index + level_index) % 2 == 0
+                    wrk_first = (*key, False) not in last_rate or (round_index + level_index) % 2 == 0
                     entry: dict[str, Any] = {"round": round_index, "profile": profile}
                     entry["concurrency"] = concurrency
                     entry["order"] = "wrk first" if wrk_first else "infercost first"
-                    for tool in ("wrk", "infercost") if wrk_first else ("infercost", "wrk"):
-                        if tool == "wrk":
-                            entry["wrk"] = run_wrk(wrk, urls[profile], concurrency, args.seconds, script)
-                            last_rate[key] = entry["wrk"]["rps"]
+                    url = urls[profile]
+                    for tool in TOOLS if wrk_first else TOOLS[::-1]:
+                        # Each infercost run sends as many requests as wrk completed on its path.
+                        rate_key = (profile, concurrency, tool.endswith("_invoke"))
+                        if tool in ("wrk", "wrk_invoke"):
+                            path = INVOKE_PATH if tool == "wrk_invoke" else "/invocations"
+                            entry[tool] = run_wrk(wrk, url, concurrency, args.seconds, script, path)
+                            last_rate[rate_key] = entry[tool]["rps"]
+                        elif tool == "boto3_invoke":
+                            entry[tool] = run_boto3(url, concurrency, args.seconds, body)
                         else:
-                            count = int(min(max(last_rate[key] * args.seconds, 300), 300_000))
-                            entry["infercost"] = run_infercost(urls[profile], concurrency, count, body)
+                            rate = last_rate.get(rate_key) or last_rate[(profile, concurrency, False)]
+                            count = int(min(max(rate * args.seconds, 300), 300_000))
+                            entry[tool] = run_infercost(
+                                url, concurrency, count, body, invoke=tool != "infercost"
+                            )
                     entry["ratio"] = entry["infercost"]["rps"] / entry["wrk"]["rps"]
+                    entry["ratio_invoke"] = entry["infercost_invoke"]["rps"] / entry["wrk_invoke"]["rps"]
+                    entry["ratio_boto3"] = entry["boto3_invoke"]["rps"] / entry["wrk_invoke"]["rps"]
                     print(
                         f"round {round_index} {profile:>8} c={concurrency:<3} "
                         f"wrk {entry['wrk']['rps']:8.0f}/s  infercost {entry['infercost']['rps']:8.0f}/s  "
-                        f"ratio {entry['ratio']:.2f}",
+                        f"ratio {entry['ratio']:.2f} | invoke: wrk {entry['wrk_invoke']['rps']:8.0f}/s  "
+                        f"infercost {entry['infercost_invoke']['rps']:8.0f}/s ({entry['ratio_invoke']:.2f})  "
+                        f"boto3 {entry['boto3_invoke']['rps']:7.0f}/s ({entry['ratio_boto3']:.2f})",
                         file=sys.stderr,
                     )
                     runs.append(entry)
@@ -275,14 +347,27 @@ def summarize(runs: list[dict[str, Any]], profiles: list[str], levels: list[int]
                 "wrk_rps": spread([r["wrk"]["rps"] for r in mine]),
                 "infercost_rps": spread([r["infercost"]["rps"] for r in mine]),
                 "ratio": spread([r["ratio"] for r in mine]),
+                "wrk_invoke_rps": spread([r["wrk_invoke"]["rps"] for r in mine]),
+                "infercost_invoke_rps": spread([r["infercost_invoke"]["rps"] for r in mine]),
+                "boto3_invoke_rps": spread([r["boto3_invoke"]["rps"] for r in mine]),
+                "ratio_invoke": spread([r["ratio_invoke"] for r in mine]),
+                "ratio_boto3": spread([r["ratio_boto3"] for r in mine]),
+                "client_bound": sum(r["infercost_invoke"].get("client_bound", False) for r in mine),
+                # Requests per second of the client's own CPU time: what one core can drive.
+                "invoke_rps_per_client_cpu": spread(
+                    [
+                        r["infercost_invoke"]["rps"] / r["infercost_invoke"]["client_cpu_share"]
+                        for r in mine
+                        if r["infercost_invoke"].get("client_cpu_share")
+                    ]
+                    or [0.0]
+                ),
             }
             if concurrency == 1:
-                row["infercost_overhead_ms"] = spread(
-                    [r["infercost"]["p50_ms"] - r["infercost"]["server_p50_ms"] for r in mine]
-                )
-                row["wrk_overhead_ms"] = spread(
-                    [r["wrk"]["p50_ms"] - r["wrk"]["server_p50_ms"] for r in mine]
-                )
+                for tool in TOOLS:
+                    row[f"{tool}_overhead_ms"] = spread(
+                        [r[tool]["p50_ms"] - r[tool]["server_p50_ms"] for r in mine]
+                    )
             rows.append(row)
     return rows
 
@@ -328,6 +413,54 @@ def markdown(data: dict[str, Any]) -> str:
             if row["concurrency"] == 1
         ],
     )
+    invoke = table(
+        [
+            "server profile",
+            "concurrency",
+            "wrk req/s",
+            "infercost `--endpoint` req/s",
+            "boto3 baseline req/s",
+            "infercost ÷ wrk",
+            "boto3 ÷ wrk",
+            "infercost req/s per client CPU-second",
+            "goal ≥ 0.5 (median)",
+        ],
+        [
+            [
+                f"`{row['profile']}`",
+                row["concurrency"],
+                show(row["wrk_invoke_rps"]),
+                show(row["infercost_invoke_rps"])
+                + (f" ({row['client_bound']} client-bound)" if row.get("client_bound") else ""),
+                show(row["boto3_invoke_rps"]),
+                show(row["ratio_invoke"], "{:.2f}"),
+                show(row["ratio_boto3"], "{:.2f}"),
+                show(row["invoke_rps_per_client_cpu"]),
+                "met" if row["ratio_invoke"]["median"] >= GOAL_RATIO else "**missed**",
+            ]
+            for row in rows
+        ],
+    )
+    invoke_overhead = table(
+        [
+            "server profile",
+            "infercost `--endpoint` p50 − server p50 (ms)",
+            "wrk p50 − server p50 (ms)",
+            "boto3 p50 − server p50 (ms)",
+            "goal ≤ 0.5 ms (median)",
+        ],
+        [
+            [
+                f"`{row['profile']}`",
+                show(row["infercost_invoke_overhead_ms"], "{:.3f}"),
+                show(row["wrk_invoke_overhead_ms"], "{:.3f}"),
+                show(row["boto3_invoke_overhead_ms"], "{:.3f}"),
+                "met" if row["infercost_invoke_overhead_ms"]["median"] <= GOAL_OVERHEAD_MS else "**missed**",
+            ]
+            for row in rows
+            if row["concurrency"] == 1
+        ],
+    )
     return (
         f"Command: `{data['command']}`  \n"
         f"Machine: {describe_machine(data['machine'], load_after=data['load_after'])}.  \n"
@@ -340,13 +473,20 @@ def markdown(data: dict[str, Any]) -> str:
         f"{throughput}\n\n"
         "Client overhead at concurrency 1 (the serial measured run), client p50 minus the model "
         "server's own p50 over the same requests:\n\n"
-        f"{overhead}"
+        f"{overhead}\n\n"
+        "**The InvokeEndpoint path** (AWS's): the same server answering `POST "
+        f"{INVOKE_PATH}`, `infercost loadtest --endpoint {ENDPOINT}` with SigV4-signed requests, "
+        "wrk on the same path, and the boto3 baseline it replaced (threads, run for the same "
+        "seconds):\n\n"
+        f"{invoke}\n\n"
+        "Client overhead at concurrency 1 on this path:\n\n"
+        f"{invoke_overhead}"
     )
 
 
 def main() -> int:
     parser = argument_parser(__doc__)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=3.0, help="wrk's duration per measurement")
     parser.add_argument("--profiles", default="noop,fixed:1")
     parser.add_argument("--concurrency", default="1,8,32")

@@ -85,8 +85,10 @@ RUNTIME_LAYER = LayerSpec(
         "ddsketch",
         "protobuf",
         "httptools",
+        "uvloop",
     ),
-    "infercost runtime dependencies: boto3, Powertools (tracer), pydantic (settings), ddsketch (protobuf), httptools",
+    "infercost runtime dependencies: boto3, Powertools (tracer), pydantic (settings), ddsketch (protobuf), "
+    "httptools, uvloop",
 )
 # Only the Report function draws charts; matplotlib and numpy are most of the bytes.
 PLOTTING_LAYER = LayerSpec(
@@ -101,7 +103,8 @@ def normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-_PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*==\s*([^\s;,]+)\s*$")
+# 'name[extras]==version', optionally with an environment marker ('; sys_platform != "win32"').
+_PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*==\s*([^\s;,]+)\s*(;.*)?$")
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*$")
 
 

@@ -60,13 +60,13 @@ FUNCTION_SPECS: dict[str, FunctionSpec] = {
         (p.read_artifact_inputs, p.read_write_results, p.look_up_prices, p.check_quotas),
     ),
     "load_worker": FunctionSpec(
-        1024,
+        1769,
         900,
         FanOut.SWEEP_WORKER,
         (p.invoke_benchmark_endpoints, p.read_artifact_inputs, p.write_sweep_shares),
     ),
     "load_test": FunctionSpec(
-        1024,
+        1769,
         900,
         FanOut.CANDIDATE,
         (p.invoke_benchmark_endpoints, p.read_artifact_inputs, p.read_reports, p.write_results),

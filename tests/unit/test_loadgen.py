@@ -310,10 +310,16 @@ def test_endpoint_transport_uses_a_registered_resolver_else_sagemaker() -> None:
         remote = endpoint_transport("real-ep", "text/csv")
     finally:
         clear_endpoint_resolvers()
-    assert isinstance(local, HttpTransport)
-    assert local.description == "http://127.0.0.1:9/invocations" and local.timeout_s == 3
+    # Both are signed InvokeEndpoint; the local one goes to its model server's URL.
+    assert isinstance(local, SageMakerTransport) and (local.host, local.port, local.ssl) == (
+        "127.0.0.1",
+        9,
+        None,
+    )
+    assert local.path == "/endpoints/local-ep/invocations" and local.timeout_s == 3
     assert isinstance(remote, SageMakerTransport) and remote.endpoint_name == "real-ep"
-    assert isinstance(endpoint_transport("local-ep", "text/csv"), SageMakerTransport)
+    assert remote.host == "runtime.sagemaker.us-east-1.amazonaws.com" and remote.ssl is not None
+    assert endpoint_transport("local-ep", "text/csv").host == remote.host
 
 
 plans = st.builds(
@@ -484,3 +490,51 @@ def test_without_uvloop_the_standard_event_loop_is_used(monkeypatch: pytest.Monk
         assert type(loop).__module__.startswith("asyncio")
     finally:
         loop.close()
+
+
+def _throttle(busy_ms: float) -> Callable[[LoadProgress], None]:
+    """A progress callback that keeps the client's event loop on CPU for `busy_ms` of each 50 ms
+    watchdog tick: a client with a fraction of a core, as a too-small Lambda would be."""
+
+    def burn(_: LoadProgress) -> None:
+        until = time.perf_counter() + busy_ms / 1000
+        while time.perf_counter() < until:
+            pass
+
+    return burn
+
+
+def test_a_saturated_client_marks_its_level_and_does_not_pass_for_the_models_limit() -> None:
+    plan = LoadPlan(warmup=2, requests=20, concurrency=[1, 4, 8], requests_per_level=400)
+    slo = Slo(percentile="p90", max_latency_ms=40)
+    with serving(fixed_delay(5)) as transport:
+        result = run_load_test(transport, PAYLOAD, plan, slo=slo, progress=_throttle(45))
+    first = result.sweep[0]
+    assert first.client_bound and len(result.sweep) == 1  # the sweep stops at the client's limit
+    assert first.client_cpu_share is not None and first.client_lag_ms is not None
+    assert first.client_cpu_share >= 0.9 or first.client_lag_ms >= 25
+    assert result.client_bound
+    assert any("the load client was saturated" in note and "load.workers" in note for note in result.notes)
+    assert not any(note.startswith("sweep stopped: p90") for note in result.notes)
+
+
+def test_an_unhurried_client_is_not_marked() -> None:
+    plan = LoadPlan(warmup=2, requests=20, concurrency=[1, 4], requests_per_level=200)
+    with serving(fixed_delay(5)) as transport:
+        result = run_load_test(transport, PAYLOAD, plan)
+    level = result.sweep[0]
+    assert level.duration_s >= 0.2 and level.client_cpu_share is not None
+    assert level.client_cpu_share < 0.5 and not level.client_bound and not result.client_bound
+
+
+def test_merged_levels_keep_the_busiest_clients_figures() -> None:
+    a = RawLevel(2, duration_s=1.0, client_cpu_share=0.95, client_lag_ms=3.0)
+    a.latencies_ms.extend([5.0, 6.0])
+    b = RawLevel(2, duration_s=1.0, client_cpu_share=0.2, client_lag_ms=40.0)
+    b.latencies_ms.extend([5.0])
+    merged = a.merged_with(b)
+    assert (merged.client_cpu_share, merged.client_lag_ms, merged.client_bound) == (0.95, 40.0, True)
+    from infercost.measurement.results import merge_level_results
+
+    whole = merge_level_results([a.to_level(), RawLevel(2, duration_s=1.0, client_cpu_share=0.1).to_level()])
+    assert whole.client_bound and whole.client_cpu_share == 0.95

@@ -88,7 +88,9 @@ def test_an_endpoint_name_reaches_a_local_server_through_a_resolver(
         )
     finally:
         clear_endpoint_resolvers()
-    assert code == 0 and f"{server_url}/invocations" in out
+    assert code == 0 and "SageMaker endpoint local-ep" in out
+    row = next(line for line in out.splitlines() if line.startswith("│"))
+    assert row.split("│")[2].strip() == "5" and row.split("│")[3].strip() == "0"  # 5 requests, 0 errors
 
 
 def test_errors_in_the_run_are_shown_with_the_latencies(
@@ -115,6 +117,7 @@ def test_errors_in_the_run_are_shown_with_the_latencies(
         (["--format", "json"], "--instance-type: JSON output is a results file"),
         (["--format", "json", "--instance-type", "c7g"], "--instance-type"),
         (["--url", "https://127.0.0.1:9"], "--url: expected an http:// URL"),
+        (["--stream"], "--stream: --stream reads InvokeEndpointWithResponseStream, which needs --endpoint"),
     ],
 )
 def test_bad_arguments_are_one_line_errors_with_exit_code_2(
@@ -134,3 +137,20 @@ def test_an_unreachable_url_is_a_one_line_error(payload: Path, capsys: pytest.Ca
     assert code == 2
     assert "error: the first 5 requests to http://127.0.0.1:9/invocations all failed (connection)" in err
     assert "Traceback" not in err
+
+
+def test_a_streaming_endpoint_shows_the_time_to_the_first_part(
+    payload: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.sagemaker_runtime import SECRET, sagemaker_runtime
+
+    with sagemaker_runtime() as runtime:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", runtime.url)  # type: ignore[attr-defined]
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+        monkeypatch.delenv("AWS_SECURITY_TOKEN", raising=False)
+        argv = ["loadtest", "--endpoint", "stream-llm", "--stream", "--payload", str(payload)]
+        code, out, err = run([*argv, "--warmup", "1", "--requests", "4"], capsys)
+    assert code == 0, err
+    assert "first byte p50" in out and "SageMaker endpoint stream-llm" in out
+    row = next(line for line in out.splitlines() if line.startswith("│"))
+    assert row.split("│")[2].strip() == "4"  # requests, no errors

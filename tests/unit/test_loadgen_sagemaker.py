@@ -1,181 +1,236 @@
-"""The SageMaker runtime transport, driven through botocore's Stubber (no AWS calls)."""
+"""The InvokeEndpoint transport against a SageMaker-runtime stand-in on 127.0.0.1 that checks
+every signature with botocore's signer and answers with the service's errors and event streams."""
 
 from __future__ import annotations
 
-import io
 import pickle
+import time
+from collections.abc import Iterator
 from typing import Any
 
-import boto3
+import botocore.session
 import pytest
-from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
-from botocore.response import StreamingBody
-from botocore.stub import Stubber
 
+from infercost.domain.errors import InputError
 from infercost.domain.models import LoadPlan
 from infercost.measurement.loadtest import run_load_test
 from infercost.measurement.results import LoadTestError
-from infercost.measurement.sagemaker import SageMakerTransport, classify_client_error, sagemaker_transport
+from infercost.measurement.sagemaker import (
+    MAX_PAYLOAD_BYTES,
+    SageMakerTransport,
+    classify_error,
+    parse_error,
+    sagemaker_transport,
+)
+from tests.sagemaker_runtime import PARTS, SECRET, StandIn, sagemaker_runtime
 
 PAYLOAD = b'{"instances": [[0.1, 0.2]]}'
-ENDPOINT = "infercost-run-01-c7g-large"
 
 
-def client() -> Any:
-    return boto3.client("sagemaker-runtime", region_name="us-east-1")
+@pytest.fixture(scope="module")
+def standin() -> Iterator[StandIn]:
+    with sagemaker_runtime() as server:
+        yield server
 
 
-def ok_response() -> dict[str, Any]:
-    return {"Body": StreamingBody(io.BytesIO(b'{"predictions":[]}'), 18), "ContentType": "application/json"}
+@pytest.fixture
+def runtime(standin: StandIn, monkeypatch: pytest.MonkeyPatch) -> StandIn:
+    """The standard settings pointed at the stand-in, with the credentials it accepts."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", standin.url)  # type: ignore[attr-defined]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDSTANDIN")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "session-token")
+    monkeypatch.delenv("AWS_SECURITY_TOKEN", raising=False)  # botocore reads it before AWS_SESSION_TOKEN
+    return standin
 
 
-EXPECTED = {"EndpointName": ENDPOINT, "ContentType": "application/json", "Body": PAYLOAD}
+def level(endpoint: str, requests: int = 6, concurrency: int = 3, **options: Any) -> Any:
+    transport = sagemaker_transport(endpoint, "application/json", **options)
+    try:
+        return transport.run_level(PAYLOAD, requests, concurrency, deadline=time.monotonic() + 30)
+    finally:
+        transport.close()
 
 
-def stubbed(outcomes: list[str | dict[str, Any]]) -> tuple[Any, Stubber]:
-    """A client answering in turn: 'ok', or the error fields for add_client_error."""
-    runtime = client()
-    stubber = Stubber(runtime)
-    for outcome in outcomes:
-        if outcome == "ok":
-            stubber.add_response("invoke_endpoint", ok_response(), EXPECTED)
-        else:
-            assert isinstance(outcome, dict)
-            stubber.add_client_error("invoke_endpoint", expected_params=EXPECTED, **outcome)
-    stubber.activate()
-    return runtime, stubber
+def test_signed_requests_are_accepted_and_timed(runtime: StandIn) -> None:
+    before, bad = runtime.requests, runtime.bad_signatures
+    raw = level("ok-endpoint", requests=40, concurrency=8)
+    assert len(raw.latencies_ms) == 40 and not raw.errors
+    assert runtime.requests - before == 40 and runtime.bad_signatures == bad
+    assert raw.client_cpu_share is not None and not raw.client_bound
 
 
-THROTTLED = {
-    "service_error_code": "ThrottlingException",
-    "service_message": "Rate exceeded",
-    "http_status_code": 400,
-}
-MODEL_400 = {
-    "service_error_code": "ModelError",
-    "service_message": "Received client error (400) from primary",
-    "http_status_code": 424,
-    "modeled_fields": {"OriginalStatusCode": 400, "OriginalMessage": "bad rows"},
-}
-MODEL_500 = {**MODEL_400, "modeled_fields": {"OriginalStatusCode": 500, "OriginalMessage": "boom"}}
-NOT_FOUND = {
-    "service_error_code": "ValidationError",
-    "service_message": f"Endpoint {ENDPOINT} of account 123456789012 not found.",
-    "http_status_code": 400,
-}
-UNAVAILABLE = {
-    "service_error_code": "ServiceUnavailable",
-    "service_message": "try later",
-    "http_status_code": 503,
-}
+def test_a_whole_load_test_runs_over_invoke_endpoint(runtime: StandIn) -> None:
+    transport = sagemaker_transport("ok-endpoint", "application/json")
+    result = run_load_test(transport, PAYLOAD, LoadPlan(warmup=3, requests=20, concurrency=[1, 4]))
+    transport.close()
+    assert result.measured.ok == 20 and result.sweep[0].ok == 20 and result.sweep[0].concurrency == 4
 
 
-def test_errors_are_counted_by_kind_and_successes_timed() -> None:
-    outcomes: list[str | dict[str, Any]] = ["ok", "ok"]  # warm-up
-    outcomes += ["ok", THROTTLED, "ok", MODEL_400, MODEL_500, "ok", UNAVAILABLE, "ok"]
-    runtime, stubber = stubbed(outcomes)
-    transport = sagemaker_transport(ENDPOINT, "application/json", client=runtime)
-    result = run_load_test(transport, PAYLOAD, LoadPlan(warmup=2, requests=8))
-    stubber.assert_no_pending_responses()
-    measured = result.measured
-    assert measured.ok == 4
-    assert measured.errors_by_kind == {"throttled": 1, "http_4xx": 1, "http_5xx": 2}
-    assert "model returned HTTP 400" in measured.error_examples["http_4xx"]
-    assert measured.error_examples["throttled"] == "ThrottlingException: Rate exceeded"
-    assert any("4 errors of 8" in note for note in result.notes)
+@pytest.mark.parametrize(
+    ("endpoint", "kind", "words"),
+    [
+        ("missing", "http_4xx", "ValidationError: Endpoint missing of account 123456789012 not found."),
+        ("throttled", "throttled", "ThrottlingException: Rate exceeded"),
+        ("not-ready", "http_5xx", "ModelNotReadyException"),
+        ("model-400", "http_4xx", "model returned HTTP 400"),
+        ("model-503", "http_5xx", "model returned HTTP 503"),
+        ("unavailable", "http_5xx", "ServiceUnavailable: try later"),
+        ("reset", "connection", "mid-response"),
+    ],
+)
+def test_the_services_errors_are_counted_by_kind(
+    runtime: StandIn, endpoint: str, kind: str, words: str
+) -> None:
+    raw = level(endpoint)
+    assert dict(raw.errors) == {kind: 6} and not raw.latencies_ms
+    assert words in raw.examples[kind]
 
 
-def test_an_endpoint_that_does_not_exist_fails_fast_with_the_service_message() -> None:
-    runtime, _ = stubbed([NOT_FOUND] * 5)
-    transport = sagemaker_transport(ENDPOINT, "application/json", client=runtime)
+def test_an_endpoint_that_does_not_exist_fails_fast_with_the_service_message(runtime: StandIn) -> None:
+    transport = sagemaker_transport("missing", "application/json")
     with pytest.raises(LoadTestError) as caught:
         run_load_test(transport, PAYLOAD, LoadPlan(warmup=100, requests=1000))
-    assert "first 5 requests to SageMaker endpoint" in str(caught.value)
+    transport.close()
+    assert "first 5 requests to SageMaker endpoint missing" in str(caught.value)
     assert "not found" in str(caught.value) and "InService" in str(caught.value)
 
 
-class RaisingClient:
-    """A client whose calls fail the way botocore fails below the API (no HTTP response)."""
-
-    def __init__(self, error: Exception) -> None:
-        self.error = error
-        self.calls = 0
-
-    def invoke_endpoint(self, **_: Any) -> dict[str, Any]:
-        self.calls += 1
-        raise self.error
-
-
 @pytest.mark.parametrize(
-    ("error", "kind"),
+    ("variable", "value", "code"),
     [
-        (ReadTimeoutError(endpoint_url="https://runtime.sagemaker"), "timeout"),
-        (EndpointConnectionError(endpoint_url="https://runtime.sagemaker"), "connection"),
-        (RuntimeError("odd"), "other"),
+        ("AWS_SESSION_TOKEN", "expired", "ExpiredTokenException"),
+        ("AWS_SECRET_ACCESS_KEY", "wrong", "InvalidSignature"),
     ],
 )
-def test_transport_faults_are_their_own_kinds(error: Exception, kind: str) -> None:
-    fake = RaisingClient(error)
-    transport = sagemaker_transport(ENDPOINT, "application/json", client=fake)
-    raw = transport.run_level(PAYLOAD, 6, 3, deadline=float("inf"))
-    assert dict(raw.errors) == {kind: 6} and fake.calls == 6
-
-
-def test_a_level_stops_once_errors_pass_the_budget() -> None:
-    fake = RaisingClient(RuntimeError("odd"))
-    transport = sagemaker_transport(ENDPOINT, "application/json", client=fake)
-    raw = transport.run_level(PAYLOAD, 1000, 2, deadline=float("inf"), max_errors=10)
-    assert 11 <= fake.calls <= 13
-    assert raw.aborted == "stopped after 11 errors"
-
-
-def test_the_deadline_stops_issuing() -> None:
-    runtime, _ = stubbed([])
-    transport = sagemaker_transport(ENDPOINT, "application/json", client=runtime)
-    raw = transport.run_level(PAYLOAD, 1000, 4, deadline=0.0)
-    assert raw.completed == 0 and raw.aborted == "time budget ran out"
-
-
-def test_concurrent_threads_share_the_client() -> None:
-    runtime, stubber = stubbed(["ok"] * 40)
-    transport = sagemaker_transport(ENDPOINT, "application/json", client=runtime)
-    ticks: list[int] = []
-    raw = transport.run_level(PAYLOAD, 40, 8, deadline=float("inf"), tick=ticks.append)
-    stubber.assert_no_pending_responses()
-    assert len(raw.latencies_ms) == 40 and ticks[-1] == 40
-    transport.close()  # a given client is the caller's: left open
-
-
-def test_its_own_client_has_a_pool_for_the_concurrency_and_no_retries() -> None:
-    transport = SageMakerTransport(ENDPOINT, "application/json", timeout_s=7)
-    small = transport.client_for(4)
-    assert transport.client_for(2) is small
-    large = transport.client_for(64)
-    config = large.meta.config
-    assert config.max_pool_connections == 64
-    assert config.retries["total_max_attempts"] == 1
-    assert config.read_timeout == 7
+def test_expired_or_wrong_credentials_stop_the_run_with_the_fix(
+    runtime: StandIn, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, code: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    transport = sagemaker_transport("ok-endpoint", "application/json")
+    with pytest.raises(LoadTestError) as caught:
+        run_load_test(transport, PAYLOAD, LoadPlan(warmup=10, requests=10))
     transport.close()
-    revived = pickle.loads(pickle.dumps(transport))
-    assert revived.endpoint_name == ENDPOINT and revived.timeout_s == 7
+    assert code in str(caught.value) and "renew the AWS credentials" in str(caught.value)
 
 
-def test_a_transport_around_a_given_client_stays_in_its_process() -> None:
-    with pytest.raises(TypeError, match="cannot move to another process"):
-        pickle.dumps(sagemaker_transport(ENDPOINT, "application/json", client=client()))
+def test_missing_credentials_are_one_clear_error(runtime: StandIn, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance role here, and no waiting for one
+    with pytest.raises(LoadTestError, match="no AWS credentials found") as caught:
+        sagemaker_transport("ok-endpoint", "application/json")
+    assert "AWS_PROFILE" in str(caught.value)
+
+
+def test_a_missing_region_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_REGION")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    with pytest.raises(LoadTestError, match="no AWS region"):
+        sagemaker_transport("ok-endpoint", "application/json")
+
+
+def test_a_payload_over_the_service_limit_is_refused_before_sending(runtime: StandIn) -> None:
+    transport = sagemaker_transport("ok-endpoint", "application/json")
+    with pytest.raises(InputError, match="at most 6,291,456") as caught:
+        transport.run_level(b"x" * (MAX_PAYLOAD_BYTES + 1), 1, 1, deadline=time.monotonic() + 5)
+    transport.close()
+    assert caught.value.field == "payload"
+
+
+def test_a_413_from_the_service_names_the_limit() -> None:
+    code, message, original = parse_error(413, "", b"<html>Request Entity Too Large</html>")
+    kind, text = classify_error(413, code, message, original)
+    assert kind == "http_4xx" and "at most 6,291,456 bytes" in text
+
+
+def test_a_slow_endpoint_times_out_and_nothing_hangs(runtime: StandIn) -> None:
+    started = time.monotonic()
+    raw = level("slow-endpoint", requests=2, concurrency=2, timeout_s=0.3)
+    assert dict(raw.errors) == {"timeout": 2}
+    assert time.monotonic() - started < 2.0
+
+
+def test_a_stream_gives_time_to_first_byte_part_times_and_the_body(runtime: StandIn) -> None:
+    raw = level("stream-endpoint", requests=4, concurrency=2, stream=True)
+    assert not raw.errors and len(raw.latencies_ms) == 4 and len(raw.first_byte_ms) == 4
+    for response, total_ms in zip(raw.streams, raw.latencies_ms, strict=False):
+        assert response.body == b"".join(PARTS)
+        assert len(response.part_ms) == 3 and response.part_ms == sorted(response.part_ms)
+        # Parts are sent 20 ms apart: the first arrives well before the end.
+        assert response.first_byte_ms < response.part_ms[-1] - 30 and response.part_ms[-1] <= total_ms + 0.01
+    result = raw.to_level()
+    assert result.first_byte_ms is not None and result.first_byte_ms.p50 < result.latency_ms.p50
 
 
 @pytest.mark.parametrize(
-    ("response", "kind"),
+    ("endpoint", "words"),
     [
-        ({"Error": {"Code": "ThrottlingException"}}, "throttled"),
-        ({"Error": {"Code": "Whatever"}, "ResponseMetadata": {"HTTPStatusCode": 429}}, "throttled"),
-        ({"Error": {"Code": "ModelError"}, "OriginalStatusCode": 503}, "http_5xx"),
-        ({"Error": {"Code": "ModelError"}}, "http_5xx"),
-        ({"Error": {"Code": "ModelNotReadyException"}}, "http_5xx"),
-        ({"Error": {"Code": "InternalFailure"}, "ResponseMetadata": {"HTTPStatusCode": 500}}, "http_5xx"),
-        ({"Error": {"Code": "ValidationError"}, "ResponseMetadata": {"HTTPStatusCode": 400}}, "http_4xx"),
+        ("stream-cut", "stream cut off mid-event"),
+        ("stream-error", "ModelStreamError: model crashed mid-stream"),
     ],
 )
-def test_classify_client_error(response: dict[str, Any], kind: str) -> None:
-    assert classify_client_error(response)[0] == kind
+def test_a_broken_stream_is_counted_as_a_stream_error(runtime: StandIn, endpoint: str, words: str) -> None:
+    raw = level(endpoint, requests=3, concurrency=1, stream=True)
+    assert dict(raw.errors) == {"stream": 3} and words in raw.examples["stream"]
+
+
+def test_the_standard_endpoint_settings_are_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    aws = sagemaker_transport("infercost-r1-c7g-large", "text/csv")
+    assert (aws.host, aws.port, aws.host_header) == (
+        "runtime.sagemaker.eu-west-1.amazonaws.com",
+        443,
+        aws.host,
+    )
+    assert aws.path == "/endpoints/infercost-r1-c7g-large/invocations" and aws.ssl is not None
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9911")
+    local = sagemaker_transport("ep", "text/csv", stream=True)
+    assert (local.host, local.port, local.ssl) == ("127.0.0.1", 9911, None)
+    assert local.path == "/endpoints/ep/invocations-response-stream" and local.host_header == "127.0.0.1:9911"
+
+
+class _Rotating:
+    """Credentials that botocore has refreshed: a new token each time they are read."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def get_frozen_credentials(self) -> Any:
+        self.reads += 1
+        return botocore.credentials.ReadOnlyCredentials("AKID", SECRET, f"token-{self.reads}")
+
+
+def test_refreshed_credentials_are_used_at_the_next_signature(runtime: StandIn) -> None:
+    transport = SageMakerTransport("ok-endpoint", "application/json")
+    transport._credentials = _Rotating()
+    first = transport._build_request(PAYLOAD)
+    transport.refresh()
+    assert transport.request == b""  # re-signs at most once a second
+    transport._signed_at -= 2
+    transport.refresh()
+    assert b"token-1" in first and b"token-2" in transport.request
+
+
+def test_it_moves_to_a_worker_process_by_its_settings(runtime: StandIn) -> None:
+    transport = sagemaker_transport("ok-endpoint", "application/json", timeout_s=7, stream=True)
+    revived = pickle.loads(pickle.dumps(transport))
+    assert (revived.endpoint_name, revived.timeout_s, revived.stream) == ("ok-endpoint", 7, True)
+    with pytest.raises(TypeError, match="cannot move to another process"):
+        pickle.dumps(sagemaker_transport("ok", "application/json", session=botocore.session.get_session()))
+
+
+def test_error_bodies_are_read_as_the_service_writes_them() -> None:
+    assert parse_error(400, "ValidationError:http://internal.amazon.com/", b'{"message": "bad"}') == (
+        "ValidationError",
+        "bad",
+        None,
+    )
+    assert parse_error(
+        424, "", b'{"__type": "com.amazon#ModelError", "Message": "x", "OriginalStatusCode": 413}'
+    ) == (
+        "ModelError",
+        "x",
+        413,
+    )

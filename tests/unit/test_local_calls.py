@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -12,7 +11,6 @@ from moto import mock_aws
 from infercost.data import clients as aws
 from infercost.data.notifications import presign_report, report_s3_client
 from infercost.local.calls import OUTSIDE, CallRecorder, PerFunction
-from infercost.measurement.sagemaker import SageMakerTransport
 
 
 @pytest.fixture
@@ -63,18 +61,6 @@ def test_a_presigned_report_link_counts_as_the_get_it_allows(recorder: CallRecor
         presign_report(report_s3_client("us-east-1"), "bucket", "reports/r.html", expires_s=60)
 
     assert recorder.calls() == {"NotifyFunction": {"s3:GetObject"}}
-
-
-def test_the_load_generators_threads_call_for_the_function_that_started_them(
-    recorder: CallRecorder,
-) -> None:
-    transport = SageMakerTransport("infercost-run-00-c5-large", "application/json")
-    with recorder.running("LoadWorkerFunction"):
-        raw = transport.run_level(b"[]", 6, 3, deadline=time.monotonic() + 30)
-    transport.close()
-
-    assert raw.completed == 6
-    assert recorder.calls() == {"LoadWorkerFunction": {"sagemaker:InvokeEndpoint"}}
 
 
 def test_a_per_process_cache_keeps_one_part_per_function(recorder: CallRecorder) -> None:

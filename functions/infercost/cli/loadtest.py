@@ -42,6 +42,14 @@ def loadtest(
     slo: Annotated[
         str | None, typer.Option(help="SLO as PERCENTILE:MS, e.g. p90:80; the sweep stops past it.")
     ] = None,
+    stream: Annotated[
+        bool,
+        typer.Option(
+            "--stream",
+            help="With --endpoint: InvokeEndpointWithResponseStream, adding each level's time to "
+            "the first payload part.",
+        ),
+    ] = False,
     timeout: Annotated[float, typer.Option(help="Seconds before a request counts as timed out.")] = 60.0,
     time_budget: Annotated[
         float | None, typer.Option(help="Stop after this many seconds and mark the result partial.")
@@ -55,16 +63,24 @@ def loadtest(
 ) -> None:
     """Measure an endpoint: warm-up, serial latency percentiles, concurrency sweep, max RPS at the SLO.
 
-    Latency is client-side (it includes the network and the SDK); errors are counted by kind.
+    Latency is client-side (it includes the network); errors are counted by kind. --endpoint
+    sends SigV4-signed InvokeEndpoint requests with the standard AWS settings (credentials,
+    AWS_REGION, AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME). A level whose client ran out of CPU is
+    marked saturated: it measured this machine, not the endpoint (add --workers).
     """
     from infercost.domain.models import Candidate, LoadPlan, Slo, parse_model
     from infercost.measurement.http import http_transport
     from infercost.measurement.loadtest import run_load_test
     from infercost.measurement.results import results_document
+    from infercost.measurement.sagemaker import sagemaker_transport
     from infercost.measurement.targets import endpoint_transport
 
     if (endpoint is None) == (url is None):
         raise InputError("give exactly one of --endpoint NAME or --url URL", field="--endpoint/--url")
+    if stream and endpoint is None:
+        raise InputError(
+            "--stream reads InvokeEndpointWithResponseStream, which needs --endpoint", field="--stream"
+        )
     if output is OutputFormat.json and instance_type is None:
         raise InputError(
             "JSON output is a results file, which names the candidate",
@@ -100,6 +116,8 @@ def loadtest(
     transport = (
         http_transport(url, content_type, timeout_s=timeout)
         if url is not None
+        else sagemaker_transport(str(endpoint), content_type, timeout_s=timeout, stream=True)
+        if stream
         else endpoint_transport(str(endpoint), content_type, timeout_s=timeout)
     )
     try:

@@ -163,8 +163,11 @@ def metrics_wait_seconds(ended_at: float, now: float, timing: Timing) -> int:
     return max(0, math.ceil(ended_at + timing.metrics_delay_seconds - now))
 
 
-# A sweep worker (one Lambda) holds at most this many connections; more would make its own CPU,
-# not the endpoint, the bottleneck. `load.workers` in the spec overrides the count this gives.
+# A sweep worker (one Lambda with one vCPU, 1,769 MB) holds at most this many connections. The
+# load client drives 83-93 k requests per second of its own CPU time (docs/benchmarks.md §1), so
+# 64 connections saturate it only when the endpoint answers in under about 0.8 ms; a level that
+# does saturate it is marked client_bound and ends the sweep with a note to raise `load.workers`
+# (docs/method.md §2), which overrides the count this gives.
 MAX_CONNECTIONS_PER_WORKER = 64
 
 

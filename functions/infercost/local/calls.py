@@ -9,9 +9,10 @@ running: the Lambda Invoke extension sets it for the handler's context (`running
 Clients are cached per process and shared between handlers, so the function is a context
 variable, not a property of the client. A thread does not inherit it (Python 3.11): a call made
 on a thread a handler starts without copying its context is noted under `OUTSIDE`, which the
-test refuses. Handlers start threads only in the load generator, whose InvokeEndpoint workers
-copy it (`loadgen.SageMakerTransport`); locally its HTTP transport to the model servers, in the
-handler's thread, stands in for them and notes the call (`LocalRuntime.resolve_endpoint`).
+test refuses. The load generator's InvokeEndpoint requests do not go through botocore (they are
+signed and sent on its own event loop, `infercost.measurement.sagemaker`); locally its HTTP
+transport to the model servers stands in for them, and the endpoint resolver notes the call
+(`LocalRuntime.resolve_endpoint`).
 
 On AWS each function runs in processes of its own; here all share one, so a per-process cache
 of AWS answers (the Price List API's) would let one function's call spare another the same

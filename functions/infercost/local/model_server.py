@@ -164,11 +164,18 @@ class MetricBuffer:
 
 
 class _Request:
-    __slots__ = ("arrived", "body", "connection", "content_type", "parsed")
+    __slots__ = ("arrived", "body", "connection", "content_type", "parsed", "via_runtime")
 
     def __init__(
-        self, connection: _Connection, body: bytes, content_type: str, arrived: float, parsed: float
+        self,
+        connection: _Connection,
+        body: bytes,
+        content_type: str,
+        arrived: float,
+        parsed: float,
+        via_runtime: bool = False,
     ) -> None:
+        self.via_runtime = via_runtime
         self.connection = connection
         self.body = body
         self.content_type = content_type
@@ -184,6 +191,21 @@ def _response(status: int, body: bytes, content_type: str = "application/json") 
     return (
         f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
     ).encode() + body
+
+
+def _runtime_error(status: int, body: bytes) -> bytes:
+    """A container's error as the SageMaker runtime returns it to the caller: 424 ModelError with
+    the container's status in OriginalStatusCode."""
+    side = "client" if status < 500 else "server"
+    text = body.decode(errors="replace")
+    document = {
+        "ErrorCode": f"{side.upper()}_ERROR_FROM_MODEL",
+        "OriginalStatusCode": status,
+        "OriginalMessage": text,
+        "Message": f'Received {side} error ({status}) from primary with message "{text}".',
+    }
+    head = _response(424, json.dumps(document).encode())
+    return head.replace(b"\r\n", b"\r\nx-amzn-ErrorType: ModelError:http://internal.amazon.com/\r\n", 1)
 
 
 _NOOP_BODY = b'{"predictions":[]}'
@@ -410,13 +432,16 @@ class ModelServer:
     def _dispatch(
         self, connection: _Connection, head: bytes, lower: bytes, body: bytes, arrived: float
     ) -> None:
-        if head.startswith(b"POST /invocations "):
+        # The SageMaker runtime's path too, so that the InvokeEndpoint transport reaches this
+        # server as it reaches SageMaker (the local stack; AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME).
+        via_runtime = head.startswith(b"POST /endpoints/") and b"/invocations " in head[:300]
+        if via_runtime or head.startswith(b"POST /invocations "):
             start = lower.find(b"\r\ncontent-type:")
             content_type = ""
             if start >= 0:
                 stop = lower.find(b"\r\n", start + 15)
                 content_type = lower[start + 15 : stop if stop >= 0 else len(lower)].decode().strip()
-            request = _Request(connection, body, content_type, arrived, time.perf_counter())
+            request = _Request(connection, body, content_type, arrived, time.perf_counter(), via_runtime)
             if self.profile.immediate:
                 self._serve([request])
             else:
@@ -469,6 +494,8 @@ class ModelServer:
             if fail_every and (first_number + index) % fail_every == 0:
                 response = _response(self.profile.fail_status, b'{"error":"simulated failure"}')
             status = int(response[9:12])
+            if status >= 400 and request.via_runtime:
+                response = _runtime_error(status, response[response.index(b"\r\n\r\n") + 4 :])
             request.connection.write(response)
             model_us = max(1, round((done - request.parsed) * 1e6))
             overhead_us = max(1, round((request.parsed - request.arrived) * 1e6))

@@ -13,8 +13,9 @@ from infercost.domain.errors import InputError
 
 if TYPE_CHECKING:
     pass
+from infercost.measurement.eventstream import EventStreamReader
 from infercost.measurement.results import ProgressTick, RawLevel
-from infercost.measurement.transport import TICK_S, new_event_loop
+from infercost.measurement.transport import TICK_S, LoopWatch, new_event_loop
 
 
 class _Level:
@@ -29,6 +30,7 @@ class _Level:
         "max_errors",
         "raw",
         "record",
+        "streamed",
         "total",
     )
 
@@ -42,6 +44,7 @@ class _Level:
         self.done = done
         self.aborted = False
         self.record = raw.latencies_ms.append
+        self.streamed = raw.streamed
 
     def take(self) -> bool:
         if self.issued >= self.total or self.aborted:
@@ -81,6 +84,9 @@ class _HttpConnection(asyncio.Protocol):
         self.t0 = 0.0
         self.parser = httptools.HttpResponseParser(self)
         self.status = 0
+        self.error_type = ""
+        self.error_body = bytearray()
+        self.reader: EventStreamReader | None = None
         self.headers_done = False
         self.framed = False  # the body's end is given by a length or chunking, not by EOF
         self.complete = False
@@ -90,14 +96,24 @@ class _HttpConnection(asyncio.Protocol):
 
     # -- httptools callbacks
     def on_header(self, name: bytes, value: bytes) -> None:
-        if not self.framed and name.lower() in (b"content-length", b"transfer-encoding"):
+        lower = name.lower()
+        if lower in (b"content-length", b"transfer-encoding"):
             self.framed = True
+        elif lower == b"x-amzn-errortype":
+            self.error_type = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
         self.headers_done = True
         self.status = self.parser.get_status_code()
         # Only valid while the message is being parsed.
         self.close_after = not self.parser.should_keep_alive()
+
+    def on_body(self, data: bytes) -> None:
+        if self.status >= 400:
+            if len(self.error_body) < 4096:
+                self.error_body += data
+        elif self.reader is not None:
+            self.reader.feed(data)
 
     def on_message_complete(self) -> None:
         self.complete = True
@@ -116,7 +132,8 @@ class _HttpConnection(asyncio.Protocol):
             # A body delimited by the end of the connection (no length, not chunked).
             self._complete(level)
             return
-        level.fail("connection", f"connection closed by {self.owner.netloc}: {exc or 'EOF'}")
+        where = "mid-response" if self.headers_done else "before the response"
+        level.fail("connection", f"connection closed by {self.owner.netloc} {where}: {exc or 'EOF'}")
         self.owner._reconnect(level)
 
     def data_received(self, data: bytes) -> None:
@@ -139,14 +156,23 @@ class _HttpConnection(asyncio.Protocol):
         self.complete = self.headers_done = self.framed = False
         status = self.status
         if status < 400:
-            level.record(elapsed_ms)
-            level.finish_one()
-        elif status == 429:
-            level.fail("throttled", f"HTTP 429 from {self.owner.netloc}")
-        elif status < 500:
-            level.fail("http_4xx", f"HTTP {status} from {self.owner.netloc}")
+            reader = self.reader
+            if reader is None:
+                level.record(elapsed_ms)
+                level.finish_one()
+            else:
+                self.reader = None
+                streamed = reader.finish()
+                if isinstance(streamed, str):
+                    level.fail("stream", f"{self.owner.netloc}: {streamed}")
+                else:
+                    level.record(elapsed_ms)
+                    level.streamed(streamed)
+                    level.finish_one()
         else:
-            level.fail("http_5xx", f"HTTP {status} from {self.owner.netloc}")
+            level.fail(*self.owner.classify(status, self.error_type, bytes(self.error_body)))
+            self.error_type = ""
+            self.error_body.clear()
         if self.close_after:
             self.level = None
             self._close()
@@ -160,7 +186,10 @@ class _HttpConnection(asyncio.Protocol):
             self.level = None
             return
         self.level = level
+        self.status = 0
         self.t0 = time.perf_counter()
+        if self.owner.streaming:
+            self.reader = EventStreamReader(self.t0)
         assert self.transport is not None
         self.transport.write(self.owner.request)
 
@@ -190,6 +219,9 @@ class _HttpConnection(asyncio.Protocol):
 class HttpTransport:
     """POST <url>/invocations on keep-alive connections from one asyncio event loop."""
 
+    streaming = False
+    ssl: Any = None
+
     def __init__(self, url: str, content_type: str, *, timeout_s: float = 60.0) -> None:
         parts = urlsplit(url if "://" in url else f"http://{url}")
         if parts.scheme != "http" or not parts.hostname:
@@ -217,6 +249,17 @@ class HttpTransport:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["url"], state["content_type"], timeout_s=state["timeout_s"])  # type: ignore[misc]
+
+    def classify(self, status: int, error_type: str, body: bytes) -> tuple[str, str]:
+        """(error kind, one-line message) for a response with status >= 400."""
+        if status == 429:
+            return "throttled", f"HTTP 429 from {self.netloc}"
+        if status < 500:
+            return "http_4xx", f"HTTP {status} from {self.netloc}"
+        return "http_5xx", f"HTTP {status} from {self.netloc}"
+
+    def refresh(self) -> None:
+        """Called a few times a second from the event loop (signing transports re-sign here)."""
 
     def _build_request(self, payload: bytes) -> bytes:
         head = (
@@ -247,7 +290,13 @@ class HttpTransport:
     async def _connect(self) -> _HttpConnection:
         loop = asyncio.get_running_loop()
         _, protocol = await asyncio.wait_for(
-            loop.create_connection(lambda: _HttpConnection(self), self.host, self.port),
+            loop.create_connection(
+                lambda: _HttpConnection(self),
+                self.host,
+                self.port,
+                ssl=self.ssl,
+                server_hostname=self.host if self.ssl is not None else None,
+            ),
             timeout=min(self.timeout_s, 10.0),
         )
         return protocol
@@ -308,28 +357,34 @@ class HttpTransport:
         level = _Level(raw, requests, max_errors, loop.create_future())
         connections = await self._connections(min(concurrency, requests), level)
         self._active = list(connections)
+        watch = LoopWatch(raw)
         started = time.perf_counter()
         for conn in connections:
             conn.send(level)
         # Without connections, replacements are being opened (or every request already failed).
         if level.in_flight == 0 and level.issued >= level.total and not level.done.done():
             level.done.set_result(None)
-        watchdog = loop.create_task(self._watch(level, deadline, tick))
+        watchdog = loop.create_task(self._watch(level, deadline, tick, watch))
         try:
             await level.done
         finally:
             watchdog.cancel()
         raw.duration_s = time.perf_counter() - started
+        watch.stop()
         self._idle.extend(conn for conn in self._active if not conn.closed and conn.level is None)
         self._active = []
         if tick is not None:
             tick(raw.completed)
         return raw
 
-    async def _watch(self, level: _Level, deadline: float, tick: ProgressTick | None) -> None:
+    async def _watch(
+        self, level: _Level, deadline: float, tick: ProgressTick | None, watch: LoopWatch
+    ) -> None:
         while not level.done.done():
             await asyncio.sleep(TICK_S)
             now = time.perf_counter()
+            watch.woke(now)
+            self.refresh()
             limit = now - self.timeout_s
             for conn in list(self._active):
                 if conn.level is level and conn.t0 < limit:

@@ -26,6 +26,7 @@ from infercost.measurement.results import (
     RawLevel,
     max_rps_at_slo,
 )
+from infercost.measurement.sagemaker import CREDENTIAL_CODES
 from infercost.measurement.sweep import (
     Sweep,
     SweepShare,
@@ -116,6 +117,9 @@ _HINTS = {
     "timeout": "check that the endpoint is up (InService) and answers within the timeout",
     "http_4xx": "check that the payload and content type suit the model",
     "throttled": "the endpoint refuses the rate: check its quotas and concurrency",
+    "stream": "the response stream broke: check the endpoint's logs and that the model streams",
+    "credentials": "renew the AWS credentials (expired or not valid) and check that they may call "
+    "sagemaker:InvokeEndpoint on this endpoint",
 }
 
 
@@ -129,7 +133,9 @@ def _raise_unusable(transport: Transport, raw: RawLevel, attempts: int) -> None:
     raise LoadTestError(
         f"the first {attempts} requests to {transport.description} all failed ({kind}): {example}",
         # InvokeEndpoint answers a missing or not-InService endpoint with a 400 ValidationError.
-        hint=_HINTS["connection"]
+        hint=_HINTS["credentials"]
+        if any(code in example for code in CREDENTIAL_CODES)
+        else _HINTS["connection"]
         if "Endpoint " in example
         else _HINTS.get(kind, "check the endpoint's logs"),
     )
@@ -198,6 +204,13 @@ def run_load_test(
             f"measured run: {measured.describe_errors()}; latency is of the {measured.ok} successes only"
         )
 
+    best_rps = max_rps_at_slo([measured, *sweep], slo, max_error_rate=plan.max_error_rate)
+    client_bound = [level for level in [measured, *sweep] if level.client_bound]
+    if client_bound and best_rps is not None:
+        notes.append(
+            f"max RPS at the SLO ({best_rps:.1f}) is a lower bound: the load client was saturated at "
+            f"concurrency {client_bound[0].concurrency}, not the endpoint"
+        )
     abandoned = serial.abandoned + swept.abandoned
     if abandoned:
         notes.append(f"{abandoned} requests in flight when the time budget ran out were not counted")
@@ -206,8 +219,9 @@ def run_load_test(
         ended_at=ended_at,
         measured=measured,
         sweep=sweep,
-        max_rps_at_slo=max_rps_at_slo([measured, *sweep], slo, max_error_rate=plan.max_error_rate),
+        max_rps_at_slo=best_rps,
         slo=slo,
+        client_bound=bool(client_bound),
         partial=partial,
         notes=notes,
     )

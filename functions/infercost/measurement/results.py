@@ -23,10 +23,10 @@ from infercost.domain.models import (
 from infercost.domain.sketch import RELATIVE_ACCURACY, LatencySketch
 
 if TYPE_CHECKING:
-    pass
+    from infercost.measurement.eventstream import StreamedResponse
 
 
-ErrorKind = Literal["http_4xx", "http_5xx", "throttled", "timeout", "connection", "other"]
+ErrorKind = Literal["http_4xx", "http_5xx", "throttled", "timeout", "connection", "stream", "other"]
 
 
 Phase = Literal["warmup", "measured", "sweep"]
@@ -37,6 +37,16 @@ FAIL_FAST_AFTER = 5
 
 
 MAX_ERROR_EXAMPLE = 200
+
+# A level's client was saturated (client_bound) when its event-loop thread was on CPU for at
+# least this share of the level's wall time, or its 50 ms watchdog timer fired this late on
+# average; levels shorter than CLIENT_JUDGED_AFTER_S are too short to judge (docs/method.md §2).
+CLIENT_BUSY_SHARE = 0.9
+CLIENT_LAG_MS = 25.0
+CLIENT_JUDGED_AFTER_S = 0.2
+
+# Streamed responses kept whole per level (the rest keep only their time to first byte).
+MAX_KEPT_STREAMS = 1000
 
 
 class LoadTestError(InfercostError):
@@ -57,6 +67,20 @@ class LevelResult(BaseModel):
     rps: float = Field(ge=0, description="successful responses per second")
     duration_s: float = Field(ge=0)
     sketch: str = Field(description="serialized mergeable latency sketch (infercost.domain.sketch)")
+    first_byte_ms: LatencyStats | None = Field(
+        default=None, description="time to the first payload part of streamed responses"
+    )
+    first_byte_sketch: str | None = None
+    client_cpu_share: float | None = Field(
+        default=None, ge=0, le=1, description="share of the level the client's event loop was on CPU"
+    )
+    client_lag_ms: float | None = Field(
+        default=None, ge=0, description="how late the client's event loop ran its timers, on average"
+    )
+    client_bound: bool = Field(
+        default=False,
+        description="the client was saturated: this level measured the load generator, not the model",
+    )
 
     @property
     def errors(self) -> int:
@@ -71,6 +95,15 @@ class LevelResult(BaseModel):
             return None
         value: float | None = getattr(self.latency_ms, percentile)
         return value
+
+    def describe_client(self) -> str:
+        """'client CPU 97 %, event-loop lag 14.2 ms' (what made the level client-bound)."""
+        parts = []
+        if self.client_cpu_share is not None:
+            parts.append(f"client CPU {self.client_cpu_share:.0%}")
+        if self.client_lag_ms is not None:
+            parts.append(f"event-loop lag {self.client_lag_ms:.1f} ms")
+        return ", ".join(parts)
 
     def describe_errors(self) -> str:
         """'3 errors of 100 (http_5xx 2, timeout 1)' or '' when there were none."""
@@ -92,6 +125,7 @@ class LoadTestResult(BaseModel):
     max_rps_at_slo: float | None = None
     slo: Slo | None = None
     partial: bool = False
+    client_bound: bool = Field(default=False, description="some level measured a saturated client")
     notes: list[str] = Field(default_factory=list)
     sketch_relative_accuracy: float = RELATIVE_ACCURACY
 
@@ -123,11 +157,28 @@ class RawLevel:
 
     concurrency: int
     latencies_ms: array = field(default_factory=lambda: array("d"))
+    first_byte_ms: array = field(default_factory=lambda: array("d"))
+    streams: list[StreamedResponse] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
     examples: dict[str, str] = field(default_factory=dict)
     duration_s: float = 0.0
     abandoned: int = 0
     aborted: str | None = None
+    client_cpu_share: float | None = None
+    client_lag_ms: float | None = None
+
+    def streamed(self, response: StreamedResponse) -> None:
+        self.first_byte_ms.append(response.first_byte_ms)
+        if len(self.streams) < MAX_KEPT_STREAMS:
+            self.streams.append(response)
+
+    @property
+    def client_bound(self) -> bool:
+        if self.duration_s < CLIENT_JUDGED_AFTER_S:
+            return False
+        return (self.client_cpu_share or 0.0) >= CLIENT_BUSY_SHARE or (
+            self.client_lag_ms or 0.0
+        ) >= CLIENT_LAG_MS
 
     def error(self, kind: str, message: str) -> None:
         self.errors[kind] += 1
@@ -142,6 +193,10 @@ class RawLevel:
         """Two workers' shares of one level, run at the same time."""
         merged = RawLevel(self.concurrency + other.concurrency)
         merged.latencies_ms = self.latencies_ms + other.latencies_ms
+        merged.first_byte_ms = self.first_byte_ms + other.first_byte_ms
+        merged.streams = (self.streams + other.streams)[:MAX_KEPT_STREAMS]
+        merged.client_cpu_share = _most(self.client_cpu_share, other.client_cpu_share)
+        merged.client_lag_ms = _most(self.client_lag_ms, other.client_lag_ms)
         merged.errors = self.errors + other.errors
         merged.examples = {**other.examples, **self.examples}
         merged.duration_s = max(self.duration_s, other.duration_s)
@@ -151,6 +206,7 @@ class RawLevel:
 
     def to_level(self) -> LevelResult:
         sketch = LatencySketch(self.latencies_ms)
+        first_byte = LatencySketch(self.first_byte_ms) if self.first_byte_ms else None
         ok = len(self.latencies_ms)
         return LevelResult(
             concurrency=self.concurrency,
@@ -162,7 +218,16 @@ class RawLevel:
             rps=ok / self.duration_s if self.duration_s > 0 else 0.0,
             duration_s=self.duration_s,
             sketch=sketch.to_text(),
+            first_byte_ms=first_byte.stats() if first_byte else None,
+            first_byte_sketch=first_byte.to_text() if first_byte else None,
+            client_cpu_share=self.client_cpu_share,
+            client_lag_ms=self.client_lag_ms,
+            client_bound=self.client_bound,
         )
+
+
+def _most(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else max(a, b)
 
 
 def merge_level_results(results: Sequence[LevelResult]) -> LevelResult:
@@ -170,10 +235,18 @@ def merge_level_results(results: Sequence[LevelResult]) -> LevelResult:
     if not results:
         raise ValueError("nothing to merge")
     sketch = LatencySketch()
+    first_byte: LatencySketch | None = None
     errors: Counter[str] = Counter()
     examples: dict[str, str] = {}
+    cpu: float | None = None
+    lag: float | None = None
     for result in results:
         sketch.merge(LatencySketch.from_text(result.sketch))
+        if result.first_byte_sketch is not None:
+            first_byte = first_byte or LatencySketch()
+            first_byte.merge(LatencySketch.from_text(result.first_byte_sketch))
+        cpu = _most(cpu, result.client_cpu_share)
+        lag = _most(lag, result.client_lag_ms)
         errors.update(result.errors_by_kind)
         for kind, text in result.error_examples.items():
             examples.setdefault(kind, text)
@@ -187,6 +260,11 @@ def merge_level_results(results: Sequence[LevelResult]) -> LevelResult:
         rps=sum(r.rps for r in results),
         duration_s=max(r.duration_s for r in results),
         sketch=sketch.to_text(),
+        first_byte_ms=first_byte.stats() if first_byte else None,
+        first_byte_sketch=first_byte.to_text() if first_byte else None,
+        client_cpu_share=cpu,
+        client_lag_ms=lag,
+        client_bound=any(r.client_bound for r in results),
     )
 
 

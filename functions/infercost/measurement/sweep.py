@@ -100,11 +100,19 @@ def merge_sweep_shares(shares: Sequence[SweepShare], plan: LoadPlan, slo: Slo | 
 
 
 def ends_sweep(level: LevelResult, plan: LoadPlan, slo: Slo | None, notes: list[str]) -> bool:
-    """Whether the sweep stops after `level` (error budget or SLO missed); says why in `notes`."""
+    """Whether the sweep stops after `level` (error budget, a saturated client, or the SLO missed);
+    says why in `notes`."""
     if level.error_rate > plan.max_error_rate:
         notes.append(
             f"sweep stopped at concurrency {level.concurrency}: {level.describe_errors()} "
             f"exceeds the {plan.max_error_rate:.0%} error budget"
+        )
+        return True
+    if level.client_bound:
+        notes.append(
+            f"sweep stopped at concurrency {level.concurrency}: the load client was saturated "
+            f"({level.describe_client()}), so this level measured the client, not the model; "
+            "the model's limit lies above it (raise load.workers to spread the load)"
         )
         return True
     breach = slo_breach(level, slo) if slo is not None else None

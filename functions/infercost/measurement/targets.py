@@ -1,13 +1,10 @@
-"""Which transport reaches an endpoint: a registered local URL (the embedded stack), else SageMaker."""
+"""How an endpoint name is reached: signed InvokeEndpoint, at a registered local URL (the embedded
+stack) or at the SageMaker runtime."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    pass
-from infercost.measurement.http import http_transport
 from infercost.measurement.sagemaker import sagemaker_transport
 from infercost.measurement.transport import Transport
 
@@ -24,9 +21,12 @@ def clear_endpoint_resolvers() -> None:
 
 
 def endpoint_transport(endpoint_name: str, content_type: str, *, timeout_s: float = 60.0) -> Transport:
-    """HTTP when a registered resolver knows the endpoint's URL, the SageMaker runtime otherwise."""
+    """Signed InvokeEndpoint at the SageMaker runtime the standard settings name — or, when a
+    registered resolver knows the endpoint (the local stack), at the URL of its model server,
+    which answers the runtime's `POST /endpoints/{name}/invocations`: the local stack drives the
+    same transport as AWS, minus TLS."""
     for resolver in reversed(_RESOLVERS):
         url = resolver(endpoint_name)
         if url:
-            return http_transport(url, content_type, timeout_s=timeout_s)
+            return sagemaker_transport(endpoint_name, content_type, timeout_s=timeout_s, endpoint_url=url)
     return sagemaker_transport(endpoint_name, content_type, timeout_s=timeout_s)

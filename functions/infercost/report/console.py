@@ -100,6 +100,17 @@ def print_load_test(result: Any, target: str, console: Console) -> None:
         *(ms(name) for name in ("avg", "p50", "p90", "p95", "p99", "max")),
         Column("req/s", lambda level: f"{level.rps:.1f}", "right"),
     ]
+    if any(level.first_byte_ms is not None for level in result.levels):
+        columns.insert(
+            3,
+            Column(
+                "first byte p50",
+                lambda level: "—" if level.first_byte_ms is None else f"{level.first_byte_ms.p50:.2f}",
+                "right",
+            ),
+        )
+    if any(level.client_bound for level in result.levels):
+        columns.append(Column("client", lambda level: "saturated" if level.client_bound else "ok"))
     console.print(rich_table(columns, result.levels, title=f"Client-side latency (ms) of {target}"))
     if result.slo is not None:
         best = "none" if result.max_rps_at_slo is None else f"{result.max_rps_at_slo:.1f} req/s"
