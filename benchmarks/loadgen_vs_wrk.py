@@ -29,6 +29,7 @@ import os
 import re
 import select
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -92,7 +93,7 @@ def ensure_wrk() -> str:
 
 
 @contextlib.contextmanager
-def model_server(profile: str, lifetime_s: float) -> Iterator[str]:
+def model_server(profile: str, lifetime_s: float, *options: str) -> Iterator[str]:
     """The model server in its own process; yields its URL, stops it on the way out."""
     process = subprocess.Popen(
         [
@@ -103,6 +104,7 @@ def model_server(profile: str, lifetime_s: float) -> Iterator[str]:
             profile,
             "--lifetime",
             f"{lifetime_s:.0f}",
+            *options,
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -112,7 +114,7 @@ def model_server(profile: str, lifetime_s: float) -> Iterator[str]:
         assert process.stdout is not None
         ready, _, _ = select.select([process.stdout], [], [], 30)
         url = process.stdout.readline().strip() if ready else ""
-        if not url.startswith("http://127.0.0.1:"):
+        if not url.startswith(("http://127.0.0.1:", "https://127.0.0.1:")):
             raise SystemExit(f"the model server ({profile}) did not announce its URL: {url!r}")
         yield url
     finally:
@@ -133,7 +135,9 @@ def pinned(cpu: int | None) -> Callable[[], None] | None:
 
 def server_stats(url: str, method: str = "GET") -> dict[str, Any]:
     request = urllib.request.Request(f"{url}/stats", method=method)
-    with urllib.request.urlopen(request, timeout=10) as response:
+    # The TLS benchmark's server has a self-signed certificate; this is 127.0.0.1.
+    context = ssl._create_unverified_context() if url.startswith("https:") else None
+    with urllib.request.urlopen(request, timeout=10, context=context) as response:
         data: dict[str, Any] = json.loads(response.read())
         return data
 
@@ -195,9 +199,9 @@ def run_wrk(
     return {"rps": rps, "p50_ms": p50, "server_p50_ms": server_p50_ms(url)}
 
 
-def invoke_env(url: str) -> dict[str, str]:
+def invoke_env(url: str, **extra: str) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    return {**clean, **INVOKE_ENV, "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": url}
+    return {**clean, **INVOKE_ENV, "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": url, **extra}
 
 
 def run_boto3(url: str, concurrency: int, seconds: float, body: Path) -> dict[str, float]:
@@ -230,7 +234,7 @@ def run_boto3(url: str, concurrency: int, seconds: float, body: Path) -> dict[st
 
 
 def run_infercost(
-    url: str, concurrency: int, requests: int, body: Path, *, invoke: bool = False
+    url: str, concurrency: int, requests: int, body: Path, *, invoke: bool = False, **env: str
 ) -> dict[str, float]:
     """One `infercost loadtest`: the serial run at concurrency 1, a sweep level otherwise; with
     `invoke`, over InvokeEndpoint (`--endpoint`) instead of direct HTTP (`--url`)."""
@@ -267,7 +271,7 @@ def run_infercost(
         text=True,
         timeout=360,
         preexec_fn=pinned(CLIENT_CPU),
-        env=invoke_env(url) if invoke else None,
+        env=invoke_env(url, **env) if invoke else None,
     )
     if done.returncode != 0:
         raise SystemExit(f"infercost loadtest failed ({done.returncode}): {done.stderr.strip()[-2000:]}")

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-.venv/bin/python}
 
 started=$(date +%s)
-for script in timeline cold_start loadgen_vs_wrk workflow_scale; do
+for script in timeline cold_start loadgen_vs_wrk invoke_tls workflow_scale; do
     echo "== benchmarks/${script}.py (load average $(cut -d' ' -f1-3 /proc/loadavg))" >&2
     "$PYTHON" "benchmarks/${script}.py" > /dev/null
 done

@@ -22,12 +22,14 @@ from __future__ import annotations
 import binascii
 import json
 import socket
+import ssl
 import struct
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -187,10 +189,17 @@ class StandIn(ThreadingHTTPServer):
 
 
 @contextmanager
-def sagemaker_runtime() -> Iterator[StandIn]:
-    """The stand-in on a free loopback port; `server.url` is its base URL. Stops by itself."""
+def sagemaker_runtime(tls: tuple[Path, Path] | None = None) -> Iterator[StandIn]:
+    """The stand-in on a free loopback port; `server.url` is its base URL (https with `tls`, a
+    (certificate, key) pair). Stops by itself."""
     server = StandIn(("127.0.0.1", 0), _Handler)
-    server.url = f"http://127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
+    scheme = "http"
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*tls)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
+    server.url = f"{scheme}://127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:

@@ -43,11 +43,20 @@ def _pyproject(tmp_path: Path, dependencies: list[str]) -> Path:
 
 
 def test_pins_come_from_pyproject(tmp_path: Path) -> None:
-    path = _pyproject(tmp_path, ["Aws_Lambda.Powertools==3.37.0", "pydantic == 2.14.4", "numpy==2.4.6"])
+    path = _pyproject(
+        tmp_path,
+        [
+            "Aws_Lambda.Powertools==3.37.0",
+            "pydantic == 2.14.4",
+            "numpy==2.4.6",
+            "uvloop==0.23.0; sys_platform != 'win32'",
+        ],
+    )
     assert project_pins(path) == {
         "aws-lambda-powertools": "3.37.0",
         "pydantic": "2.14.4",
         "numpy": "2.4.6",
+        "uvloop": "0.23.0",  # an environment marker does not hide the pin
     }
 
 
@@ -74,8 +83,10 @@ def test_the_real_layers_are_pinned_by_the_real_pyproject() -> None:
         for requirement in layer_requirements(spec.packages, pins):
             name, version = requirement.split("==")
             assert version == pins[normalize(name.split("[")[0])]
-    # X-Ray tracing in the Lambda needs the tracer extra of Powertools.
+    # X-Ray tracing in the Lambda needs the tracer extra of Powertools; the load generator runs
+    # on the event loop the benchmarks measure.
     assert "aws-lambda-powertools[tracer]" in RUNTIME_LAYER.packages
+    assert "uvloop" in RUNTIME_LAYER.packages
 
 
 class _Dist:

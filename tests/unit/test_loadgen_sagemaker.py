@@ -6,6 +6,7 @@ from __future__ import annotations
 import pickle
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import botocore.session
@@ -13,6 +14,7 @@ import pytest
 
 from infercost.domain.errors import InputError
 from infercost.domain.models import LoadPlan
+from infercost.local.tls import self_signed_certificate
 from infercost.measurement.loadtest import run_load_test
 from infercost.measurement.results import LoadTestError
 from infercost.measurement.sagemaker import (
@@ -234,3 +236,19 @@ def test_error_bodies_are_read_as_the_service_writes_them() -> None:
         "x",
         413,
     )
+
+
+def test_tls_connections_verify_the_runtime_with_the_configured_ca_bundle(
+    runtime: StandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tls = self_signed_certificate(tmp_path)
+    with sagemaker_runtime(tls=tls) as secure:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", secure.url)  # type: ignore[attr-defined]
+        monkeypatch.setenv("AWS_CA_BUNDLE", str(tls[0]))
+        raw = level("ok-endpoint", requests=20, concurrency=4)
+        assert len(raw.latencies_ms) == 20 and secure.requests == 20
+        # Without the bundle the certificate is not trusted: every connection is refused.
+        monkeypatch.delenv("AWS_CA_BUNDLE")
+        untrusted = level("ok-endpoint", requests=3, concurrency=1)
+    assert dict(untrusted.errors) == {"connection": 3}
+    assert "CERTIFICATE_VERIFY_FAILED" in untrusted.examples["connection"]

@@ -164,8 +164,9 @@ def metrics_wait_seconds(ended_at: float, now: float, timing: Timing) -> int:
 
 
 # A sweep worker (one Lambda with one vCPU, 1,769 MB) holds at most this many connections. The
-# load client drives 83-93 k requests per second of its own CPU time (docs/benchmarks.md §1), so
-# 64 connections saturate it only when the endpoint answers in under about 0.8 ms; a level that
+# load client drives about 58 k signed requests per second of its own CPU time over TLS
+# (docs/benchmarks.md §1, invoke_tls), so 64 connections saturate it only when the endpoint
+# answers in under about 1.1 ms; a level that
 # does saturate it is marked client_bound and ends the sweep with a note to raise `load.workers`
 # (docs/method.md §2), which overrides the count this gives.
 MAX_CONNECTIONS_PER_WORKER = 64

@@ -296,7 +296,10 @@ class ModelServer:
         port: int = 0,
         max_lifetime_s: float = 3600.0,
         flush_interval_s: float = 5.0,
+        tls: tuple[str, str] | None = None,
     ) -> None:
+        """`tls`, a (certificate, key) file pair, serves HTTPS (the benchmarks' TLS path)."""
+        self.tls = tls
         if cloudwatch is not None and not endpoint_name:
             raise ValueError("publishing metrics needs the endpoint_name they belong to")
         self.profile = profile
@@ -323,6 +326,15 @@ class ModelServer:
         self._stopped = threading.Event()
         self._flusher: threading.Thread | None = None
 
+    def _ssl_context(self) -> Any:
+        if self.tls is None:
+            return None
+        import ssl
+
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*self.tls)
+        return context
+
     # -- lifecycle
     def start(self) -> str:
         """Bind 127.0.0.1 (a free port unless one was given) and serve in a background thread."""
@@ -336,7 +348,9 @@ class ModelServer:
             self._loop = loop
             try:
                 self._server = loop.run_until_complete(
-                    loop.create_server(lambda: _Connection(self), "127.0.0.1", self.port)
+                    loop.create_server(
+                        lambda: _Connection(self), "127.0.0.1", self.port, ssl=self._ssl_context()
+                    )
                 )
             except OSError as error:
                 failure.append(error)
@@ -366,7 +380,7 @@ class ModelServer:
             self._thread.join()
             self._thread = None
             raise OSError(f"model server cannot listen on 127.0.0.1:{self.port}: {failure[0]}")
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
         if self.metrics is not None:
             self._flusher = threading.Thread(target=self._flush_loop, name="infercost-metrics")
             self._flusher.daemon = True
@@ -551,8 +565,14 @@ def main(argv: list[str] | None = None, *, announce: Callable[[str], None] = pri
     parser.add_argument("--profile", default="model", help="noop, model or fixed:<ms>")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--lifetime", type=float, default=600.0, help="seconds before it stops")
+    parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve HTTPS with this certificate")
     args = parser.parse_args(argv)
-    server = ModelServer(profile_named(args.profile), port=args.port, max_lifetime_s=args.lifetime)
+    server = ModelServer(
+        profile_named(args.profile),
+        port=args.port,
+        max_lifetime_s=args.lifetime,
+        tls=tuple(args.tls) if args.tls else None,
+    )
     url = server.start()
     announce(url)
     signal.signal(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -320,6 +321,13 @@ class HttpTransport:
     def _connect_message(self, error: BaseException) -> str:
         if isinstance(error, TimeoutError):
             return f"cannot connect to {self.netloc}: no answer within {min(self.timeout_s, 10.0):g} s"
+        if isinstance(error, ssl.SSLCertVerificationError):
+            return (
+                f"cannot connect to {self.netloc}: TLS certificate not trusted ({error.verify_message}; "
+                "CERTIFICATE_VERIFY_FAILED): check AWS_CA_BUNDLE"
+            )
+        if isinstance(error, ssl.SSLError):
+            return f"cannot connect to {self.netloc}: TLS error ({error.reason or error})"
         code = getattr(error, "errno", None)
         reason = os.strerror(code).lower() if code else str(error) or type(error).__name__
         return f"cannot connect to {self.netloc}: {reason}"
