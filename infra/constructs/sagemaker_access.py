@@ -7,16 +7,14 @@ grant create and delete on `<prefix>-*` only, never account-wide.
 
 from __future__ import annotations
 
-import json
 import re
-from functools import cache
-from pathlib import Path
 
 from aws_cdk import Annotations, ArnFormat, Aws, CfnMapping, Fn, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from infercost.domain.hardware import dlc_accounts
 from infra import nag
 from infra.config import StackConfig
 
@@ -25,9 +23,9 @@ MANAGED_TAG = "infercost:managed"
 # SageMaker resource types infercost creates; the ARN resource type equals the name used here.
 BENCHMARK_KINDS = ("model", "endpoint-config", "endpoint")
 ENDPOINT_LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints/"
-# The AWS accounts whose ECR registries hold the Deep Learning Containers, per region; the
-# file says where the table comes from and when it was taken.
-DLC_REGISTRIES = Path(__file__).resolve().parents[1] / "dlc_registries.json"
+# The AWS accounts whose ECR registries hold the Deep Learning Containers, per region
+# (functions/infercost/domain/dlc_registries.json, which says where the table comes from and when
+# it was taken); the offline image checks of `spec validate` read the same table.
 # The partition of each region family (regions not listed here are in 'aws').
 _PARTITIONS = {
     "cn-": "aws-cn",
@@ -40,11 +38,9 @@ _PARTITIONS = {
 }
 
 
-@cache
 def dlc_registry_accounts() -> dict[str, list[str]]:
-    """Region -> the accounts of its Deep Learning Containers registries (infra/dlc_registries.json)."""
-    regions: dict[str, list[str]] = json.loads(DLC_REGISTRIES.read_text(encoding="utf-8"))["regions"]
-    return regions
+    """Region -> the accounts of its Deep Learning Containers registries (dlc_registries.json)."""
+    return {region: sorted(accounts) for region, accounts in dlc_accounts().items()}
 
 
 def partition_of(region: str) -> str:
@@ -180,7 +176,7 @@ class SageMakerAccess(Construct):
         if not Token.is_unresolved(stack.region) and stack.region not in dlc_registry_accounts():
             Annotations.of(self).add_warning_v2(
                 "infercost:no-dlc-registries",
-                f"{stack.region} is not in infra/dlc_registries.json: SageMaker may pull images of "
+                f"{stack.region} is not in dlc_registries.json: SageMaker may pull images of "
                 "this account only, until infercost:image_repositories names the Deep Learning "
                 "Containers account",
             )

@@ -390,6 +390,6 @@ def test_a_known_region_resolves_to_its_registries_and_an_unknown_one_warns() ->
     assert "eu-west-1" in dlc.resources[0]
     access, _ = _execution_role_policy({}, region="xx-new-1")
     warnings = Annotations.from_stack(access.node.scope).find_warning(
-        "*", Match.string_like_regexp("xx-new-1 is not in infra/dlc_registries.json")
+        "*", Match.string_like_regexp("xx-new-1 is not in dlc_registries.json")
     )
     assert len(warnings) == 1

@@ -16,17 +16,14 @@ from typing import Any
 
 import pytest
 
-from infercost.domain.models import (
-    ENVIRONMENT_MAX_ITEM_BYTES,
-    ENVIRONMENT_MAX_TOTAL_BYTES,
-    EvaluationSpec,
-    LoadPlan,
-)
+from infercost.domain.containers import ENVIRONMENT_MAX_ITEM_BYTES, ENVIRONMENT_MAX_TOTAL_BYTES
+from infercost.domain.hardware import EXAMPLE_IMAGES
+from infercost.domain.models import EvaluationSpec, LoadPlan
 from infercost.domain.workflow import MAX_ENDPOINT_POLLS
 from infercost.local.model_server import sample_payload
 from infercost.local.stack import EmbeddedStack
 from infercost.steps.prepare import MAX_INLINE_PAYLOAD_BYTES
-from tests.integration.workflow_support import IMAGE, assert_nothing_left, describe, run_of
+from tests.integration.workflow_support import assert_nothing_left, describe, run_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::UserWarning")]
 
@@ -61,7 +58,7 @@ def largest_environment() -> dict[str, str]:
 
 def spec(model: str, candidates: list[dict[str, Any]], load: dict[str, Any]) -> dict[str, Any]:
     return {
-        "model": {"name": model, "image_uri": IMAGE, "environment": largest_environment()},
+        "model": {"name": model, "images": dict(EXAMPLE_IMAGES), "environment": largest_environment()},
         "payload": {"content_type": "application/json", "body": largest_body()},
         "candidates": candidates,
         "slo": {"percentile": "p90", "max_latency_ms": 500},

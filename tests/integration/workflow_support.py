@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from infercost.domain.hardware import EXAMPLE_IMAGES
 from infercost.local.model_server import sample_payload
 from infercost.local.stack import EmbeddedStack
 
-IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.3-cpu-py311"
+IMAGE = EXAMPLE_IMAGES["cpu"]
 # Small loads keep each execution to seconds; the sweep still runs where a test asks for it.
 QUICK_LOAD = {"warmup": 2, "requests": 12, "concurrency": [1]}
 SWEEP_LOAD = {"warmup": 2, "requests": 16, "concurrency": [1, 2], "requests_per_level": 12}
@@ -25,7 +26,7 @@ def spec(
 ) -> dict[str, Any]:
     """An evaluation spec for the local model server (JSON rows of 16 features)."""
     return {
-        "model": {"name": model, "image_uri": IMAGE},
+        "model": {"name": model, "images": dict(EXAMPLE_IMAGES)},
         "payload": {"content_type": "application/json", "body": sample_payload().decode()},
         "candidates": candidates,
         "slo": {"percentile": "p90", "max_latency_ms": slo_ms},

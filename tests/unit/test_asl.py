@@ -15,8 +15,9 @@ import pytest
 from botocore.validate import ParamValidator
 from statelint.linter import Linter
 
+from infercost.domain.hardware import EXAMPLE_IMAGES
 from infercost.domain.models import Candidate, EvaluationSpec
-from infercost.domain.workflow import Benchmark, RunRef, Timing, container_definition, plan_candidates
+from infercost.domain.workflow import Benchmark, RunRef, Timing, container_definitions, plan_candidates
 from infercost.handlers import HANDLERS, JANITOR, function_name
 from infercost.local.stack import EmbeddedStack, substitute
 from infercost.local.stepfunctions import SERVICE_ERROR_NAMES
@@ -88,6 +89,9 @@ def _resolve(template: Any, data: dict[str, Any]) -> Any:
 
 
 def _path(path: str, data: dict[str, Any]) -> Any:
+    item = re.fullmatch(r"States\.ArrayGetItem\((\S+), (\S+)\)", path)
+    if item:
+        return _path(item[1], data)[_path(item[2], data)]
     if path.startswith("States."):
         return "intrinsic-function-result"
     value: Any = data
@@ -100,7 +104,7 @@ def _iteration_states(candidate: Candidate) -> dict[str, Any]:
     """The Map iteration's input for one candidate, as Prepare builds it."""
     spec = EvaluationSpec.model_validate(
         {
-            "model": {"name": "densenet121", "image_uri": "123.dkr.ecr.us-east-1.amazonaws.com/x:1"},
+            "model": {"name": "densenet121", "images": EXAMPLE_IMAGES},
             "payload": {"body": "{}"},
             "candidates": [candidate.model_dump(mode="json")],
         }
@@ -114,10 +118,11 @@ def _iteration_states(candidate: Candidate) -> dict[str, Any]:
             "artifact": {"bucket": "b", "key": "models/densenet121/model.tar.gz"},
         }
     )
-    (plan,) = plan_candidates(spec, run, prefix="infercost", prices={0: 0.2}, skipped={})
-    benchmark = Benchmark(
-        container=container_definition(spec, run.artifact), payload=spec.payload, load=spec.load, slo=spec.slo
+    containers, indexes = container_definitions(spec, run.artifact)
+    (plan,) = plan_candidates(
+        spec, run, prefix="infercost", prices={0: 0.2}, skipped={}, container_indexes=indexes
     )
+    benchmark = Benchmark(containers=containers, payload=spec.payload, load=spec.load, slo=spec.slo)
     return {
         "run": run.model_dump(mode="json"),
         "timing": Timing().model_dump(mode="json"),
@@ -133,7 +138,6 @@ SERVICE_TASKS = [
 ]
 CANDIDATES = [
     Candidate(instance_type="ml.c5.large"),
-    Candidate(instance_type="ml.c5.large", accelerator_type="ml.eia2.medium"),
     Candidate(instance_type="ml.g5.xlarge", instance_count=2),
     Candidate.model_validate({"serverless": {"memory_mb": 4096, "max_concurrency": 5}}),
 ]

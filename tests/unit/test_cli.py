@@ -11,6 +11,7 @@ import pytest
 
 from infercost.cli import main
 from infercost.cli.costs import EXAMPLE_SPEC
+from infercost.domain.hardware import EXAMPLE_IMAGES
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 SEED = FIXTURES / "results" / "densenet_seed.json"
@@ -195,12 +196,111 @@ def test_spec_validate_names_the_bad_field(capsys, tmp_path, change, expected):
     assert expected in err and len(err.strip().splitlines()) == 1
 
 
-def test_spec_validate_warns_about_elastic_inference(capsys, tmp_path):
+def test_spec_validate_refuses_elastic_inference_and_names_what_to_use(capsys, tmp_path):
     spec = EXAMPLE_SPEC | {
         "candidates": [{"instance_type": "ml.c5.large", "accelerator_type": "ml.eia2.medium"}]
     }
+    code, _, err = run(capsys, "spec", "validate", write(tmp_path, spec, "infercost.json"))
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "candidates[0].accelerator_type: Amazon Elastic Inference is no longer available" in err
+    assert "ml.g5.xlarge" in err and "ml.inf2.xlarge" in err
+
+
+X86_CPU = EXAMPLE_IMAGES["cpu"]
+
+
+@pytest.mark.parametrize(
+    ("model", "candidates", "line"),
+    [
+        # An x86 image on Graviton cannot start.
+        (
+            {"image_uri": X86_CPU},
+            [{"instance_type": "ml.c7g.large"}],
+            "candidates[0]: ml.c7g.large is a Graviton",
+        ),
+        # The reverse.
+        (
+            {"image_uri": EXAMPLE_IMAGES["arm64"]},
+            [{"instance_type": "ml.c6i.large"}],
+            "candidates[0]: ml.c6i.large is an x86 CPU instance but model.image_uri is an arm64",
+        ),
+        # A Neuron image off Neuron hardware, from a candidate's own container.
+        (
+            {"image_uri": X86_CPU},
+            [{"instance_type": "ml.g5.xlarge", "container": {"image_uri": EXAMPLE_IMAGES["neuron"]}}],
+            "candidates[0].container.image_uri is a Neuron image",
+        ),
+        # A GPU image on a CPU (serverless runs on x86 CPUs).
+        (
+            {"images": {"cpu": EXAMPLE_IMAGES["gpu"]}},
+            [{"serverless": {"memory_mb": 2048}}],
+            "model.images.cpu is a GPU",
+        ),
+    ],
+)
+def test_spec_validate_refuses_an_image_that_cannot_run_on_its_hardware(
+    capsys, tmp_path, model, candidates, line
+):
+    spec = EXAMPLE_SPEC | {"model": {"name": "m", **model}, "candidates": candidates}
+    code, _, err = run(capsys, "spec", "validate", write(tmp_path, spec, "infercost.json"))
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert line in err and "set model.images." in err
+
+
+def test_spec_validate_warns_when_an_image_wastes_the_accelerator(capsys, tmp_path):
+    spec = EXAMPLE_SPEC | {
+        "model": {"name": "m", "image_uri": X86_CPU},
+        "candidates": [
+            {"instance_type": "ml.g5.xlarge"},
+            {"instance_type": "ml.inf2.xlarge"},
+            {"instance_type": "ml.c6i.large"},
+        ],
+    }
     code, out, _ = run(capsys, "spec", "validate", write(tmp_path, spec, "infercost.json"))
-    assert code == 0 and "closed to new customers" in out
+    warnings = [line for line in out.splitlines() if line.startswith("warning:")]
+    assert code == 0 and len(warnings) == 2
+    assert warnings[0].startswith("warning: candidates[0]: ml.g5.xlarge has NVIDIA GPUs but model.image_uri")
+    assert "candidates[1]: ml.inf2.xlarge has AWS Neuron" in out
+
+
+@pytest.mark.parametrize(
+    ("change", "line"),
+    [
+        ({"model": {"name": "m", "image_uri": "nginx:latest"}}, "model.image_uri: must be an ECR image"),
+        ({"model": {"name": "m", "images": {"tpu": X86_CPU}}}, "model.images: unknown hardware kind 'tpu'"),
+        (
+            {
+                "model": {"name": "m", "image_uri": X86_CPU},
+                "candidates": [
+                    {
+                        "instance_type": "ml.c6i.large",
+                        "container": {"model_data_key": "s3://other/model.tar.gz"},
+                    }
+                ],
+            },
+            "candidates[0].container.model_data_key: must be a key in the artifacts bucket",
+        ),
+        (
+            {
+                "model": {"name": "m", "images": {"cpu": X86_CPU}},
+                "candidates": [{"instance_type": "ml.g5.xlarge"}],
+            },
+            "candidates[0]: ml.g5.xlarge (gpu) has no image: set model.images.gpu",
+        ),
+    ],
+)
+def test_bad_image_settings_are_one_line_with_the_path(capsys, tmp_path, change, line):
+    code, _, err = run(capsys, "spec", "validate", write(tmp_path, EXAMPLE_SPEC | change, "infercost.json"))
+    assert code == 2 and len(err.strip().splitlines()) == 1 and line in err, err
+    assert "Traceback" not in err
+
+
+def test_the_example_spec_and_the_default_candidates_pass_the_image_checks(capsys, tmp_path):
+    code, out, _ = run(capsys, "spec", "validate", write(tmp_path, EXAMPLE_SPEC, "infercost.json"))
+    assert code == 0 and "warning" not in out
+    defaults = {key: value for key, value in EXAMPLE_SPEC.items() if key != "candidates"}
+    code, out, _ = run(capsys, "spec", "validate", write(tmp_path, defaults, "defaults.json"))
+    assert code == 0 and "7 candidates" in out and "warning" not in out
 
 
 def test_prices_lists_a_family_with_list_prices(capsys):

@@ -61,7 +61,10 @@ def settings(**extra: Any) -> Settings:
 
 def good_spec(**extra: Any) -> dict[str, Any]:
     return {
-        "model": {"name": "densenet121", "image_uri": "img"},
+        "model": {
+            "name": "densenet121",
+            "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/densenet:1",
+        },
         "payload": {"body": "{}"},
         "candidates": [{"instance_type": "ml.c5.large"}, {"instance_type": "ml.g5.xlarge"}],
         **extra,
@@ -146,7 +149,7 @@ def test_prepare_plans_every_candidate_and_records_the_run(aws: dict[str, Any]) 
             good_spec(
                 model={
                     "name": "densenet121",
-                    "image_uri": "i",
+                    "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/densenet:1",
                     "execution_role_arn": "arn:aws:iam::123456789012:role/other",
                 }
             ),
@@ -202,16 +205,45 @@ def test_prepare_refuses_a_sweep_wider_than_the_stack_reserves_workers_for(aws: 
 
 
 def test_prepare_stores_the_environments_names_and_never_its_values(aws: dict[str, Any]) -> None:
-    model = {"name": "densenet121", "image_uri": "img", "environment": {"HF_TOKEN": "hf_secret123"}}
-    evaluation = prepare(aws, good_spec(model=model))
+    model = {
+        "name": "densenet121",
+        "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/densenet:1",
+        "environment": {"HF_TOKEN": "hf_secret123"},
+    }
+    candidates = [
+        {"instance_type": "ml.c5.large"},
+        {"instance_type": "ml.m5.large", "container": {"environment": {"API_KEY": "own_secret456"}}},
+    ]
+    evaluation = prepare(aws, good_spec(model=model, candidates=candidates))
 
     assert evaluation.accepted
     # SageMaker needs the value: it travels in the state to CreateModel, and only there.
-    assert evaluation.benchmark.container["Environment"] == {"HF_TOKEN": "hf_secret123"}
+    containers = evaluation.benchmark.containers
+    assert [containers[plan.container_index]["Environment"] for plan in evaluation.candidates] == [
+        {"HF_TOKEN": "hf_secret123"},
+        {"API_KEY": "own_secret456"},
+    ]
+    assert "own_secret456" not in json.dumps([plan.model_dump() for plan in evaluation.candidates])
     view = aws["store"].get_run_by_key(common.run_key(evaluation.run))
     assert view.run.spec["model"]["environment"] == {"HF_TOKEN": prepare_step.REDACTED}
+    assert view.run.spec["candidates"][1]["container"]["environment"] == {"API_KEY": prepare_step.REDACTED}
     stored = aws["store"]._client.scan(TableName="results")["Items"]
-    assert "hf_secret123" not in json.dumps(stored)
+    assert "hf_secret123" not in json.dumps(stored) and "own_secret456" not in json.dumps(stored)
+
+
+def test_prepare_refuses_an_image_that_cannot_run_on_a_candidate_before_creating_anything(
+    aws: dict[str, Any],
+) -> None:
+    x86 = (
+        "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.3.0-cpu-py311-ubuntu20.04-sagemaker"
+    )
+    model = {"name": "densenet121", "image_uri": x86}
+    evaluation = prepare(aws, good_spec(model=model, candidates=[{"instance_type": "ml.c7g.large"}]))
+    assert not evaluation.accepted and evaluation.candidates == []
+    assert (evaluation.error or "").startswith(
+        "candidates[0]: ml.c7g.large is a Graviton (arm64) CPU instance"
+    )
+    assert aws["sagemaker"].list_endpoints()["Endpoints"] == []
 
 
 def test_quota_lookup_that_fails_skips_nothing(aws: dict[str, Any]) -> None:

@@ -33,7 +33,13 @@ STATE = {
     "run": RUN,
     "timing": {},
     "benchmark": {
-        "container": {"Image": "i", "ModelDataUrl": "s3://b/models/m/model.tar.gz", "Environment": {}},
+        "containers": [
+            {
+                "Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/m:1",
+                "ModelDataUrl": "s3://b/models/m/model.tar.gz",
+                "Environment": {},
+            }
+        ],
         "payload": {"body": "{}"},
         "load": {"request_timeout_s": REQUEST_TIMEOUT_S},
         "slo": {"percentile": "p90", "max_latency_ms": 100},

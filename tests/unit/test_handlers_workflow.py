@@ -12,10 +12,11 @@ from hypothesis import strategies as st
 
 from infercost.data.settings import RESOURCE_PREFIX_PATTERN
 from infercost.domain.errors import InputError
-from infercost.domain.models import Candidate, EvaluationSpec, LoadPlan
+from infercost.domain.models import Candidate, EvaluationSpec, LoadPlan, parse_model
 from infercost.domain.workflow import (
     MAX_NAME_CHARS,
     MAX_RELEASE_DELAY_S,
+    Artifact,
     ObjectCreatedEvent,
     RunRef,
     TaskError,
@@ -23,6 +24,7 @@ from infercost.domain.workflow import (
     allocate_quota,
     candidate_from_variant,
     container_definition,
+    container_definitions,
     deep_merge,
     load_workers,
     merge_spec,
@@ -130,11 +132,17 @@ def test_stack_defaults_fill_only_what_the_spec_omits() -> None:
         "model": {"name": "never-from-defaults"},
         "workflow": {"max_concurrency": 2},
     }
-    spec = {"model": {"name": "m", "image_uri": "i"}, "load": {"requests": 5}}
+    spec = {
+        "model": {"name": "m", "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/densenet:1"},
+        "load": {"requests": 5},
+    }
 
     merged = merge_spec(defaults, spec)
 
-    assert merged["model"] == {"name": "m", "image_uri": "i"}
+    assert merged["model"] == {
+        "name": "m",
+        "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/densenet:1",
+    }
     assert merged["slo"] == defaults["slo"]
     assert merged["load"] == {"warmup": 10, "requests": 5}
     assert "workflow" not in merged
@@ -206,7 +214,10 @@ def test_parse_spec_names_the_field_and_the_file() -> None:
     with pytest.raises(InputError) as caught:
         parse_spec(
             {
-                "model": {"name": "m", "image_uri": "i"},
+                "model": {
+                    "name": "m",
+                    "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/densenet:1",
+                },
                 "payload": {"body": "x"},
                 "candidates": [{"instance_type": "c5"}],
             },
@@ -236,7 +247,11 @@ def test_quota_is_shared_in_spec_order_and_unknown_quota_skips_nothing() -> None
 def test_plans_carry_names_tags_variants_and_skips() -> None:
     spec = EvaluationSpec.model_validate(
         {
-            "model": {"name": "m", "image_uri": "img", "environment": {"A": "1"}},
+            "model": {
+                "name": "m",
+                "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/densenet:1",
+                "environment": {"A": "1"},
+            },
             "payload": {"body": "{}"},
             "candidates": [{"instance_type": "ml.c5.large"}, {"serverless": {"memory_mb": 1024}}],
         }
@@ -254,10 +269,10 @@ def test_plans_carry_names_tags_variants_and_skips() -> None:
     first, second = plan_candidates(spec, run, prefix="ic", prices={0: 0.1, 1: None}, skipped={1: "no"})
 
     assert first.name == "ic-abcdef0123-00-c5-large" and first.status == "PENDING"
-    # The container is run-wide: it travels once per candidate execution, not once per plan.
-    assert "container" not in first.model_dump()
+    # The container travels once per candidate execution (Benchmark.containers), not in the plan.
+    assert first.container_index == 0 and first.model_dump()["candidate"].get("container") is None
     assert container_definition(spec, run.artifact) == {
-        "Image": "img",
+        "Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/densenet:1",
         "ModelDataUrl": "s3://b/models/m/model.tar.gz",
         "Environment": {"A": "1"},
     }
@@ -316,3 +331,79 @@ def test_load_workers_follow_the_connections_or_the_spec(
     concurrency: list[int], workers: int | None, expected: int
 ) -> None:
     assert load_workers(LoadPlan(concurrency=concurrency, workers=workers)) == expected
+
+
+def test_each_candidate_gets_its_container_and_equal_containers_are_shared() -> None:
+    images = {
+        kind: f"123456789012.dkr.ecr.us-east-1.amazonaws.com/m-{kind}:1" for kind in ("cpu", "gpu", "neuron")
+    }
+    spec = EvaluationSpec.model_validate(
+        {
+            "model": {"name": "m", "images": images, "environment": {"A": "1"}},
+            "payload": {"body": "{}"},
+            "candidates": [
+                {"instance_type": "ml.c6i.large"},
+                {"instance_type": "ml.g5.xlarge"},
+                {"serverless": {"memory_mb": 2048}},
+                {"instance_type": "ml.g6.xlarge"},
+                {
+                    "instance_type": "ml.inf2.xlarge",
+                    "container": {
+                        "model_data_key": "models/m/model-neuronx.tar.gz",
+                        "environment": {"N": "2"},
+                    },
+                },
+                {
+                    "instance_type": "ml.m6i.large",
+                    "container": {"image_uri": images["neuron"].replace("neuron", "own")},
+                },
+            ],
+        }
+    )
+    artifact = Artifact(bucket="b", key="models/m/model.tar.gz")
+    containers, indexes = container_definitions(spec, artifact)
+
+    # cpu and serverless share one; both GPUs share one; the overrides are their own.
+    assert indexes == [0, 1, 0, 1, 2, 3]
+    assert [c["Image"] for c in containers] == [
+        images["cpu"],
+        images["gpu"],
+        images["neuron"],
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/m-own:1",
+    ]
+    assert containers[2] == {
+        "Image": images["neuron"],
+        "ModelDataUrl": "s3://b/models/m/model-neuronx.tar.gz",
+        "Environment": {"N": "2"},
+    }
+    assert containers[3]["ModelDataUrl"] == "s3://b/models/m/model.tar.gz"
+    assert containers[3]["Environment"] == {"A": "1"}
+    assert [spec.image_source(i)[1] for i in (0, 4, 5)] == [
+        "model.images.cpu",
+        "model.images.neuron",
+        "candidates[5].container.image_uri",
+    ]
+
+
+def test_containers_environments_are_bounded_together() -> None:
+    big = {f"V{i}": "x" * 1000 for i in range(20)}  # 20 KB
+    spec = {
+        "model": {
+            "name": "m",
+            "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/m:1",
+            "environment": big,
+        },
+        "payload": {"body": "{}"},
+        "candidates": [
+            {"instance_type": "ml.c6i.large"},
+            {
+                "instance_type": "ml.m6i.large",
+                "container": {"environment": {f"W{i}": "y" * 1000 for i in range(15)}},
+            },
+        ],
+    }
+    with pytest.raises(
+        InputError, match=r"the containers' environments come to \d+ bytes together"
+    ) as caught:
+        parse_model(EvaluationSpec, spec)
+    assert caught.value.field == "candidates"

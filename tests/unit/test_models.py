@@ -125,7 +125,11 @@ def test_candidate_labels_and_slugs():
 
 
 def test_spec_typos_are_refused_and_named():
-    spec = {"model": {"name": "m", "image_uri": "img"}, "payload": {"body": "{}"}, "candidats": []}
+    spec = {
+        "model": {"name": "m", "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/densenet:1"},
+        "payload": {"body": "{}"},
+        "candidats": [],
+    }
     assert field_of(EvaluationSpec, spec).startswith("candidats: Extra inputs are not permitted")
 
 
@@ -145,17 +149,32 @@ def test_spec_typos_are_refused_and_named():
             {"candidates": [{"instance_type": "ml.c5.large"}, {"instance_type": "ml.c5.large"}]},
             "candidates: candidate 'ml.c5.large' is listed twice",
         ),
-        ({"model": {"name": "bad name!", "image_uri": "x"}}, "model.name: String should match pattern"),
+        (
+            {
+                "model": {
+                    "name": "bad name!",
+                    "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/densenet:1",
+                }
+            },
+            "model.name: String should match pattern",
+        ),
     ],
 )
 def test_bad_specs_name_the_field(change, expected):
-    spec = {"model": {"name": "m", "image_uri": "img"}, "payload": {"body": "{}"}} | change
+    spec = {
+        "model": {"name": "m", "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/densenet:1"},
+        "payload": {"body": "{}"},
+    } | change
     assert field_of(EvaluationSpec, spec).startswith(expected)
 
 
 def test_spec_defaults_fill_what_it_omits():
     spec = parse_model(
-        EvaluationSpec, {"model": {"name": "m", "image_uri": "img"}, "payload": {"body": "{}"}}
+        EvaluationSpec,
+        {
+            "model": {"name": "m", "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/densenet:1"},
+            "payload": {"body": "{}"},
+        },
     )
     assert spec.slo == Slo(percentile="p90", max_latency_ms=100)
     assert spec.load.warmup == 100 and spec.load.requests == 1000
@@ -167,7 +186,7 @@ def test_concurrency_levels_are_sorted_and_unique():
     spec = parse_model(
         EvaluationSpec,
         {
-            "model": {"name": "m", "image_uri": "img"},
+            "model": {"name": "m", "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/densenet:1"},
             "payload": {"body": "{}"},
             "load": {"concurrency": [8, 1, 8, 2]},
         },

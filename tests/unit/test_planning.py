@@ -19,7 +19,10 @@ PRICES = TablePrices(
 
 def spec(**changes) -> EvaluationSpec:
     data = {
-        "model": {"name": "densenet121", "image_uri": "img"},
+        "model": {
+            "name": "densenet121",
+            "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/densenet:1",
+        },
         "payload": {"body": "{}"},
         "candidates": [{"instance_type": "ml.c5.large"}, {"instance_type": "ml.g4dn.xlarge"}],
         "slo": {"percentile": "p90", "max_latency_ms": 100},

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from infercost.domain.errors import InfercostError
+from infercost.domain.errors import InfercostError, InputError
+from infercost.domain.hardware import EXAMPLE_IMAGES
 
 if TYPE_CHECKING:
     pass
@@ -113,7 +114,8 @@ def prices(
 EXAMPLE_SPEC: dict[str, Any] = {
     "model": {
         "name": "densenet121",
-        "image_uri": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.3-cpu-py311",
+        # One image per hardware kind the candidates use (infercost/domain/hardware.py).
+        "images": dict(EXAMPLE_IMAGES),
         "execution_role_arn": None,
         "environment": {},
     },
@@ -122,7 +124,11 @@ EXAMPLE_SPEC: dict[str, Any] = {
         {"instance_type": "ml.c7g.large"},
         {"instance_type": "ml.c6i.xlarge"},
         {"instance_type": "ml.g5.xlarge", "instance_count": 1},
-        {"instance_type": "ml.inf2.xlarge"},
+        # Inferentia runs a model compiled for Neuron: its own artifact beside the upload.
+        {
+            "instance_type": "ml.inf2.xlarge",
+            "container": {"model_data_key": "models/densenet121/model-neuronx.tar.gz"},
+        },
         {"serverless": {"memory_mb": 4096, "max_concurrency": 10}},
     ],
     "slo": {"percentile": "p90", "max_latency_ms": 80},
@@ -145,10 +151,17 @@ def spec_validate(
         str, typer.Option(help="Region whose price list the candidates must be in.")
     ] = "us-east-1",
 ) -> None:
-    """Check a spec: every field, every candidate known and priced in the region. Exit 2 if not."""
+    """Check a spec: every field, every candidate known and priced in the region, and each
+    candidate's image against its hardware (offline, from Deep Learning Container names: an image
+    that cannot run there is refused, one that wastes the accelerator is warned about). Exit 2 if
+    the spec cannot run; `infercost doctor` checks the rest against your account."""
     from infercost.domain.models import EvaluationSpec, load_json_file, parse_model
 
     spec = parse_model(EvaluationSpec, load_json_file(spec_file))
+    findings = spec.image_findings()
+    refused = [finding for finding in findings if finding.level == "error"]
+    if refused:
+        raise InputError(refused[0].message, field=refused[0].path)
     book = price_book(region, None, False)
     for index, candidate in enumerate(spec.candidates):
         try:
@@ -163,13 +176,8 @@ def spec_validate(
         + (f", concurrency sweep {spec.load.concurrency}" if spec.load.sweeps else ""),
         highlight=False,
     )
-    for candidate in spec.candidates:
-        if candidate.uses_elastic_inference:
-            from infercost.domain.recommend import ELASTIC_INFERENCE_WARNING
-
-            console.print(
-                f"[yellow]warning[/]: {candidate.label}: {ELASTIC_INFERENCE_WARNING}", highlight=False
-            )
+    for finding in findings:
+        console.print(f"[yellow]warning[/]: {finding.line()}", highlight=False)
 
 
 @app.command()

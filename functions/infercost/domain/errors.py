@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -64,9 +65,19 @@ def from_validation_error(error: ValidationError, *, prefix: str = "") -> InputE
     details = error.errors(include_url=False)
     first = details[0]
     path = json_path(_strip_model_prefix(first["loc"]))
+    message = _clean_message(first)
+    # A validator that knows a deeper path than pydantic's location starts its message with
+    # '@<path>: ' (a model validator: '@candidates[2].accelerator_type: …').
+    marked = re.match(r"^@(\S+?): ", message)
+    if marked:
+        message = message[marked.end() :]
+        deeper = marked.group(1)
+        if path == "(top level)":
+            path = deeper
+        else:
+            path = f"{path}{deeper}" if deeper.startswith("[") else f"{path}.{deeper}"
     if prefix:
         path = prefix if path == "(top level)" else f"{prefix}.{path}"
-    message = _clean_message(first)
     more = len(details) - 1
     if more:
         message += f" (and {more} more problem{'s' if more > 1 else ''})"

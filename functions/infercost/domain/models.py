@@ -16,12 +16,21 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_serializer,
     model_validator,
 )
 
+from infercost.domain.containers import (
+    ENVIRONMENT_MAX_TOTAL_BYTES,
+    ContainerOverride,
+    ImageUri,
+    check_environment,
+    environment_bytes,
+)
 from infercost.domain.errors import InputError, from_validation_error
+from infercost.domain.hardware import HARDWARE_KINDS, Finding, HardwareKind, hardware_kind, judge_image
 
 Percentile = Literal["p50", "p90", "p95", "p99", "max"]
 PERCENTILES: tuple[Percentile, ...] = ("p50", "p90", "p95", "p99", "max")
@@ -39,12 +48,6 @@ INSTANCE_TYPE_PATTERN = r"^ml\.[a-z0-9]+(-[a-z0-9]+)?\.[a-z0-9]+$"
 ACCELERATOR_TYPE_PATTERN = r"^ml\.eia[12]\.(medium|large|xlarge)$"
 SERVERLESS_MEMORY_MB = (1024, 2048, 3072, 4096, 5120, 6144)
 INVOKE_ENDPOINT_TIMEOUT_S = 60
-# CreateModel's container environment (SageMaker API reference, ContainerDefinition.Environment):
-# at most 100 variables, each name and value up to 1024 bytes, all together up to 32 KB.
-ENVIRONMENT_MAX_VARIABLES = 100
-ENVIRONMENT_MAX_ITEM_BYTES = 1024
-ENVIRONMENT_MAX_TOTAL_BYTES = 32 * 1024
-ENVIRONMENT_NAME_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -88,6 +91,7 @@ class Candidate(_Strict):
     accelerator_type: str | None = Field(default=None, pattern=ACCELERATOR_TYPE_PATTERN)
     instance_count: int = Field(default=1, ge=1, le=100)
     serverless: ServerlessConfig | None = None
+    container: ContainerOverride | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> Self:
@@ -222,37 +226,37 @@ class TrafficProfile(_Strict):
 
 class ModelSpec(_Strict):
     name: str = Field(min_length=1, max_length=40, pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
-    image_uri: str = Field(min_length=1)
+    image_uri: ImageUri | None = Field(
+        default=None, description="the image of every candidate that `images` or its container does not name"
+    )
+    images: dict[str, ImageUri] = Field(
+        default_factory=dict,
+        description="an image per hardware kind: cpu (x86), arm64 (Graviton), gpu (NVIDIA), neuron (Inferentia/Trainium)",
+    )
     execution_role_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
     environment: dict[str, str] = Field(
         default_factory=dict,
         description="the container's environment; values are passed to SageMaker and never stored",
     )
 
+    @field_validator("images")
+    @classmethod
+    def _known_kinds(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(HARDWARE_KINDS))
+        if unknown:
+            raise ValueError(
+                f"unknown hardware kind {unknown[0]!r}: use {', '.join(HARDWARE_KINDS)} "
+                "(cpu = x86 CPUs and serverless, arm64 = Graviton, gpu = NVIDIA, neuron = Inferentia/Trainium)"
+            )
+        return value
+
     @field_validator("environment")
     @classmethod
     def _sagemaker_environment(cls, value: dict[str, str]) -> dict[str, str]:
-        if len(value) > ENVIRONMENT_MAX_VARIABLES:
-            raise ValueError(
-                f"SageMaker takes at most {ENVIRONMENT_MAX_VARIABLES} variables, got {len(value)}"
-            )
-        total = 0
-        for name, text in value.items():
-            if not re.match(ENVIRONMENT_NAME_PATTERN, name):
-                raise ValueError(f"{name!r} is not a variable name (letters, digits, '_'; no leading digit)")
-            for part in (name, text):
-                size = len(part.encode("utf-8"))
-                if size > ENVIRONMENT_MAX_ITEM_BYTES:
-                    raise ValueError(
-                        f"{name!r}: a name or value is at most {ENVIRONMENT_MAX_ITEM_BYTES} bytes, got {size}"
-                    )
-                total += size
-        if total > ENVIRONMENT_MAX_TOTAL_BYTES:
-            raise ValueError(
-                f"names and values come to {total} bytes; SageMaker takes at most "
-                f"{ENVIRONMENT_MAX_TOTAL_BYTES} (32 KB) in all"
-            )
-        return value
+        return check_environment(value)
+
+    def image_for(self, kind: HardwareKind) -> str | None:
+        return self.images.get(kind) or self.image_uri
 
 
 class PayloadSpec(_Strict):
@@ -307,6 +311,63 @@ class EvaluationSpec(_Strict):
             seen.add(candidate.label)
         return value
 
+    @model_validator(mode="after")
+    def _runnable(self, info: ValidationInfo) -> Self:
+        """Rules for a new run (a stored spec of an earlier run is read as it was written)."""
+        if (info.context or {}).get("stored"):
+            return self
+        for index, candidate in enumerate(self.candidates):
+            if candidate.accelerator_type is not None:
+                raise ValueError(
+                    f"@candidates[{index}].accelerator_type: Amazon Elastic Inference is no longer "
+                    "available (AWS retired it); measure a GPU instance such as ml.g5.xlarge or "
+                    "ml.g6.xlarge, or Inferentia (ml.inf2.xlarge), instead"
+                )
+            if self.image_of(index) is None:
+                kind = hardware_kind(candidate.instance_type)
+                raise ValueError(
+                    f"@candidates[{index}]: {candidate.label} ({kind}) has no image: set "
+                    f"model.images.{kind}, model.image_uri or candidates[{index}].container.image_uri"
+                )
+        environments = {
+            json.dumps(env, sort_keys=True): environment_bytes(env)
+            for env in [self.model.environment]
+            + [c.container.environment for c in self.candidates if c.container and c.container.environment]
+        }
+        if sum(environments.values()) > ENVIRONMENT_MAX_TOTAL_BYTES:
+            raise ValueError(
+                f"@candidates: the containers' environments come to {sum(environments.values())} bytes "
+                f"together; a run carries at most {ENVIRONMENT_MAX_TOTAL_BYTES} (32 KB) of them "
+                "(Step Functions' payload limit): move large settings into the model artifact"
+            )
+        return self
+
+    def image_findings(self) -> list[Finding]:
+        """The offline verdicts on every candidate's image (`hardware.judge_image`): errors first."""
+        findings = []
+        for index, candidate in enumerate(self.candidates):
+            image, source = self.image_source(index)
+            if image is None:
+                continue
+            finding = judge_image(image, candidate.instance_type, f"candidates[{index}]", source)
+            if finding is not None:
+                findings.append(finding)
+        return sorted(findings, key=lambda finding: finding.level != "error")
+
+    def image_of(self, index: int) -> str | None:
+        """Candidate `index`'s image: its container's, else `model.images[kind]`, else `model.image_uri`."""
+        return self.image_source(index)[0]
+
+    def image_source(self, index: int) -> tuple[str | None, str]:
+        """Candidate `index`'s image and the JSON path it comes from."""
+        candidate = self.candidates[index]
+        if candidate.container is not None and candidate.container.image_uri:
+            return candidate.container.image_uri, f"candidates[{index}].container.image_uri"
+        kind = hardware_kind(candidate.instance_type)
+        if kind in self.model.images:
+            return self.model.images[kind], f"model.images.{kind}"
+        return self.model.image_uri, "model.image_uri"
+
 
 class LatencyStats(_Lenient):
     """Latency in milliseconds; `avg` is required, percentiles as available."""
@@ -342,6 +403,7 @@ class CandidateResult(_Lenient):
     price_per_hour_usd: float | None = Field(default=None, ge=0)
     # Where price_per_hour_usd came from, when a run priced it (snapshot, live, override).
     price_source: Literal["results", "override", "live", "snapshot"] | None = None
+    image_uri: str | None = Field(default=None, description="the container image the candidate ran")
     latency_ms: LatencyStats
     max_rps_at_slo: float | None = Field(default=None, ge=0)
     invocations: int | None = Field(default=None, ge=0)
@@ -436,6 +498,7 @@ class RankedCandidate(BaseModel):
     monthly: MonthlyProjection | None = None
     errors: int = 0
     warnings: list[str] = Field(default_factory=list)
+    image_uri: str | None = Field(default=None, description="the container image it ran")
 
 
 class Recommendation(BaseModel):

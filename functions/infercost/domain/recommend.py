@@ -281,6 +281,7 @@ def _ranked(rank: int, item: _Costed, pareto_optimal: bool) -> RankedCandidate:
         monthly=item.monthly,
         errors=result.errors,
         warnings=list(item.warnings),
+        image_uri=result.image_uri,
     )
 
 

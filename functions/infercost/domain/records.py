@@ -163,6 +163,7 @@ class CandidateRecord(_Record):
     candidate: Candidate
     status: CandidateRecordStatus = "PENDING"
     endpoint_name: str | None = None
+    image_uri: str | None = None
     error: str | None = None
     failure_reason: str | None = None
     log_tail: list[str] | None = None

@@ -181,14 +181,18 @@ def load_workers(plan: LoadPlan) -> int:
 
 
 class Benchmark(_Shape):
-    """What every candidate shares: the container, the request, the load plan and the SLO.
+    """What every candidate shares: the containers, the request, the load plan and the SLO.
 
     Run-wide data travels once per candidate execution, never once per candidate in the parent's
-    state: an inline body (≤ 32 KB) and the container's environment (≤ 32 KB) would otherwise
-    multiply past Step Functions' 256 KB payload limit.
+    state: an inline body (≤ 32 KB) and the containers' environments (≤ 32 KB together) would
+    otherwise multiply past Step Functions' 256 KB payload limit. Each candidate names its
+    container by index (`CandidatePlan.container_index`); candidates with the same image,
+    artifact and environment share one entry.
     """
 
-    container: dict[str, Any] = Field(description="CreateModel's PrimaryContainer")
+    containers: list[dict[str, Any]] = Field(
+        min_length=1, description="CreateModel's PrimaryContainer of each distinct container"
+    )
     payload: PayloadSpec
     load: LoadPlan
     slo: Slo
@@ -212,6 +216,8 @@ class CandidatePlan(_Shape):
     name: str = Field(description="name of its model, endpoint config and endpoint")
     production_variants: list[dict[str, Any]]
     tags: list[dict[str, str]]
+    container_index: int = Field(default=0, ge=0, description="its entry in Benchmark.containers")
+    image_uri: str | None = Field(default=None, description="the image it runs (recorded with its results)")
     price_per_hour_usd: float | None = None
     price_source: Literal["results", "override", "live", "snapshot"] | None = None
 
@@ -380,13 +386,35 @@ def candidate_from_variant(variant: Mapping[str, Any]) -> Candidate:
     return Candidate.model_validate(data)
 
 
-def container_definition(spec: EvaluationSpec, artifact: Artifact) -> dict[str, Any]:
-    """CreateModel's PrimaryContainer: the image, the artifact, the model's environment."""
-    return {
-        "Image": spec.model.image_uri,
-        "ModelDataUrl": artifact.uri,
-        "Environment": dict(spec.model.environment),
-    }
+def container_definition(spec: EvaluationSpec, artifact: Artifact, index: int = 0) -> dict[str, Any]:
+    """Candidate `index`'s CreateModel PrimaryContainer: its image (docs/method.md: the
+    candidate's container, else the model's image for its hardware kind, else `model.image_uri`),
+    its artifact (a `container.model_data_key` in the artifacts bucket, else the uploaded one) and
+    its environment (the container's, else the model's)."""
+    override = spec.candidates[index].container
+    model_data = artifact.uri
+    environment = dict(spec.model.environment)
+    if override is not None:
+        if override.model_data_key:
+            model_data = f"s3://{artifact.bucket}/{override.model_data_key}"
+        if override.environment is not None:
+            environment = dict(override.environment)
+    return {"Image": spec.image_of(index), "ModelDataUrl": model_data, "Environment": environment}
+
+
+def container_definitions(spec: EvaluationSpec, artifact: Artifact) -> tuple[list[dict[str, Any]], list[int]]:
+    """The distinct containers of a spec's candidates, and each candidate's index into them."""
+    containers: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    indexes = []
+    for index in range(len(spec.candidates)):
+        container = container_definition(spec, artifact, index)
+        key = json.dumps(container, sort_keys=True)
+        if key not in seen:
+            seen[key] = len(containers)
+            containers.append(container)
+        indexes.append(seen[key])
+    return containers, indexes
 
 
 def plan_candidates(
@@ -397,11 +425,14 @@ def plan_candidates(
     prices: Mapping[int, float | None],
     price_sources: Mapping[int, Literal["results", "override", "live", "snapshot"]] | None = None,
     skipped: Mapping[int, str],
+    container_indexes: Sequence[int] | None = None,
 ) -> list[CandidatePlan]:
-    """One plan per candidate of the spec, in its order; `skipped` maps index -> reason."""
+    """One plan per candidate of the spec, in its order; `skipped` maps index -> reason. The plan's
+    candidate leaves its container out: that travels once, in `Benchmark.containers`."""
     tags = resource_tags(run.run_id)
     plans = []
-    for index, candidate in enumerate(spec.candidates):
+    for index, spec_candidate in enumerate(spec.candidates):
+        candidate = spec_candidate.model_copy(update={"container": None})
         name = resource_name(prefix, run.run_id, index, candidate)
         reason = skipped.get(index)
         plans.append(
@@ -414,6 +445,8 @@ def plan_candidates(
                 name=name,
                 production_variants=production_variants(name, candidate),
                 tags=tags,
+                container_index=container_indexes[index] if container_indexes else 0,
+                image_uri=spec.image_of(index),
                 price_per_hour_usd=prices.get(index),
                 price_source=(price_sources or {}).get(index),
             )

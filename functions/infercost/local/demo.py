@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from infercost.domain.errors import InfercostError, InputError
+from infercost.domain.hardware import EXAMPLE_IMAGES
 from infercost.domain.models import EvaluationSpec
 from infercost.local.faults import Faults
 
@@ -31,9 +32,6 @@ from infercost.local.demo_progress import DemoProgress, ProgressTracker
 DEMO_MODEL = "tiny-mlp"
 
 
-DEMO_IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.3-cpu-py311"
-
-
 # A fixed list, so `--candidates N` always means the same N. The first four differ clearly in
 # their simulated speed: a small CPU, a large CPU, a GPU that batches, and serverless (cold starts).
 DEMO_CANDIDATES: tuple[Mapping[str, Any], ...] = (
@@ -45,8 +43,8 @@ DEMO_CANDIDATES: tuple[Mapping[str, Any], ...] = (
     {"instance_type": "ml.g6.xlarge"},
     {"instance_type": "ml.g4dn.xlarge"},
     {"instance_type": "ml.m5.large"},
-    # The seed method's configuration (Elastic Inference is closed to new customers).
-    {"instance_type": "ml.c5.large", "accelerator_type": "ml.eia2.medium"},
+    # The seed method's host (its Elastic Inference accelerator is retired: docs/method.md).
+    {"instance_type": "ml.c5.large"},
     {"instance_type": "ml.c6i.large"},
     {"instance_type": "ml.m6i.xlarge"},
     {"instance_type": "ml.c7g.2xlarge"},
@@ -103,7 +101,8 @@ def demo_spec(
     from infercost.local.model_server import sample_payload
 
     return {
-        "model": {"name": model, "image_uri": DEMO_IMAGE},
+        # An image per hardware kind, as a real spec needs (the local model servers ignore them).
+        "model": {"name": model, "images": dict(EXAMPLE_IMAGES)},
         "payload": {"content_type": "application/json", "body": sample_payload().decode()},
         "candidates": [dict(candidate) for candidate in DEMO_CANDIDATES[:count]],
         "slo": dict(DEMO_SLO),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -393,6 +393,18 @@ def _section_benchmark(report: ReportInput) -> str:
     return f'<section id="benchmark-cost">{title}<p>{summary}</p>{table}</section>'
 
 
+def image_lines(ranked: Sequence[RankedCandidate]) -> list[str]:
+    """'Image pytorch-inference:2.3.0-gpu-… (763104351884.dkr.ecr…): ml.g5.xlarge, ml.g6.xlarge'."""
+    by_image: dict[str, list[str]] = {}
+    for item in ranked:
+        if item.image_uri:
+            by_image.setdefault(item.image_uri, []).append(item.label)
+    return [
+        f"Image {uri.split('/', 1)[-1]} ({uri.split('/', 1)[0]}): {', '.join(labels)}"
+        for uri, labels in by_image.items()
+    ]
+
+
 def _section_method(report: ReportInput) -> str:
     rec = report.recommendation
     notes = [
@@ -405,6 +417,7 @@ def _section_method(report: ReportInput) -> str:
     ]
     if rec is not None and rec.prices_as_of:
         notes.append(f"Prices from the bundled snapshot as of {rec.prices_as_of}.")
+    notes.extend(image_lines(rec.ranked if rec is not None else []))
     items = "".join(f"<li>{html.escape(note)}</li>" for note in notes)
     return (
         f'<section id="method" class="method"><h2>How these numbers were made</h2><ul>{items}</ul></section>'

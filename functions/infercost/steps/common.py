@@ -189,7 +189,9 @@ def run_view(store: ResultsStore, run: RunRef) -> RunView:
 
 def stored_spec(view: RunView) -> EvaluationSpec:
     """The evaluation spec a stored run was measured with (without the local stack's note)."""
-    return EvaluationSpec.model_validate({k: v for k, v in (view.run.spec or {}).items() if k != "simulated"})
+    return EvaluationSpec.model_validate(
+        {k: v for k, v in (view.run.spec or {}).items() if k != "simulated"}, context={"stored": True}
+    )
 
 
 def results_of(view: RunView) -> ResultsFile:

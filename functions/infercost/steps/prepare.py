@@ -23,7 +23,7 @@ from infercost.domain.workflow import (
     RunRef,
     Timing,
     allocate_quota,
-    container_definition,
+    container_definitions,
     load_workers,
     merge_spec,
     merge_timing,
@@ -139,6 +139,9 @@ def _accept(
             field="load.workers" if spec.load.workers is not None else "load.concurrency",
             hint="lower the highest concurrency level or load.workers, or deploy with a higher maximum",
         )
+    refused = [finding for finding in spec.image_findings() if finding.level == "error"]
+    if refused:
+        raise InputError(refused[0].message, field=refused[0].path)
     role = spec.model.execution_role_arn
     if role is not None and role != settings.execution_role_arn:
         raise InputError(
@@ -161,8 +164,15 @@ def _accept(
             raise InputError(error.message, field=field, hint=error.hint) from None
     headroom = _quota_headroom(servicequotas, sagemaker, spec.candidates)
     skipped = allocate_quota(spec.candidates, headroom)
+    containers, container_indexes = container_definitions(spec, run.artifact)
     plans = plan_candidates(
-        spec, run, prefix=settings.resource_prefix, prices=hourly, price_sources=sources, skipped=skipped
+        spec,
+        run,
+        prefix=settings.resource_prefix,
+        prices=hourly,
+        price_sources=sources,
+        skipped=skipped,
+        container_indexes=container_indexes,
     )
     runnable = [plan.candidate for plan in plans if plan.status != "SKIPPED"]
     if not runnable:
@@ -189,6 +199,7 @@ def _accept(
                 candidate=plan.candidate,
                 status="SKIPPED" if plan.status == "SKIPPED" else "PENDING",
                 endpoint_name=plan.name,
+                image_uri=plan.image_uri,
                 error=plan.skip_reason,
             ),
         )
@@ -197,7 +208,7 @@ def _accept(
         run=run,
         timing=timing,
         benchmark=Benchmark(
-            container=container_definition(spec, run.artifact),
+            containers=containers,
             payload=spec.payload,
             load=spec.load,
             slo=spec.slo,
@@ -212,6 +223,9 @@ def redacted_spec(spec: EvaluationSpec) -> dict[str, Any]:
     """The spec as stored with the run: the container's environment keeps its names only."""
     data: dict[str, Any] = spec.model_dump(mode="json")
     data["model"]["environment"] = dict.fromkeys(spec.model.environment, REDACTED)
+    for candidate, stored in zip(spec.candidates, data["candidates"], strict=True):
+        if candidate.container is not None and candidate.container.environment is not None:
+            stored["container"]["environment"] = dict.fromkeys(candidate.container.environment, REDACTED)
     return data
 
 
