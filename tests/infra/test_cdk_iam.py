@@ -331,9 +331,11 @@ def _own_arn_join() -> dict[str, Any]:
 
 
 def test_the_dlc_registry_table_names_its_source_and_covers_the_partitions() -> None:
-    from infra.constructs.sagemaker_access import DLC_REGISTRIES, dlc_repository_arns, partition_of
+    from importlib import resources
 
-    data = json.loads(DLC_REGISTRIES.read_text())
+    from infra.constructs.sagemaker_access import dlc_repository_arns, partition_of
+
+    data = json.loads(resources.files("infercost.domain").joinpath("dlc_registries.json").read_text())
     assert "sagemaker-python-sdk" in data["source"] and re.fullmatch(r"\d{4}-\d{2}-\d{2}", data["retrieved"])
     assert all(re.fullmatch(r"\d{12}", a) for accounts in data["regions"].values() for a in accounts)
     assert "763104351884" in data["regions"]["eu-west-1"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from infercost.domain.hardware import EXAMPLE_IMAGES, hardware_kind
 from infercost.domain.models import Candidate, Recommendation, ResultsFile, Slo
 from infercost.domain.recommend import recommend
 from infercost.domain.records import Artifact, CandidateRecord, RunRecord, RunView
@@ -145,6 +146,7 @@ def results_file(*, inf2_latency_factor: float = 1.0, traffic: bool = True) -> R
             "errors": profile.errors,
             "source": "cloudwatch",
             "max_rps_at_slo": _sweep(Profile(**{**profile.__dict__, "avg_ms": avg}), SLO)[1],
+            "image_uri": EXAMPLE_IMAGES[hardware_kind(profile.candidate.get("instance_type"))],
         }
         if profile.price_per_hour_usd is not None:
             entry["price_per_hour_usd"] = profile.price_per_hour_usd
@@ -204,6 +206,9 @@ def run_view(
                 candidate=Candidate.model_validate(profile.candidate),
                 status="COMPLETED",
                 endpoint_name=f"infercost-{run_id}-{index:02d}",
+                image_uri=EXAMPLE_IMAGES[
+                    hardware_kind(Candidate.model_validate(profile.candidate).instance_type)
+                ],
                 result=results.results[index].model_dump(mode="json"),
                 sweep=levels if profile.price_per_hour_usd is not None else None,
                 endpoint_seconds=seconds,

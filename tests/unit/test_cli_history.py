@@ -123,6 +123,9 @@ class TestStoredRuns:
         skipped = next(line for line in out.splitlines() if "ml.inf2.8xlarge" in line)
         assert "SKIPPED" in skipped
         assert "ml.g5.2xlarge" in out and "FAILED" in out
+        # The image each candidate ran: the winner's is the Neuron one.
+        winner = next(line for line in out.splitlines() if "ml.inf2.xlarge" in line and "COMPLETED" in line)
+        assert "pytorch-inference-neuronx" in winner
 
     def test_show_as_json_is_the_stored_run(self, store, capsys):
         code, out, _ = run_cli(capsys, "show", "r42", "--format", "json")

@@ -413,3 +413,15 @@ def test_a_report_written_before_the_run_is_marked_finished_says_the_recommendat
     text = " ".join("".join(Page(render_run_report(running)).text).split())
     assert "run r42 · recommendation ready · us-east-1" in text
     assert "RUNNING" not in text
+
+
+def test_the_method_lists_the_image_each_candidate_ran(run_view, run_page):
+    rec = ReportInput.from_run(run_view).recommendation
+    method = run_page.sections["method"]
+    neuron = [item.label for item in rec.ranked if item.image_uri and "neuronx" in item.image_uri]
+    assert (
+        neuron
+        and f"Image pytorch-inference-neuronx:2.1.2-neuronx-py310-sdk2.20.0-ubuntu20.04 (763104351884.dkr.ecr.us-east-1.amazonaws.com): {', '.join(neuron)}"
+        in method
+    )
+    assert method.count("Image ") == len({item.image_uri for item in rec.ranked if item.image_uri})

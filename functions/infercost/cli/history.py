@@ -160,6 +160,8 @@ def show(
         Column(f"{percentile.upper()} ms", lambda record: measured(record, percentile), "right"),
         Column("avg ms", lambda record: measured(record, "avg"), "right"),
         Column("Benchmark $", lambda record: money(record.benchmark_cost_usd), "right"),
+        # The image it ran, repository and tag (the registry is the same for most).
+        Column("Image", lambda record: (record.image_uri or "").split("/", 1)[-1]),
         Column("Error", lambda record: record.error or ""),
     ]
     console.print(rich_table(columns, view.candidates, title="Candidates"))
