@@ -131,3 +131,20 @@ def command_line() -> str:
     except ValueError:
         shown = str(script)
     return " ".join([".venv/bin/python", shown, *sys.argv[1:]])
+
+
+def measured_with_context(measure: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """`measure()`'s figures with what every section states: the command, the machine and its
+    load before and after, and the wall time."""
+    import time
+
+    info = machine()
+    started = time.monotonic()
+    figures = measure()
+    return {
+        "command": command_line(),
+        "machine": info,
+        "load_after": load_average(),
+        "elapsed_s": round(time.monotonic() - started, 1),
+        **figures,
+    }

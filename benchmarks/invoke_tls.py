@@ -16,16 +16,13 @@ import argparse
 import contextlib
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 from _common import (
     argument_parser,
-    command_line,
     describe_machine,
-    load_average,
-    machine,
+    measured_with_context,
     publish,
     show,
     spread,
@@ -154,18 +151,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--concurrency", default="1,8,32")
     args = parser.parse_args()
-    info = machine()
-    started = time.monotonic()
-    measured = measure(args)
-    data = {
-        "command": command_line(),
-        "machine": info,
-        "load_after": load_average(),
-        "elapsed_s": round(time.monotonic() - started, 1),
-        "rounds": args.rounds,
-        "seconds": args.seconds,
-        **measured,
-    }
+    data = measured_with_context(lambda: measure(args)) | {"rounds": args.rounds, "seconds": args.seconds}
     publish("invoke_tls", data, markdown, section="invoke_tls", no_doc=args.no_doc)
     return 0
 

@@ -33,7 +33,6 @@ import ssl
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -41,10 +40,8 @@ from typing import Any
 
 from _common import (
     argument_parser,
-    command_line,
     describe_machine,
-    load_average,
-    machine,
+    measured_with_context,
     publish,
     show,
     spread,
@@ -497,20 +494,9 @@ def main() -> int:
     args = parser.parse_args()
     if not 1 <= args.rounds <= 20 or not 0.5 <= args.seconds <= 30:
         parser.error("--rounds must be 1..20 and --seconds 0.5..30")
-    info = machine()
-    started = time.monotonic()
-    measured = measure(args)
-    data = {
-        "command": command_line(),
-        "machine": info,
-        "load_after": load_average(),
-        "elapsed_s": round(time.monotonic() - started, 1),
-        "rounds": args.rounds,
-        "seconds": args.seconds,
-        "pinned": SERVER_CPU is not None,
-        **measured,
-        "summary": summarize(measured["runs"], measured["profiles"], measured["levels"]),
-    }
+    data = measured_with_context(lambda: measure(args))
+    data |= {"rounds": args.rounds, "seconds": args.seconds, "pinned": SERVER_CPU is not None}
+    data["summary"] = summarize(data["runs"], data["profiles"], data["levels"])
     publish("loadgen_vs_wrk", data, markdown, section="loadgen", no_doc=args.no_doc)
     return 0
 
