@@ -127,6 +127,15 @@ def test_the_snapshot_is_parsed_once_per_process() -> None:
         (lambda d: d["regions"]["us-east-1"]["instances"]["ml.c5.large"].update(source="nowhere"), "nowhere"),
         (lambda d: d["regions"]["us-east-1"]["instances"]["ml.c5.large"].pop("basis"), "basis"),
         (lambda d: d["regions"]["us-west-2"]["instances"]["ml.c5.large"].pop("method"), "method"),
+        (lambda d: d["regions"]["us-east-1"]["instances"]["ml.c5.large"].update(basis="guess"), "guess"),
+        (
+            lambda d: d["regions"]["us-east-1"]["instances"]["ml.m5.xlarge"].update(method="same-as-c5"),
+            "a published one has none",
+        ),
+        (
+            lambda d: d["regions"]["us-west-2"]["instances"]["ml.c5.large"].update(basis="published"),
+            "a published one has none",
+        ),
         (lambda d: d["regions"]["us-east-1"]["serverless"].update(data_usd_per_gb=-1), "data"),
         (lambda d: d["regions"]["us-east-1"].update(instances=[]), "must be an object"),
         (lambda d: d["regions"].update({"us-east-1": []}), "must be an object"),

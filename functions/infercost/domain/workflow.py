@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validat
 
 from infercost.domain.errors import InputError
 from infercost.domain.models import Candidate, EvaluationSpec, LoadPlan, PayloadSpec, Slo
+from infercost.domain.prices import PriceBasis, PriceSource
 
 SPEC_FILE_NAME = "infercost.json"
 # Step Functions' history holds 25,000 events per execution and a candidate's execution spends
@@ -213,7 +214,8 @@ class CandidatePlan(_Shape):
     production_variants: list[dict[str, Any]]
     tags: list[dict[str, str]]
     price_per_hour_usd: float | None = None
-    price_source: Literal["results", "override", "live", "snapshot"] | None = None
+    price_source: PriceSource | None = None
+    price_basis: PriceBasis | None = None
 
 
 class Evaluation(_Shape):
@@ -395,7 +397,8 @@ def plan_candidates(
     *,
     prefix: str,
     prices: Mapping[int, float | None],
-    price_sources: Mapping[int, Literal["results", "override", "live", "snapshot"]] | None = None,
+    price_sources: Mapping[int, PriceSource] | None = None,
+    price_bases: Mapping[int, PriceBasis] | None = None,
     skipped: Mapping[int, str],
 ) -> list[CandidatePlan]:
     """One plan per candidate of the spec, in its order; `skipped` maps index -> reason."""
@@ -416,6 +419,7 @@ def plan_candidates(
                 tags=tags,
                 price_per_hour_usd=prices.get(index),
                 price_source=(price_sources or {}).get(index),
+                price_basis=(price_bases or {}).get(index),
             )
         )
     return plans

@@ -14,7 +14,7 @@ from infercost.domain.models import (
     Candidate,
     EvaluationSpec,
 )
-from infercost.domain.prices import PriceLookup, PriceSource
+from infercost.domain.prices import PriceBasis, PriceLookup, PriceSource
 from infercost.domain.records import CandidateRecord
 from infercost.domain.workflow import (
     Benchmark,
@@ -149,6 +149,7 @@ def _accept(
     book = prices()
     hourly: dict[int, float | None] = {}
     sources: dict[int, PriceSource] = {}
+    bases: dict[int, PriceBasis] = {}
     for index, candidate in enumerate(spec.candidates):
         try:
             book.check_candidate(candidate)
@@ -156,13 +157,21 @@ def _accept(
             if not candidate.is_serverless:
                 price = book.candidate_price(candidate)
                 hourly[index], sources[index] = price.usd_per_hour, price.source
+                if price.basis is not None:
+                    bases[index] = price.basis
         except InputError as error:
             field = f"candidates[{index}]" + (f".{error.field}" if error.field else "")
             raise InputError(error.message, field=field, hint=error.hint) from None
     headroom = _quota_headroom(servicequotas, sagemaker, spec.candidates)
     skipped = allocate_quota(spec.candidates, headroom)
     plans = plan_candidates(
-        spec, run, prefix=settings.resource_prefix, prices=hourly, price_sources=sources, skipped=skipped
+        spec,
+        run,
+        prefix=settings.resource_prefix,
+        prices=hourly,
+        price_sources=sources,
+        price_bases=bases,
+        skipped=skipped,
     )
     runnable = [plan.candidate for plan in plans if plan.status != "SKIPPED"]
     if not runnable:
