@@ -84,7 +84,8 @@ def prices(
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
 ) -> None:
     """Show on-demand hourly prices of SageMaker hosting instances, accelerators and serverless."""
-    from infercost.domain.formatting import unit_price
+    from infercost.domain.formatting import ESTIMATE_FOOTNOTE, estimated, unit_price
+    from infercost.domain.price_basis import is_estimate
     from infercost.report.tables import Column, rich_table
 
     book = price_book(region, overrides, live)
@@ -101,12 +102,15 @@ def prices(
     columns: list[Column[Any]] = [
         Column("Kind", lambda row: row.kind),
         Column("Name", lambda row: row.name),
-        Column("USD", lambda row: unit_price(row.usd), "right"),
+        Column("USD", lambda row: estimated(unit_price(row.usd), is_estimate(row.basis)), "right"),
         Column("Unit", lambda row: row.unit),
+        Column("Basis", lambda row: row.basis),
         Column("Source", lambda row: row.source),
     ]
     console = stdout_console()
     console.print(rich_table(columns, rows, title=f"SageMaker hosting prices in {region}"))
+    if any(is_estimate(row.basis) for row in rows):
+        console.print(f"[dim]{ESTIMATE_FOOTNOTE}[/]", highlight=False)
     console.print(f"[dim]Snapshot as of {book.snapshot_as_of}.[/]")
 
 
