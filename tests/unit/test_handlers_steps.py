@@ -95,7 +95,7 @@ def prepare(
         sagemaker=aws["sagemaker"],
         servicequotas=aws["servicequotas"],
         store=aws["store"],
-        prices=lambda: PriceBook.load("us-east-1"),
+        prices=kwargs.pop("prices", lambda: PriceBook.load("us-east-1")),
     )
 
 

@@ -21,6 +21,8 @@ def render_markdown(answer: Recommendation) -> str:
     for note in price_footnotes(answer):
         parts += [note, ""]
     parts += [f"> {warning}" for warning in answer.warnings]
+    if answer.price_note:
+        parts.append(f"> Note: {answer.price_note}")
     return "\n".join(parts) + "\n"
 
 
@@ -41,7 +43,9 @@ def print_recommendation(answer: Recommendation, console: Console, *, with_failu
         console.print(
             f"[yellow]{failure.status}[/] {failure.candidate.label}: {failure.error}", highlight=False
         )
-    if answer.prices_as_of:
+    if answer.price_note:
+        console.print(f"[yellow]note[/]: {answer.price_note}", highlight=False)
+    elif answer.prices_as_of:
         console.print(f"[dim]Snapshot prices as of {answer.prices_as_of}.[/]")
 
 

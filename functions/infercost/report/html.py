@@ -242,8 +242,9 @@ def _section_ranking(report: ReportInput) -> str:
         f"(hourly price ÷ 3600 × average latency × 100,000). SLO: {rec.slo.describe()}."
     )
     notes = "".join(f'<p class="caption footnote">{html.escape(note)}</p>' for note in price_footnotes(rec))
-    if rec.warnings:
-        items = "".join(f"<li>{html.escape(warning)}</li>" for warning in rec.warnings)
+    warnings = ([f"Note: {rec.price_note}"] if rec.price_note else []) + rec.warnings
+    if warnings:
+        items = "".join(f"<li>{html.escape(warning)}</li>" for warning in warnings)
         notes += f'<ul class="notes">{items}</ul>'
     return (
         f'<section id="ranking"><h2>All candidates, cheapest first</h2>'
@@ -424,7 +425,9 @@ def _section_method(report: ReportInput) -> str:
         "Latency is the server-side ModelLatency from CloudWatch where the source says cloudwatch, "
         "else the client-side latency.",
     ]
-    if rec is not None and rec.prices_as_of:
+    if rec is not None and rec.price_note:
+        notes.append(f"Prices: {rec.price_note}.")
+    elif rec is not None and rec.prices_as_of:
         notes.append(f"Prices from the bundled snapshot as of {rec.prices_as_of}.")
     items = "".join(f"<li>{html.escape(note)}</li>" for note in notes)
     return (

@@ -207,15 +207,18 @@ def _body(report: ReportInput, kind: MessageKind, links: ReportLinks | None) -> 
 
 
 def price_notes(rec: Recommendation) -> list[str]:
-    """What a message says about the recommended candidate's price when it is an estimate."""
+    """What a message says about prices: the run fell back to the snapshot, the recommended
+    candidate's price is an estimate."""
+    notes = [f"Note: {rec.price_note}."] if rec.price_note else []
     winner = rec.recommended
     if winner is None or not is_estimate(winner.price_basis):
-        return []
+        return notes
     price = "per use" if winner.price_per_hour_usd is None else f"{usd(winner.price_per_hour_usd)}/h"
     return [
+        *notes,
         f"Price estimate: the price of {winner.label} ({price}) is derived from another region's or "
         "instance family's price, not published for it, so its costs are estimates too; check it "
-        "with the live Price List API or a price overrides file."
+        "with the live Price List API or a price overrides file.",
     ]
 
 

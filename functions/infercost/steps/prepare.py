@@ -55,6 +55,11 @@ REDACTED = "(not stored)"
 class PriceBookLike(PriceLookup, Protocol):
     def check_candidate(self, candidate: Candidate) -> None: ...
 
+    @property
+    def fallback_note(self) -> str | None:
+        """Why the snapshot priced the run when live prices were asked for (None if it did not)."""
+        ...
+
 
 class PrepareEvent(StepEvent):
     event: dict[str, Any]
@@ -188,7 +193,8 @@ def _accept(
     stored_spec = redacted_spec(spec)
     if settings.simulated_note:
         stored_spec["simulated"] = settings.simulated_note
-    store.update_run(run_key(run), spec=stored_spec, slo=spec.slo)
+    # The run says so when the Price List API did not answer and the snapshot priced it.
+    store.update_run(run_key(run), spec=stored_spec, slo=spec.slo, price_note=book.fallback_note)
     for plan in plans:
         store.put_candidate(
             run_key(run),
