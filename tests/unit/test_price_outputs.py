@@ -192,3 +192,19 @@ def test_prices_lists_the_basis_of_every_row_and_marks_derived_ones(capsys):
     code, out, _ = run_cli(capsys, "prices", "--region", "eu-west-1", "--family", "g4dn", "--format", "json")
     basis = {row["name"]: row["basis"] for row in json.loads(out)["prices"]}
     assert basis["ml.g4dn.xlarge"] == "published" and basis["ml.g4dn.2xlarge"] == "derived"
+
+
+def test_plan_marks_the_derived_prices_it_budgets_with(capsys, tmp_path: Path):
+    from infercost.cli.costs import EXAMPLE_SPEC
+
+    path = tmp_path / "infercost.json"
+    path.write_text(json.dumps(EXAMPLE_SPEC))
+    code, out, err = run_cli(capsys, "plan", str(path), "--format", "json")
+    assert code == 0, err
+    basis = {item["label"]: item["price_basis"] for item in json.loads(out)["candidates"]}
+    # us-east-1: ml.c7g is EC2 c7g x the ml.c5 markup (derived), ml.g5.xlarge an AWS figure.
+    assert basis["ml.c7g.large"] == "derived" and basis["ml.g5.xlarge"] == "published"
+    code, out, _ = run_cli(capsys, "plan", str(path))
+    rows = {line.split("│")[1].strip(): line for line in out.splitlines() if line.count("│") > 3}
+    assert f"{ESTIMATE_MARK} $" in rows["ml.c7g.large"] and ESTIMATE_MARK not in rows["ml.g5.xlarge"]
+    assert "estimated price" in out
