@@ -412,6 +412,8 @@ def test_functions_share_the_documented_environment(template: dict[str, Any]) ->
             }
         }
         assert "INFERCOST_PRICE_OVERRIDES" not in env
+        # No price-list setting: the functions take the default, the live Price List API.
+        assert "INFERCOST_PRICE_LIST" not in env
 
 
 def test_only_the_report_function_carries_the_plotting_layer(template: dict[str, Any]) -> None:

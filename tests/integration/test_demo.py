@@ -132,6 +132,9 @@ def test_normal_run_in_json_then_every_thread_and_port_is_stopped(
         assert set(candidate["latency_ms"]) >= {"p50", "p90", "p95", "p99", "avg"}
         assert candidate["latency_source"] == "cloudwatch" and candidate["cost_per_100k_usd"] > 0
         assert candidate["error"] is None
+        # The demo prices from the bundled snapshot, never the Price List API, and says how far
+        # each price can be trusted.
+        assert candidate["price_basis"] in ("published", "corroborated", "derived")
     # The recommendation is the cheapest candidate that meets the SLO, or none.
     passing = sorted((c for c in data["candidates"] if c["meets_slo"]), key=lambda c: c["cost_per_100k_usd"])
     assert (data["recommended"] or {}).get("label") == (passing[0]["label"] if passing else None)
@@ -150,6 +153,10 @@ def test_normal_run_in_json_then_every_thread_and_port_is_stopped(
     # The results file is what `infercost recommend` reads, and ranks the same way.
     results = json.loads(Path(data["results"]).read_text())
     assert results["schema"] == "infercost.results/v1" and len(results["results"]) == DEMO_DEFAULT_CANDIDATES
+    priced = [result for result in results["results"] if "price_per_hour_usd" in result]
+    assert priced and {(result["price_source"], bool(result["price_basis"])) for result in priced} == {
+        ("snapshot", True)
+    }
     status, ranking, _ = run_cli_json("recommend", data["results"], "--format", "json")
     assert status == 0
     assert [r["label"] for r in ranking["ranked"]] == [

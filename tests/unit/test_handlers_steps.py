@@ -98,7 +98,7 @@ def prepare(
         sagemaker=aws["sagemaker"],
         servicequotas=aws["servicequotas"],
         store=aws["store"],
-        prices=lambda: PriceBook.load("us-east-1"),
+        prices=kwargs.pop("prices", lambda: PriceBook.load("us-east-1")),
     )
 
 
@@ -116,6 +116,8 @@ def test_prepare_plans_every_candidate_and_records_the_run(aws: dict[str, Any]) 
     assert evaluation.timing.endpoint_poll_seconds == 0
     first, second = evaluation.candidates
     assert first.status == "PENDING" and first.price_per_hour_usd and first.price_per_hour_usd > 0
+    # ml.c5.large in us-east-1: third-party copies of the pricing page that agree (the snapshot).
+    assert (first.price_source, first.price_basis) == ("snapshot", "corroborated")
     assert second.status == "SKIPPED" and "no endpoint quota left" in (second.skip_reason or "")
     assert evaluation.estimated_cost_usd and evaluation.estimated_cost_usd > 0
     # A sweep one Lambda can drive: no SweepWorkers Map.
@@ -532,6 +534,10 @@ def test_collect_metrics_stops_polling_when_the_lambda_budget_runs_out(aws: dict
     assert slept and sum(slept) <= 45.0
     (record,) = aws["store"].get_run_by_key(common.run_key(state.run)).candidates
     assert record.parsed_result() is not None and record.parsed_result().source == "client"
+    # The price and how far it can be trusted travel from Prepare's plan into the result.
+    result = record.parsed_result()
+    assert (result.price_source, result.price_basis) == ("snapshot", "corroborated")
+    assert result.model_dump(mode="json")["price_basis"] == "corroborated"
 
 
 class RecordingSns:

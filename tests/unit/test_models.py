@@ -66,6 +66,16 @@ def test_the_documented_results_file_is_valid_and_round_trips():
     assert parsed.to_json() == GOOD_RESULTS | {"failures": []}
 
 
+def test_a_results_file_keeps_the_price_basis_and_one_without_it_still_reads():
+    # Files written before the basis existed have none; a run's files carry it.
+    assert parse_model(ResultsFile, GOOD_RESULTS).results[0].price_basis is None
+    marked = parse_model(ResultsFile, with_change("results.0.price_basis", "derived"))
+    assert marked.results[0].price_basis == "derived"
+    assert marked.to_json()["results"][0]["price_basis"] == "derived"
+    message = field_of(ResultsFile, with_change("results.0.price_basis", "guessed"))
+    assert message.startswith("results[0].price_basis") and "derived" in message
+
+
 @pytest.mark.parametrize(
     ("path", "value", "expected"),
     [

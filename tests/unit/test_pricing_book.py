@@ -87,6 +87,48 @@ def test_a_mixed_candidate_says_where_each_part_came_from() -> None:
     assert price.detail == "ml.c5.large override + ml.eia2.medium snapshot"
 
 
+# -- basis ---------------------------------------------------------------------------------------
+
+
+def test_a_snapshot_price_carries_the_basis_of_its_entry() -> None:
+    snapshot = load_snapshot()
+    published = PriceBook.load("us-east-1").instance_price("ml.m5.xlarge")
+    derived = PriceBook.load("us-west-2").instance_price("ml.c5.large")
+    assert snapshot.regions["us-east-1"].instances["ml.m5.xlarge"].basis == "published"
+    assert (published.basis, published.estimate) == ("published", False)
+    assert snapshot.regions["us-west-2"].instances["ml.c5.large"].method == "region-ratio"
+    assert (derived.basis, derived.estimate) == ("derived", True)
+
+
+def test_live_and_override_prices_have_their_own_basis() -> None:
+    client, stub = stubbed_client("1.2000000000")
+    book = PriceBook.load(
+        "us-west-2", overrides={"instances": {"ml.c5.large": 0.05}}, live=True, pricing_client=client
+    )
+    assert book.instance_price("ml.c5.large").basis == "override"
+    assert book.instance_price("ml.g5.xlarge").basis == "live"
+    stub.deactivate()
+
+
+def test_an_instance_and_its_accelerator_are_as_trustworthy_as_the_weaker_part() -> None:
+    # us-east-1: ml.c5.large is corroborated, ml.eia2.medium published (the design anchor).
+    east = PriceBook.load("us-east-1").candidate_price(instance("ml.c5.large", "ml.eia2.medium"))
+    assert east.basis == "corroborated"
+    overridden = PriceBook.load("us-west-2", overrides={"instances": {"ml.c5.large": 0.1}})
+    mixed = overridden.candidate_price(instance("ml.c5.large", "ml.eia2.medium"))
+    assert (mixed.source, mixed.basis) == ("override", "derived")
+
+
+def test_serverless_rates_and_rows_carry_the_basis() -> None:
+    assert PriceBook.load("us-east-1").serverless_rates().basis == "corroborated"
+    assert PriceBook.load("eu-west-1").serverless_rates().basis == "derived"
+    rows = {row.name: row for row in PriceBook.load("eu-west-1").rows()}
+    assert rows["ml.g4dn.xlarge"].basis == "published"
+    assert rows["ml.c5.large"].basis == "derived"
+    assert rows["serverless compute"].basis == "derived"
+    assert rows["ml.c5.large"].to_json()["basis"] == "derived"
+
+
 # -- discount --------------------------------------------------------------------------------------
 
 

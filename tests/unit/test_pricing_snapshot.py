@@ -105,6 +105,45 @@ def test_the_design_worked_example_anchor_is_kept(raw: dict[str, Any]) -> None:
     assert eia["usd_per_hour"] == pytest.approx(0.287 - 0.119)
 
 
+# The families teams host on (docs/pricing.md, "What the snapshot holds"): bundled where a
+# published or corroborated figure exists, left to the live Price List API where none does.
+G6E_BUNDLED = ("xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "24xlarge", "48xlarge")
+LEFT_TO_THE_LIVE_API = (
+    "ml.g6e.16xlarge",
+    "ml.p4d.24xlarge",
+    "ml.p5.48xlarge",
+    "ml.c7i.large",
+    "ml.m7i.large",
+    "ml.r7i.large",
+    "ml.trn1.2xlarge",
+)
+
+
+def test_g6e_sizes_with_a_found_figure_are_bundled_with_their_source(raw: dict[str, Any]) -> None:
+    east = raw["regions"]["us-east-1"]["instances"]
+    for size in G6E_BUNDLED:
+        entry = east[f"ml.g6e.{size}"]
+        assert entry["basis"] in ("published", "corroborated"), size
+        assert raw["sources"][entry["source"]]["kind"] == entry["basis"], size
+    # Larger sizes cost more.
+    prices = [east[f"ml.g6e.{size}"]["usd_per_hour"] for size in G6E_BUNDLED]
+    assert prices == sorted(prices)
+    assert east["ml.g6e.2xlarge"]["source"] == "pricelist-g6e-2xlarge"
+    # trn1.32xlarge is published (aws-fmbench).
+    assert east["ml.trn1.32xlarge"]["basis"] == "published"
+
+
+@pytest.mark.parametrize("name", LEFT_TO_THE_LIVE_API)
+def test_types_without_a_published_figure_are_left_to_the_live_price_list(name: str) -> None:
+    from infercost.data.pricing.book import PriceBook
+    from infercost.domain.errors import MissingPriceError
+
+    assert load_snapshot().regions_with("instance", name) == []
+    with pytest.raises(MissingPriceError) as caught:
+        PriceBook.load("us-east-1").instance_price(name)
+    assert "use the live Price List" in (caught.value.hint or "")
+
+
 def test_importing_the_package_reads_no_snapshot_and_no_boto3() -> None:
     code = (
         "import sys, infercost.data.pricing, infercost.data.pricing.snapshot as s;"
@@ -127,6 +166,15 @@ def test_the_snapshot_is_parsed_once_per_process() -> None:
         (lambda d: d["regions"]["us-east-1"]["instances"]["ml.c5.large"].update(source="nowhere"), "nowhere"),
         (lambda d: d["regions"]["us-east-1"]["instances"]["ml.c5.large"].pop("basis"), "basis"),
         (lambda d: d["regions"]["us-west-2"]["instances"]["ml.c5.large"].pop("method"), "method"),
+        (lambda d: d["regions"]["us-east-1"]["instances"]["ml.c5.large"].update(basis="guess"), "guess"),
+        (
+            lambda d: d["regions"]["us-east-1"]["instances"]["ml.m5.xlarge"].update(method="same-as-c5"),
+            "a published one has none",
+        ),
+        (
+            lambda d: d["regions"]["us-west-2"]["instances"]["ml.c5.large"].update(basis="published"),
+            "a published one has none",
+        ),
         (lambda d: d["regions"]["us-east-1"]["serverless"].update(data_usd_per_gb=-1), "data"),
         (lambda d: d["regions"]["us-east-1"].update(instances=[]), "must be an object"),
         (lambda d: d["regions"].update({"us-east-1": []}), "must be an object"),

@@ -121,6 +121,45 @@ def test_price_in_the_results_file_overrides_the_price_book():
     assert answer.ranked[0].cost_per_100k_usd == pytest.approx(1.0)
 
 
+def test_every_ranked_candidate_says_how_far_its_price_can_be_trusted():
+    prices = TablePrices({"ml.c5.large": 0.119, "ml.c5.xlarge": 0.238}, basis={"ml.c5.xlarge": "derived"})
+    answer = recommend(
+        results(
+            entry("ml.c5.large", p90=10, avg=10),
+            entry("ml.c5.xlarge", p90=5, avg=5),
+            entry("ml.g5.xlarge", p90=1, avg=1, price_per_hour_usd=9.0),
+            entry("ml.g4dn.xlarge", p90=1, avg=1, price_per_hour_usd=9.0, price_source="live"),
+            entry("ml.c5.2xlarge", p90=1, avg=1, price_per_hour_usd=9.0, price_source="snapshot"),
+            entry("ml.m5.large", p90=1, avg=1, price_per_hour_usd=9.0, price_basis="derived"),
+            entry(candidate={"serverless": {"memory_mb": 2048}}, p90=1, avg=1),
+            slo=P90_80,
+        ),
+        prices,
+    )
+    basis = {item.label: item.price_basis for item in answer.ranked}
+    assert basis == {
+        "ml.c5.large": "published",
+        "ml.c5.xlarge": "derived",
+        "ml.g5.xlarge": "results",
+        "ml.g4dn.xlarge": "live",
+        # Priced from the snapshot by a run that predates the basis: not known.
+        "ml.c5.2xlarge": None,
+        "ml.m5.large": "derived",
+        "serverless 2048 MB": "corroborated",
+    }
+    assert {item.label for item in answer.estimated_prices} == {"ml.c5.xlarge", "ml.m5.large"}
+    assert {item["label"]: item["price_basis"] for item in answer.to_json()["ranked"]} == basis
+
+
+def test_the_snapshot_date_is_given_only_when_the_snapshot_priced_something():
+    from_file = recommend(
+        results(entry("ml.c5.huge", p90=1, avg=1, price_per_hour_usd=1.0), slo=P90_80), PRICES
+    )
+    from_book = recommend(results(entry("ml.c5.large", p90=1, avg=1), slo=P90_80), PRICES)
+    assert from_file.prices_as_of is None
+    assert from_book.prices_as_of == PRICES.snapshot_as_of
+
+
 def test_without_a_price_book_every_result_needs_a_price():
     with pytest.raises(MissingPriceError) as caught:
         recommend(results(entry("ml.c5.large", p90=1, avg=1), slo=P90_80), None)

@@ -85,7 +85,8 @@ def prices(
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
 ) -> None:
     """Show on-demand hourly prices of SageMaker hosting instances, accelerators and serverless."""
-    from infercost.domain.formatting import unit_price
+    from infercost.domain.formatting import ESTIMATE_FOOTNOTE, estimated, unit_price
+    from infercost.domain.price_basis import is_estimate
     from infercost.report.tables import Column, rich_table
 
     book = price_book(region, overrides, live)
@@ -102,12 +103,15 @@ def prices(
     columns: list[Column[Any]] = [
         Column("Kind", lambda row: row.kind),
         Column("Name", lambda row: row.name),
-        Column("USD", lambda row: unit_price(row.usd), "right"),
+        Column("USD", lambda row: estimated(unit_price(row.usd), is_estimate(row.basis)), "right"),
         Column("Unit", lambda row: row.unit),
+        Column("Basis", lambda row: row.basis),
         Column("Source", lambda row: row.source),
     ]
     console = stdout_console()
     console.print(rich_table(columns, rows, title=f"SageMaker hosting prices in {region}"))
+    if any(is_estimate(row.basis) for row in rows):
+        console.print(f"[dim]{ESTIMATE_FOOTNOTE}[/]", highlight=False)
     console.print(f"[dim]Snapshot as of {book.snapshot_as_of}.[/]")
 
 
@@ -199,9 +203,10 @@ def plan(
     Inference Recommender's 45-minute Default job. Exit 2 when the estimate exceeds the spec's
     max_benchmark_cost_usd (the workflow would refuse the run).
     """
-    from infercost.domain.formatting import minutes, money
+    from infercost.domain.formatting import ESTIMATE_FOOTNOTE, estimated, minutes, money
     from infercost.domain.models import EvaluationSpec, load_json_file, parse_model
     from infercost.domain.planning import check_budget, plan_run
+    from infercost.domain.price_basis import is_estimate
     from infercost.report.tables import Column, rich_table
 
     spec = parse_model(EvaluationSpec, load_json_file(spec_file))
@@ -219,7 +224,10 @@ def plan(
             Column("Candidate", lambda item: item.label),
             Column(
                 "$/hour",
-                lambda item: money(item.price_per_hour_usd) if item.price_per_hour_usd else "per use",
+                lambda item: estimated(
+                    money(item.price_per_hour_usd) if item.price_per_hour_usd else "per use",
+                    is_estimate(item.price_basis),
+                ),
                 "right",
             ),
             Column("create", lambda item: minutes(item.create_s), "right"),
@@ -233,6 +241,8 @@ def plan(
         console.print(
             rich_table(columns, estimate.candidates, title=f"Plan for {estimate.model} in {region}")
         )
+        if any(is_estimate(item.price_basis) for item in estimate.candidates):
+            console.print(f"[dim]{ESTIMATE_FOOTNOTE}[/]", highlight=False)
         console.print(
             "[dim]Endpoint time = create + load + release wait (until the measured run's last "
             "minute has closed) + delete; the metrics wait comes after the endpoint is deleted, "

@@ -6,7 +6,7 @@ reads nothing: a handler can be imported (and unit-tested) without any AWS envir
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     # more would be throttled. Unset (a local run): the most the load generator splits into.
     max_sweep_workers: int = Field(default=32, ge=1)
     price_overrides: dict[str, Any] | None = None
+    # Where list prices come from: the AWS Price List API (the deployed stack; the bundled
+    # snapshot answers when the API does not, and the run says so), or the snapshot alone (the
+    # local demo: no AWS account to ask).
+    price_list: Literal["live", "snapshot"] = "live"
     simulated_note: str | None = Field(
         default=None, description="set by the local stack: hardware differences are simulated"
     )

@@ -72,3 +72,18 @@ def minutes(seconds: float) -> str:
     """Seconds as a short duration in whole minutes, rounded up: '7 min', '1 h 05 min'."""
     total = math.ceil(seconds / 60)
     return f"{total // 60} h {total % 60:02d} min" if total >= 60 else f"{total} min"
+
+
+# A price computed from other prices (basis "derived") is marked wherever it is shown, and the
+# output says once what the mark means (docs/pricing.md, "Price basis").
+ESTIMATE_MARK = "≈"
+ESTIMATE_FOOTNOTE = (
+    f"{ESTIMATE_MARK} estimated price: derived from another region's or instance family's price, "
+    "not published for this type and region, so the costs built on it are estimates too; "
+    "check it with the live Price List API or a price overrides file (docs/pricing.md)."
+)
+
+
+def estimated(text: str, estimate: bool) -> str:
+    """`text` with the estimate mark in front when the price behind it is an estimate."""
+    return f"{ESTIMATE_MARK} {text}" if estimate else text

@@ -31,6 +31,7 @@ from infercost.domain.containers import (
 )
 from infercost.domain.errors import InputError, from_validation_error
 from infercost.domain.hardware import HARDWARE_KINDS, Finding, HardwareKind, hardware_kind, judge_image
+from infercost.domain.price_basis import PriceBasis, PriceSource, is_estimate
 
 Percentile = Literal["p50", "p90", "p95", "p99", "max"]
 PERCENTILES: tuple[Percentile, ...] = ("p50", "p90", "p95", "p99", "max")
@@ -402,7 +403,9 @@ class CandidateResult(_Lenient):
     candidate: Candidate
     price_per_hour_usd: float | None = Field(default=None, ge=0)
     # Where price_per_hour_usd came from, when a run priced it (snapshot, live, override).
-    price_source: Literal["results", "override", "live", "snapshot"] | None = None
+    price_source: PriceSource | None = None
+    # How far it can be trusted (infercost.domain.prices); absent from files written before it.
+    price_basis: PriceBasis | None = None
     image_uri: str | None = Field(default=None, description="the container image the candidate ran")
     latency_ms: LatencyStats
     max_rps_at_slo: float | None = Field(default=None, ge=0)
@@ -487,6 +490,9 @@ class RankedCandidate(BaseModel):
     label: str
     price_per_hour_usd: float | None
     price_source: str
+    # live, published, corroborated, derived (an estimate), override or results; None when a
+    # stored result predates the field. Serverless candidates carry their rates' basis.
+    price_basis: PriceBasis | None = None
     cost_per_100k_usd: float
     cost_per_100k_at_throughput_usd: float | None = None
     max_rps_at_slo: float | None = None
@@ -518,7 +524,15 @@ class Recommendation(BaseModel):
     failures: list[CandidateFailure] = Field(default_factory=list)
     traffic: TrafficProfile | None = None
     warnings: list[str] = Field(default_factory=list)
+    # The snapshot's date, when some price came from the snapshot.
     prices_as_of: str | None = None
+    # Said when live prices were asked for and the snapshot answered instead (and why).
+    price_note: str | None = None
+
+    @property
+    def estimated_prices(self) -> list[RankedCandidate]:
+        """Candidates whose price is an estimate (derived), which every output marks."""
+        return [item for item in self.ranked if is_estimate(item.price_basis)]
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from infercost.domain import costing
 from infercost.domain.errors import InputError
 from infercost.domain.models import Candidate, EvaluationSpec, LoadPlan, Slo
-from infercost.domain.prices import PriceLookup
+from infercost.domain.prices import PriceBasis, PriceLookup
 from infercost.domain.workflow import DEFAULT_METRICS_FLUSH_S, MAX_RELEASE_DELAY_S
 
 ACCELERATED_FAMILIES = ("g4dn", "g5", "g6", "g6e", "p2", "p3", "p4d", "p5", "inf1", "inf2", "trn1")
@@ -79,6 +79,8 @@ class CandidatePlan(BaseModel):
 
     label: str
     price_per_hour_usd: float | None
+    # How far the price (or, serverless, the rates) can be trusted: derived is an estimate.
+    price_basis: PriceBasis | None = None
     create_s: float
     load_s: float
     release_wait_s: float
@@ -157,13 +159,15 @@ def plan_candidate(
         cost = requests * costing.serverless_cost_per_inference(
             rates, candidate.serverless.memory_mb, spec.slo.max_latency_ms
         )
-        price = None
+        price, basis = None, rates.basis
     else:
-        price = prices.candidate_price(candidate).usd_per_hour
+        hourly = prices.candidate_price(candidate)
+        price, basis = hourly.usd_per_hour, hourly.basis
         cost = costing.benchmark_cost_usd(price, endpoint_seconds, candidate.instance_count)
     return CandidatePlan(
         label=candidate.label,
         price_per_hour_usd=price,
+        price_basis=basis,
         create_s=create,
         load_s=load,
         release_wait_s=release,

@@ -3,11 +3,33 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
 from infercost.domain.models import Candidate
+from infercost.domain.price_basis import (
+    ESTIMATE_BASES,
+    PRICE_BASES,
+    SNAPSHOT_BASES,
+    PriceBasis,
+    PriceSource,
+    basis_of_source,
+    is_estimate,
+    weakest_basis,
+)
 
-PriceSource = Literal["results", "override", "live", "snapshot"]
+__all__ = [
+    "ESTIMATE_BASES",
+    "PRICE_BASES",
+    "SNAPSHOT_BASES",
+    "Price",
+    "PriceBasis",
+    "PriceLookup",
+    "PriceSource",
+    "ServerlessRates",
+    "basis_of_source",
+    "is_estimate",
+    "weakest_basis",
+]
 
 
 @dataclass(frozen=True)
@@ -21,6 +43,12 @@ class Price:
     discount_percent: float = 0.0
     # Where each part came from when an instance and its accelerator have different sources.
     detail: str | None = None
+    # How far the figure can be trusted; None only for a result that predates the field.
+    basis: PriceBasis | None = None
+
+    @property
+    def estimate(self) -> bool:
+        return is_estimate(self.basis)
 
 
 @dataclass(frozen=True)
@@ -32,6 +60,7 @@ class ServerlessRates:
     source: PriceSource
     as_of: str | None = None
     discount_percent: float = 0.0
+    basis: PriceBasis | None = None
 
 
 class PriceLookup(Protocol):

@@ -20,7 +20,7 @@ from infercost.domain.models import (
     Slo,
     TrafficProfile,
 )
-from infercost.domain.prices import Price, PriceLookup
+from infercost.domain.prices import Price, PriceBasis, PriceLookup, basis_of_source
 
 T = TypeVar("T")
 DEFAULT_REGION = "us-east-1"
@@ -37,6 +37,9 @@ class _Costed:
     index: int
     result: CandidateResult
     price: Price | None
+    # The basis of the price or, for serverless, of the rates; and whether the snapshot gave it.
+    basis: PriceBasis | None
+    from_snapshot: bool
     cost_per_100k_usd: float
     cost_at_throughput_usd: float | None
     slo_latency_ms: float
@@ -64,8 +67,13 @@ def recommend(
     slo: Slo | None = None,
     traffic: TrafficProfile | None = None,
     max_error_rate: float = 0.01,
+    price_note: str | None = None,
 ) -> Recommendation:
-    """Cost every measured candidate, rank by cost per 100k, and pick the cheapest that meets the SLO."""
+    """Cost every measured candidate, rank by cost per 100k, and pick the cheapest that meets the SLO.
+
+    `price_note` says that live prices were asked for and the snapshot answered (a run's Prepare
+    step records it); a price book that fell back while costing here says so itself.
+    """
     slo = slo or results.slo
     if slo is None:
         raise InputError(
@@ -108,6 +116,10 @@ def recommend(
         {warning for item in ranked for warning in item.warnings if warning == ELASTIC_INFERENCE_WARNING}
     )
     prices_as_of = getattr(prices, "snapshot_as_of", None) if prices is not None else None
+    if not any(item.from_snapshot for item in costed):
+        prices_as_of = None
+    fell_back = getattr(prices, "fallback_note", None) if prices is not None else None
+    note = price_note or (fell_back if isinstance(fell_back, str) else None)
     return Recommendation(
         model=results.model,
         region=region,
@@ -121,6 +133,7 @@ def recommend(
         traffic=traffic,
         warnings=warnings,
         prices_as_of=prices_as_of if isinstance(prices_as_of, str) else None,
+        price_note=note,
     )
 
 
@@ -144,12 +157,14 @@ def _cost(
     warnings: list[str] = []
     monthly: MonthlyProjection | None = None
     price: Price | None = None
+    basis: PriceBasis | None
     if candidate.serverless is not None:
         if prices is None:
             raise MissingPriceError(
                 "no price book to price a serverless candidate", field=f"{field}.candidate"
             )
         rates = _with_field(f"{field}.candidate.serverless", prices.serverless_rates)
+        basis, from_snapshot = rates.basis, rates.source == "snapshot"
         request_kb = traffic.request_kb if traffic else 0.0
         response_kb = traffic.response_kb if traffic else 0.0
         cost = costing.serverless_cost_per_100k(
@@ -171,6 +186,7 @@ def _cost(
             )
     else:
         price = _price_of(result, prices, field)
+        basis, from_snapshot = price.basis, price.source == "snapshot"
         cost = costing.cost_per_100k_serial(
             price.usd_per_hour, result.latency_ms.avg, candidate.instance_count
         )
@@ -213,6 +229,8 @@ def _cost(
         index=index,
         result=result,
         price=price,
+        basis=basis,
+        from_snapshot=from_snapshot,
         cost_per_100k_usd=cost,
         cost_at_throughput_usd=cost_at_throughput,
         slo_latency_ms=slo_latency,
@@ -225,7 +243,12 @@ def _cost(
 
 def _price_of(result: CandidateResult, prices: PriceLookup | None, field: str) -> Price:
     if result.price_per_hour_usd is not None:
-        return Price(usd_per_hour=result.price_per_hour_usd, source=result.price_source or "results")
+        return Price(
+            usd_per_hour=result.price_per_hour_usd,
+            source=result.price_source or "results",
+            # A result priced from the snapshot before the basis was recorded has none.
+            basis=result.price_basis or basis_of_source(result.price_source),
+        )
     if prices is None:
         raise MissingPriceError(
             f"no price for {result.candidate.label}",
@@ -270,6 +293,7 @@ def _ranked(rank: int, item: _Costed, pareto_optimal: bool) -> RankedCandidate:
         label=result.candidate.label,
         price_per_hour_usd=item.price.usd_per_hour if item.price else None,
         price_source=item.price.source if item.price else "serverless rates",
+        price_basis=item.basis,
         cost_per_100k_usd=item.cost_per_100k_usd,
         cost_per_100k_at_throughput_usd=item.cost_at_throughput_usd,
         max_rps_at_slo=result.max_rps_at_slo,

@@ -123,6 +123,8 @@ class RunRecord(RunKey):
     report_key: str | None = None
     regressions: list[dict[str, Any]] | None = None
     error: str | None = None
+    # Set by Prepare when live prices were asked for and the snapshot priced the run instead.
+    price_note: str | None = None
 
     _finished = field_validator("finished_at", mode="before")(_normalize_timestamp)
 

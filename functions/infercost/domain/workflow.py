@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validat
 
 from infercost.domain.errors import InputError
 from infercost.domain.models import Candidate, EvaluationSpec, LoadPlan, PayloadSpec, Slo
+from infercost.domain.prices import PriceBasis, PriceSource
 
 SPEC_FILE_NAME = "infercost.json"
 # Step Functions' history holds 25,000 events per execution and a candidate's execution spends
@@ -219,7 +220,8 @@ class CandidatePlan(_Shape):
     container_index: int = Field(default=0, ge=0, description="its entry in Benchmark.containers")
     image_uri: str | None = Field(default=None, description="the image it runs (recorded with its results)")
     price_per_hour_usd: float | None = None
-    price_source: Literal["results", "override", "live", "snapshot"] | None = None
+    price_source: PriceSource | None = None
+    price_basis: PriceBasis | None = None
 
 
 class Evaluation(_Shape):
@@ -423,7 +425,8 @@ def plan_candidates(
     *,
     prefix: str,
     prices: Mapping[int, float | None],
-    price_sources: Mapping[int, Literal["results", "override", "live", "snapshot"]] | None = None,
+    price_sources: Mapping[int, PriceSource] | None = None,
+    price_bases: Mapping[int, PriceBasis] | None = None,
     skipped: Mapping[int, str],
     container_indexes: Sequence[int] | None = None,
 ) -> list[CandidatePlan]:
@@ -449,6 +452,7 @@ def plan_candidates(
                 image_uri=spec.image_of(index),
                 price_per_hour_usd=prices.get(index),
                 price_source=(price_sources or {}).get(index),
+                price_basis=(price_bases or {}).get(index),
             )
         )
     return plans

@@ -61,14 +61,16 @@ def results_store() -> ResultsStore:
 
 
 def price_book() -> Any:
-    """Prices for the function's region: overrides, then the Price List API, then the snapshot."""
+    """Prices for the function's region: overrides, then the Price List API (unless the settings
+    say snapshot), then the snapshot."""
     from infercost.data.pricing.book import PriceBook
 
     settings = get_settings()
+    live = settings.price_list == "live"
     # The Price List API answers in us-east-1 whatever region is priced.
-    pricing = aws.client("pricing", region="us-east-1")
+    pricing = aws.client("pricing", region="us-east-1") if live else None
     return PriceBook.load(
-        settings.region, overrides=settings.price_overrides, live=True, pricing_client=pricing
+        settings.region, overrides=settings.price_overrides, live=live, pricing_client=pricing
     )
 
 

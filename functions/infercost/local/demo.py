@@ -190,7 +190,9 @@ class DemoSession:
                 hint="pip install 'infercost[local]'",
             ) from None
         if self.stack is None:
-            self.stack = EmbeddedStack(mode="server", slack=True, faults=self.options.faults())
+            self.stack = EmbeddedStack(
+                mode="server", slack=True, faults=self.options.faults(), prices="snapshot"
+            )
             self.stack.start()
         else:
             self._saved_quotas = dict(self.stack.runtime.quotas) if self.stack.runtime else {}

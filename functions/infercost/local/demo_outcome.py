@@ -29,6 +29,9 @@ class CandidateOutcome(BaseModel):
     latency_ms: dict[str, float] | None = None
     latency_source: str | None = None
     cost_per_100k_usd: float | None = None
+    # The hourly price and how far it can be trusted (derived = an estimate).
+    price_per_hour_usd: float | None = None
+    price_basis: str | None = None
     meets_slo: bool | None = None
     rank: int | None = None
     endpoint_name: str | None = None
@@ -137,6 +140,8 @@ def candidate_outcomes(
                 latency_ms=latency,
                 latency_source=result.source if result else None,
                 cost_per_100k_usd=item.cost_per_100k_usd if item else None,
+                price_per_hour_usd=item.price_per_hour_usd if item else None,
+                price_basis=item.price_basis if item else None,
                 meets_slo=item.meets_slo if item else None,
                 rank=item.rank if item else None,
                 endpoint_name=record.endpoint_name if record else None,

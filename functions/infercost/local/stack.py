@@ -100,8 +100,12 @@ class EmbeddedStack(StackObserver):
         polls_until_ready: int = 1,
         deleting_looks: int = 0,
         name: str = "infercost",
+        prices: Literal["live", "snapshot"] = "live",
     ) -> None:
         self.region = region
+        # As deployed, the functions ask the Price List API (served here from the snapshot by
+        # local/pricing_api.py); the demo prices from the snapshot alone.
+        self.prices: Literal["live", "snapshot"] = prices
         self.mode: Mode = mode
         self.faults = faults if isinstance(faults, Faults) else Faults.of(faults)
         self.quotas = dict(quotas or {})
@@ -318,6 +322,7 @@ class EmbeddedStack(StackObserver):
             env_name("defaults"): json.dumps(defaults),
             env_name("max_endpoint_age_minutes"): "180",
             env_name("simulated_note"): SIMULATED_HARDWARE,
+            env_name("price_list"): self.prices,
             "POWERTOOLS_SERVICE_NAME": "infercost",
             "POWERTOOLS_METRICS_NAMESPACE": "infercost",
         }

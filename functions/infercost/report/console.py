@@ -12,22 +12,28 @@ if TYPE_CHECKING:
 
 def render_markdown(answer: Recommendation) -> str:
     """The recommendation as Markdown: verdict, explanation, ranked table."""
-    from infercost.report.tables import markdown_table, ranking_columns
+    from infercost.report.tables import markdown_table, price_footnotes, ranking_columns
 
     title = f"## {answer.model}: " + (
         f"use {answer.recommended.label}" if answer.recommended else "no candidate meets the SLO"
     )
     parts = [title, "", answer.reason, "", markdown_table(ranking_columns(answer), answer.ranked)]
+    for note in price_footnotes(answer):
+        parts += [note, ""]
     parts += [f"> {warning}" for warning in answer.warnings]
+    if answer.price_note:
+        parts.append(f"> Note: {answer.price_note}")
     return "\n".join(parts) + "\n"
 
 
 def print_recommendation(answer: Recommendation, console: Console, *, with_failures: bool = True) -> None:
     """The recommendation for the terminal: ranked table, verdict and explanation."""
-    from infercost.report.tables import ranking_columns, rich_table
+    from infercost.report.tables import price_footnotes, ranking_columns, rich_table
 
     title = f"{answer.model} in {answer.region} — SLO {answer.slo.describe()}"
     console.print(rich_table(ranking_columns(answer), answer.ranked, title=title))
+    for note in price_footnotes(answer):
+        console.print(f"[dim]{note}[/]", highlight=False)
     if answer.recommended:
         console.print(f"[bold green]Recommended:[/] {answer.recommended.label}")
     else:
@@ -37,7 +43,9 @@ def print_recommendation(answer: Recommendation, console: Console, *, with_failu
         console.print(
             f"[yellow]{failure.status}[/] {failure.candidate.label}: {failure.error}", highlight=False
         )
-    if answer.prices_as_of:
+    if answer.price_note:
+        console.print(f"[yellow]note[/]: {answer.price_note}", highlight=False)
+    elif answer.prices_as_of:
         console.print(f"[dim]Snapshot prices as of {answer.prices_as_of}.[/]")
 
 

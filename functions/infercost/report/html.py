@@ -8,14 +8,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from infercost.domain.formatting import duration, millis, money, usd
+from infercost.domain.formatting import duration, estimated, millis, money, usd
 from infercost.domain.models import (
     MonthlyProjection,
     Percentile,
     RankedCandidate,
 )
+from infercost.domain.price_basis import is_estimate
 from infercost.report.charts import monthly_rows, render_charts
-from infercost.report.tables import Column, html_table, ranking_columns
+from infercost.report.tables import Column, html_table, price_footnotes, ranking_columns
 
 if TYPE_CHECKING:
     from infercost.domain.records import RunView
@@ -153,8 +154,11 @@ def _section_verdict(report: ReportInput) -> str:
         _tile(f"{percentile} latency", f"{winner.slo_latency_ms:,.1f} ms", f"SLO {rec.slo.describe()}"),
         _tile(
             "price",
-            "per use" if winner.price_per_hour_usd is None else f"{usd(winner.price_per_hour_usd)}/h",
-            winner.price_source,
+            estimated(
+                "per use" if winner.price_per_hour_usd is None else f"{usd(winner.price_per_hour_usd)}/h",
+                is_estimate(winner.price_basis),
+            ),
+            _price_origin(winner),
         ),
     ]
     if winner.max_rps_at_slo is not None:
@@ -178,6 +182,23 @@ def _section_verdict(report: ReportInput) -> str:
         f'<div class="tiles">{"".join(tiles)}</div>'
         f'<p class="reason">{html.escape(rec.reason)}</p></section>'
     )
+
+
+_BASIS_WORDS = {
+    "live": "live Price List API",
+    "published": "snapshot, published by AWS",
+    "corroborated": "snapshot, corroborated copies",
+    "derived": "snapshot, derived: an estimate",
+    "override": "your price override",
+    "results": "from the results file",
+}
+
+
+def _price_origin(item: RankedCandidate) -> str:
+    """Where a price came from, in a few words: 'snapshot, derived: an estimate'."""
+    if item.price_basis is None:
+        return item.price_source
+    return _BASIS_WORDS[item.price_basis]
 
 
 def _section_regressions(report: ReportInput) -> str:
@@ -220,10 +241,11 @@ def _section_ranking(report: ReportInput) -> str:
         f"Ranked by cost per 100k inferences with one request in flight "
         f"(hourly price ÷ 3600 × average latency × 100,000). SLO: {rec.slo.describe()}."
     )
-    notes = ""
-    if rec.warnings:
-        items = "".join(f"<li>{html.escape(warning)}</li>" for warning in rec.warnings)
-        notes = f'<ul class="notes">{items}</ul>'
+    notes = "".join(f'<p class="caption footnote">{html.escape(note)}</p>' for note in price_footnotes(rec))
+    warnings = ([f"Note: {rec.price_note}"] if rec.price_note else []) + rec.warnings
+    if warnings:
+        items = "".join(f"<li>{html.escape(warning)}</li>" for warning in warnings)
+        notes += f'<ul class="notes">{items}</ul>'
     return (
         f'<section id="ranking"><h2>All candidates, cheapest first</h2>'
         f'<p class="caption">{html.escape(basis)}</p><div class="scroll">{table}</div>{notes}</section>'
@@ -415,7 +437,9 @@ def _section_method(report: ReportInput) -> str:
         "Latency is the server-side ModelLatency from CloudWatch where the source says cloudwatch, "
         "else the client-side latency.",
     ]
-    if rec is not None and rec.prices_as_of:
+    if rec is not None and rec.price_note:
+        notes.append(f"Prices: {rec.price_note}.")
+    elif rec is not None and rec.prices_as_of:
         notes.append(f"Prices from the bundled snapshot as of {rec.prices_as_of}.")
     notes.extend(image_lines(rec.ranked if rec is not None else []))
     items = "".join(f"<li>{html.escape(note)}</li>" for note in notes)
@@ -474,6 +498,7 @@ summary{cursor:pointer;color:var(--accent);font-size:12px}
 pre{font:11.5px/1.35 "DejaVu Sans Mono",Menlo,Consolas,monospace;background:#f5f6f8;border:1px solid var(--line);padding:8px;max-height:260px;overflow:auto;white-space:pre-wrap}
 figure{margin:0}
 figure img{width:100%;height:auto;display:block}
+.footnote{margin:8px 0 0}
 ul.notes{margin:10px 0 0;padding-left:18px;color:var(--warn);font-size:13px}
 .method ul{margin:0;padding-left:18px;color:var(--muted);font-size:13px}
 footer{color:var(--muted);font-size:12px;margin-top:20px}

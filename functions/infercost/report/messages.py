@@ -10,10 +10,12 @@ from urllib.parse import quote
 
 from pydantic import BaseModel
 
-from infercost.domain.formatting import usd
+from infercost.domain.formatting import ESTIMATE_FOOTNOTE, estimated, usd
+from infercost.domain.price_basis import is_estimate
 from infercost.report.inputs import RegressionLike, ReportInput
 
 if TYPE_CHECKING:
+    from infercost.domain.models import RankedCandidate, Recommendation
     from infercost.domain.records import RunView
 
 
@@ -68,7 +70,18 @@ FAILURE_LINES = 10
 
 
 _ASCII = str.maketrans(
-    {"×": "x", "≤": "<=", "≥": ">=", "—": "-", "–": "-", "→": "->", "µ": "u", "…": "...", "’": "'"}
+    {
+        "×": "x",
+        "≤": "<=",
+        "≥": ">=",
+        "—": "-",
+        "–": "-",
+        "→": "->",
+        "µ": "u",
+        "…": "...",
+        "’": "'",
+        "≈": "~",
+    }
 )
 
 
@@ -139,9 +152,8 @@ def _subject(report: ReportInput, kind: MessageKind) -> str:
         return ascii_subject(f"{prefix}no candidate meets {rec.slo.describe()}")
     winner = rec.recommended
     assert winner is not None
-    figures = (
-        f"({usd(winner.cost_per_100k_usd)}/100k, {rec.slo.percentile.upper()} {winner.slo_latency_ms:.1f} ms)"
-    )
+    cost = estimated(usd(winner.cost_per_100k_usd), is_estimate(winner.price_basis))
+    figures = f"({cost}/100k, {rec.slo.percentile.upper()} {winner.slo_latency_ms:.1f} ms)"
     if kind == "regression":
         count = len(report.regressions)
         noun = "regression" if count == 1 else "regressions"
@@ -156,6 +168,8 @@ def _body(report: ReportInput, kind: MessageKind, links: ReportLinks | None) -> 
         lines += [f"Reason: {report.error or 'the run ended without a recommendation'}", ""]
     elif rec is not None:
         lines += [rec.reason, ""]
+        for note in price_notes(rec):
+            lines += [note, ""]
     lines += _context_lines(report)
     if report.simulated_note:
         lines += ["", f"Note: {report.simulated_note}"]
@@ -169,11 +183,13 @@ def _body(report: ReportInput, kind: MessageKind, links: ReportLinks | None) -> 
         for item in rec.ranked[:RANKING_LINES]:
             verdict = "meets" if item.meets_slo else f"misses ({item.slo_verdict})"
             lines.append(
-                f"  {item.rank:>2}. {item.label:<{width}}  {usd(item.cost_per_100k_usd):>9}  "
+                f"  {item.rank:>2}. {item.label:<{width}}  {_cost(item):>11}  "
                 f"{item.slo_latency_ms:>8.1f} ms  {verdict}"
             )
         if len(rec.ranked) > RANKING_LINES:
             lines.append(f"  ... and {len(rec.ranked) - RANKING_LINES} more in the report")
+        if any(is_estimate(item.price_basis) for item in rec.ranked[:RANKING_LINES]):
+            lines.append(f"  {ESTIMATE_FOOTNOTE}")
     if report.failures:
         lines += ["", f"Failed or skipped candidates ({len(report.failures)}):"]
         for failure in report.failures[:FAILURE_LINES]:
@@ -188,6 +204,26 @@ def _body(report: ReportInput, kind: MessageKind, links: ReportLinks | None) -> 
     if links is not None:
         lines += _report_lines(links)
     return "\n".join(lines) + "\n"
+
+
+def price_notes(rec: Recommendation) -> list[str]:
+    """What a message says about prices: the run fell back to the snapshot, the recommended
+    candidate's price is an estimate."""
+    notes = [f"Note: {rec.price_note}."] if rec.price_note else []
+    winner = rec.recommended
+    if winner is None or not is_estimate(winner.price_basis):
+        return notes
+    price = "per use" if winner.price_per_hour_usd is None else f"{usd(winner.price_per_hour_usd)}/h"
+    return [
+        *notes,
+        f"Price estimate: the price of {winner.label} ({price}) is derived from another region's or "
+        "instance family's price, not published for it, so its costs are estimates too; check it "
+        "with the live Price List API or a price overrides file.",
+    ]
+
+
+def _cost(item: RankedCandidate) -> str:
+    return estimated(usd(item.cost_per_100k_usd), is_estimate(item.price_basis))
 
 
 def _report_lines(links: ReportLinks) -> list[str]:
@@ -256,6 +292,7 @@ def build_slack_payload(
         )
     elif rec is not None:
         blocks.append(_section(_escape(rec.reason)))
+        blocks += [_section(f"*{_escape(note)}*") for note in price_notes(rec)]
     fields = _slack_fields(report)
     if fields:
         blocks.append({"type": "section", "fields": fields[:SLACK_FIELDS_MAX]})
@@ -267,12 +304,14 @@ def build_slack_payload(
         for item in rec.ranked[:SLACK_RANKING_LINES]:
             mark = "✓" if item.meets_slo else "✗"
             lines.append(
-                f"{item.rank}. {_escape(item.label)} — {usd(item.cost_per_100k_usd)}/100k, "
+                f"{item.rank}. {_escape(item.label)} — {_cost(item)}/100k, "
                 f"{rec.slo.percentile.upper()} {item.slo_latency_ms:.1f} ms {mark}"
             )
         more = len(rec.ranked) - SLACK_RANKING_LINES
         if more > 0:
             lines.append(f"_… and {more} more in the report_")
+        if any(is_estimate(item.price_basis) for item in rec.ranked[:SLACK_RANKING_LINES]):
+            lines.append(f"_{_escape(ESTIMATE_FOOTNOTE)}_")
         blocks.append(_section("*Cheapest candidates* (✓ meets the SLO)\n" + "\n".join(lines)))
     if report.failures:
         lines = [
@@ -343,7 +382,7 @@ def _slack_fields(report: ReportInput) -> list[dict[str, str]]:
         pairs.append(("SLO", report.slo.describe()))
     if rec is not None and rec.recommended is not None:
         winner = rec.recommended
-        pairs.append(("Cost per 100k", usd(winner.cost_per_100k_usd)))
+        pairs.append(("Cost per 100k", _cost(winner)))
         pairs.append((f"{rec.slo.percentile.upper()} latency", f"{winner.slo_latency_ms:,.1f} ms"))
         if winner.max_rps_at_slo is not None:
             pairs.append(("Max RPS at SLO", f"{winner.max_rps_at_slo:,.1f}"))

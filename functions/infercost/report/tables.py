@@ -10,8 +10,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, Literal, TypeVar
 
-from infercost.domain.formatting import millis, money
+from infercost.domain.formatting import ESTIMATE_FOOTNOTE, estimated, millis, money
 from infercost.domain.models import RankedCandidate, Recommendation
+from infercost.domain.price_basis import is_estimate
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -97,11 +98,7 @@ def ranking_columns(recommendation: Recommendation) -> list[Column[RankedCandida
     columns: list[Column[RankedCandidate]] = [
         Column("#", lambda item: str(item.rank), "right"),
         Column("Candidate", lambda item: item.label),
-        Column(
-            "$/hour",
-            lambda item: "per use" if item.price_per_hour_usd is None else money(item.price_per_hour_usd),
-            "right",
-        ),
+        Column("$/hour", price_cell, "right"),
         Column(f"{percentile} ms", lambda item: millis(item.slo_latency_ms), "right"),
         Column("avg ms", lambda item: millis(item.latency_ms.avg), "right"),
         Column("$/100k", lambda item: money(item.cost_per_100k_usd), "right"),
@@ -131,3 +128,14 @@ def ranking_columns(recommendation: Recommendation) -> list[Column[RankedCandida
         Column("Notes", notes),
     ]
     return columns
+
+
+def price_cell(item: RankedCandidate) -> str:
+    """A candidate's hourly price ('per use' for serverless), marked when it is an estimate."""
+    text = "per use" if item.price_per_hour_usd is None else money(item.price_per_hour_usd)
+    return estimated(text, is_estimate(item.price_basis))
+
+
+def price_footnotes(recommendation: Recommendation) -> list[str]:
+    """What a table of this recommendation says under it about its prices: the estimate mark."""
+    return [ESTIMATE_FOOTNOTE] if recommendation.estimated_prices else []

@@ -59,6 +59,7 @@ def collect_metrics(
         price_per_hour_usd=state.candidate.price_per_hour_usd,
         price_source=state.candidate.price_source,
         image_uri=state.candidate.image_uri,
+        price_basis=state.candidate.price_basis,
         latency_ms=latency,
         max_rps_at_slo=load.max_rps_at_slo,
         # Every request counts as an invocation, failed ones included (ResultsFile.error_rate).

@@ -14,7 +14,7 @@ from infercost.domain.models import (
     Candidate,
     EvaluationSpec,
 )
-from infercost.domain.prices import PriceLookup, PriceSource
+from infercost.domain.prices import PriceBasis, PriceLookup, PriceSource
 from infercost.domain.records import CandidateRecord
 from infercost.domain.workflow import (
     Benchmark,
@@ -54,6 +54,11 @@ REDACTED = "(not stored)"
 
 class PriceBookLike(PriceLookup, Protocol):
     def check_candidate(self, candidate: Candidate) -> None: ...
+
+    @property
+    def fallback_note(self) -> str | None:
+        """Why the snapshot priced the run when live prices were asked for (None if it did not)."""
+        ...
 
 
 class PrepareEvent(StepEvent):
@@ -152,6 +157,7 @@ def _accept(
     book = prices()
     hourly: dict[int, float | None] = {}
     sources: dict[int, PriceSource] = {}
+    bases: dict[int, PriceBasis] = {}
     for index, candidate in enumerate(spec.candidates):
         try:
             book.check_candidate(candidate)
@@ -159,6 +165,8 @@ def _accept(
             if not candidate.is_serverless:
                 price = book.candidate_price(candidate)
                 hourly[index], sources[index] = price.usd_per_hour, price.source
+                if price.basis is not None:
+                    bases[index] = price.basis
         except InputError as error:
             field = f"candidates[{index}]" + (f".{error.field}" if error.field else "")
             raise InputError(error.message, field=field, hint=error.hint) from None
@@ -171,6 +179,7 @@ def _accept(
         prefix=settings.resource_prefix,
         prices=hourly,
         price_sources=sources,
+        price_bases=bases,
         skipped=skipped,
         container_indexes=container_indexes,
     )
@@ -189,7 +198,8 @@ def _accept(
     stored_spec = redacted_spec(spec)
     if settings.simulated_note:
         stored_spec["simulated"] = settings.simulated_note
-    store.update_run(run_key(run), spec=stored_spec, slo=spec.slo)
+    # The run says so when the Price List API did not answer and the snapshot priced it.
+    store.update_run(run_key(run), spec=stored_spec, slo=spec.slo, price_note=book.fallback_note)
     for plan in plans:
         store.put_candidate(
             run_key(run),

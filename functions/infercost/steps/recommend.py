@@ -35,6 +35,7 @@ def recommend_run(run: RunRef, *, store: ResultsStore, prices: Callable[[], Pric
         slo=spec.slo,
         traffic=spec.traffic,
         max_error_rate=spec.load.max_error_rate,
+        price_note=view.run.price_note,
     )
     previous = store.previous_successful_run(run.model, run_key(run), spec.slo)
     regressions = detect_regressions(recommendation, previous.parsed_recommendation() if previous else None)

@@ -14,7 +14,7 @@ from infercost.data.pricing.overrides import Overrides, RegionOverrides, load_ov
 from infercost.data.pricing.snapshot import Kind, Snapshot, SnapshotPrice, load_snapshot
 from infercost.domain.errors import InputError, MissingPriceError, UnknownNameError
 from infercost.domain.models import Candidate
-from infercost.domain.prices import Price, PriceSource, ServerlessRates
+from infercost.domain.prices import Price, PriceBasis, PriceSource, ServerlessRates, weakest_basis
 
 RowKind = Literal["instance", "accelerator", "serverless"]
 _KIND_WORDS: dict[Kind, str] = {"instance": "instance type", "accelerator": "accelerator"}
@@ -38,7 +38,7 @@ class PriceRow:
     usd: float
     unit: str
     origin: PriceSource
-    basis: str
+    basis: PriceBasis
     discount_percent: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
@@ -65,6 +65,8 @@ class PriceBook:
         self._client = pricing_client
         self._snapshot = snapshot
         self._live_failed = False
+        # Why the Price List API did not answer, when it did not (then the snapshot priced).
+        self.live_failure: str | None = None
         # Every hosting price of the region, once rows() has asked the API for all of them.
         self._live_all: dict[str, Any] | None = None
         self._live_missing: set[str] = set()
@@ -100,6 +102,7 @@ class PriceBook:
             source=instance.source,
             as_of=min(dates) if dates else None,
             discount_percent=max(part.discount_percent for part in parts),
+            basis=weakest_basis(part.basis or "derived" for part in parts),
             detail=(
                 f"{candidate.instance_type} {instance.source} + "
                 f"{candidate.accelerator_type} {accelerator.source}"
@@ -146,6 +149,7 @@ class PriceBook:
             source="snapshot" if from_list else "override",
             as_of=listed.as_of if (from_list and listed) else None,
             discount_percent=local.discount_percent if from_list else 0.0,
+            basis=listed.basis if (from_list and listed) else "override",
         )
 
     def check_candidate(self, candidate: Candidate) -> None:
@@ -209,7 +213,9 @@ class PriceBook:
         override = self._local.price(kind, name)
         if override is not None:
             origin = self._overrides.origin if self._overrides else "overrides"
-            return Price(usd_per_hour=override, source="override", as_of=None, detail=origin)
+            return Price(
+                usd_per_hour=override, source="override", as_of=None, detail=origin, basis="override"
+            )
         self._check_name(kind, name)
         factor = 1 - self._local.discount_percent / 100
         if self.live:
@@ -220,6 +226,7 @@ class PriceBook:
                     source="live",
                     as_of=live.as_of,
                     discount_percent=self._local.discount_percent,
+                    basis="live",
                 )
         listed = self._snapshot_price(kind, name)
         return Price(
@@ -227,6 +234,7 @@ class PriceBook:
             source="snapshot",
             as_of=listed.as_of,
             discount_percent=self._local.discount_percent,
+            basis=listed.basis,
         )
 
     def _snapshot_price(self, kind: Kind, name: str) -> SnapshotPrice:
@@ -284,8 +292,16 @@ class PriceBook:
             return {}
         return self._live_all
 
+    @property
+    def fallback_note(self) -> str | None:
+        """What a run that asked for live prices says when it priced from the snapshot instead."""
+        if self.live_failure is None:
+            return None
+        return fallback_note(self.snapshot_as_of, self.live_failure)
+
     def _unavailable(self, error: Exception) -> None:
-        self._warn(f"live prices unavailable ({error}); using the snapshot of {self.snapshot_as_of}")
+        self.live_failure = str(error)
+        self._warn(self.fallback_note or str(error))
         self._live_failed = True
 
     def _pricing_client(self) -> Any:
@@ -311,16 +327,15 @@ class PriceBook:
     # -- rows
 
     def _row(self, kind: Kind, name: str, price: Price) -> PriceRow:
-        basis, source = "override", f"override ({price.detail})"
+        source = f"override ({price.detail})"
         if price.source == "live":
-            basis, source = "live", "live Price List API"
+            source = "live Price List API"
         elif price.source == "snapshot":
             listed = self._snapshot_price(kind, name)
-            basis = listed.basis
             if listed.method:
                 source = f"snapshot: derived from {listed.source} ({listed.method})"
             else:
-                source = f"snapshot: {listed.source} ({basis})"
+                source = f"snapshot: {listed.source} ({listed.basis})"
         if price.discount_percent:
             source += f", {price.discount_percent:g}% off"
         return PriceRow(
@@ -332,18 +347,13 @@ class PriceBook:
             usd=price.usd_per_hour,
             unit="hour",
             origin=price.source,
-            basis=basis,
+            basis=price.basis or "override",
             discount_percent=price.discount_percent,
         )
 
     def _serverless_rows(self) -> list[PriceRow]:
         rates = self.serverless_rates()
-        bundled = self._snapshot_data().regions.get(self.region)
-        basis = (
-            bundled.serverless.basis
-            if (rates.source == "snapshot" and bundled and bundled.serverless)
-            else "override"
-        )
+        basis: PriceBasis = rates.basis or "override"
         source = f"snapshot: {basis}" if rates.source == "snapshot" else "override"
         if rates.discount_percent:
             source += f", {rates.discount_percent:g}% off"
@@ -365,6 +375,11 @@ class PriceBook:
                 ("serverless data processed", rates.data_usd_per_gb, "GB"),
             )
         ]
+
+
+def fallback_note(snapshot_as_of: str, reason: str) -> str:
+    """The sentence every output shows when live prices were asked for and the snapshot answered."""
+    return f"prices from the snapshot of {snapshot_as_of}: the Price List API did not answer ({reason})"
 
 
 def check_region(region: str) -> None:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Literal
 
+from infercost.domain.price_basis import SNAPSHOT_BASES, PriceBasis
+
 Kind = Literal["instance", "accelerator"]
 
 SNAPSHOT_SCHEMA = "infercost.prices/v1"
@@ -26,7 +28,7 @@ class SnapshotPrice:
 
     usd: float
     source: str
-    basis: str
+    basis: PriceBasis
     as_of: str | None
     method: str | None = None
 
@@ -36,7 +38,7 @@ class SnapshotServerless:
     compute_usd_per_gb_second: float
     data_usd_per_gb: float
     source: str
-    basis: str
+    basis: PriceBasis
     as_of: str | None
 
 
@@ -100,11 +102,12 @@ def parse_snapshot(data: Any) -> Snapshot:
         usd = entry.get("usd_per_hour")
         source = _text(entry.get("source"), f"{where}.source")
         method = entry.get("method")
+        basis = _basis(entry.get("basis"), method, where)
         _check_provenance(source, method, sources, regions_data, methods, where)
         return SnapshotPrice(
             usd=_positive(usd, f"{where}.usd_per_hour"),
             source=source,
-            basis=_text(entry.get("basis"), f"{where}.basis"),
+            basis=basis,
             as_of=source_as_of(source),
             method=method,
         )
@@ -126,6 +129,7 @@ def parse_snapshot(data: Any) -> Snapshot:
             where = f"regions.{region}.serverless"
             entry = body["serverless"]
             source = _text(entry.get("source"), f"{where}.source")
+            basis = _basis(entry.get("basis"), entry.get("method"), where)
             _check_provenance(source, entry.get("method"), sources, regions_data, methods, where)
             serverless = SnapshotServerless(
                 compute_usd_per_gb_second=_positive(
@@ -133,7 +137,7 @@ def parse_snapshot(data: Any) -> Snapshot:
                 ),
                 data_usd_per_gb=_positive(entry.get("data_usd_per_gb"), f"{where}.data"),
                 source=source,
-                basis=_text(entry.get("basis"), f"{where}.basis"),
+                basis=basis,
                 as_of=source_as_of(source),
             )
         regions[region] = RegionPrices(sections["instance"], sections["accelerator"], serverless)
@@ -152,6 +156,20 @@ def _check_provenance(
         raise SnapshotError(f"{where}.source: {source!r} is neither a listed source nor a region")
     if source in regions and method not in methods:
         raise SnapshotError(f"{where}.method: a derived price must name one of the listed methods")
+
+
+def _basis(value: Any, method: Any, where: str) -> PriceBasis:
+    """published, corroborated or derived; a derived price names its method, no other does."""
+    basis = _text(value, f"{where}.basis")
+    if basis not in SNAPSHOT_BASES:
+        raise SnapshotError(f"{where}.basis: must be one of {', '.join(SNAPSHOT_BASES)}, got {basis!r}")
+    if (basis == "derived") != (method is not None):
+        raise SnapshotError(
+            f"{where}.method: a derived price names its method; a {basis} one has none"
+            if basis != "derived"
+            else f"{where}.method: a derived price must name one of the listed methods"
+        )
+    return basis
 
 
 def _text(value: Any, where: str) -> str:
