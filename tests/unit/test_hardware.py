@@ -88,6 +88,9 @@ def test_image_references_are_parsed_with_tags_or_digests() -> None:
     by_digest = parse_image(f"123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/team/model@sha256:{digest}")
     assert by_digest is not None and by_digest.region == "cn-north-1" and by_digest.tag is None
     assert by_digest.repository == "team/model"
+    assert by_digest.image_id() == {"imageDigest": f"sha256:{digest}"}
+    by_tag = parse_image("123456789012.dkr.ecr.us-east-1.amazonaws.com/team/model:v1")
+    assert by_tag is not None and by_tag.image_id() == {"imageTag": "v1"} and by_tag.digest is None
     assert parse_image("docker.io/library/nginx:latest") is None
 
 

@@ -26,8 +26,8 @@ SUGGEST_MODELS = 20
 SUGGEST_RUNS_PER_MODEL = 50
 
 
-def stack_output(cloudformation: Any, stack_name: str, output_key: str) -> str:
-    """The value of one output of a deployed CloudFormation stack."""
+def describe_stack(cloudformation: Any, stack_name: str) -> dict[str, Any]:
+    """DescribeStacks' answer for one deployed stack; a stack that cannot be read is an InputError."""
     from botocore.exceptions import ClientError
 
     try:
@@ -39,13 +39,26 @@ def stack_output(cloudformation: Any, stack_name: str, output_key: str) -> str:
             field="--stack",
             hint="check the stack name and region (--region), or pass --table NAME",
         ) from None
-    outputs = {item["OutputKey"]: item["OutputValue"] for item in stacks[0].get("Outputs", [])}
+    stack: dict[str, Any] = stacks[0]
+    return stack
+
+
+def find_output(outputs: Mapping[str, str], output_key: str) -> str | None:
+    """The value of `output_key` among a stack's outputs; CDK may add a suffix to an output
+    defined inside a construct, so one key that starts with it counts too."""
     if output_key in outputs:
         return str(outputs[output_key])
-    # CDK may add a suffix to an output defined inside a construct.
     prefixed = sorted(key for key in outputs if key.startswith(output_key))
-    if len(prefixed) == 1:
-        return str(outputs[prefixed[0]])
+    return str(outputs[prefixed[0]]) if len(prefixed) == 1 else None
+
+
+def stack_output(cloudformation: Any, stack_name: str, output_key: str) -> str:
+    """The value of one output of a deployed CloudFormation stack."""
+    stack = describe_stack(cloudformation, stack_name)
+    outputs = {item["OutputKey"]: item["OutputValue"] for item in stack.get("Outputs", [])}
+    value = find_output(outputs, output_key)
+    if value is not None:
+        return value
     known = ", ".join(sorted(outputs)) or "none"
     raise InputError(
         f"stack {stack_name!r} has no output {output_key} (its outputs: {known})",

@@ -38,7 +38,7 @@ _ARM_HOST_GPU_FAMILIES = frozenset({"p6e-gb200"})
 # An ECR image reference: registry host, repository, then a tag or a digest.
 ECR_IMAGE_PATTERN = (
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/"
-    r"(?P<repository>[a-z0-9][a-z0-9._/-]*)(:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})|@sha256:[0-9a-f]{64})$"
+    r"(?P<repository>[a-z0-9][a-z0-9._/-]*)(:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})|@(?P<digest>sha256:[0-9a-f]{64}))$"
 )
 _ECR_IMAGE = re.compile(ECR_IMAGE_PATTERN)
 
@@ -96,6 +96,11 @@ class ImageReference:
     region: str
     repository: str
     tag: str | None
+    digest: str | None = None
+
+    def image_id(self) -> dict[str, str]:
+        """ECR's imageIds entry: {'imageTag': ...} or {'imageDigest': 'sha256:...'}."""
+        return {"imageDigest": self.digest} if self.digest else {"imageTag": str(self.tag)}
 
 
 def parse_image(image_uri: str) -> ImageReference | None:
@@ -103,7 +108,9 @@ def parse_image(image_uri: str) -> ImageReference | None:
     match = _ECR_IMAGE.match(image_uri)
     if match is None:
         return None
-    return ImageReference(match["account"], match["region"], match["repository"], match["tag"])
+    return ImageReference(
+        match["account"], match["region"], match["repository"], match["tag"], match["digest"]
+    )
 
 
 ImageKind = Literal["cpu", "arm64", "gpu", "neuron"]
