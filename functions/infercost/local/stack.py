@@ -101,6 +101,7 @@ class EmbeddedStack(StackObserver):
         deleting_looks: int = 0,
         name: str = "infercost",
         prices: Literal["live", "snapshot"] = "live",
+        cloudformation: bool = False,
     ) -> None:
         self.region = region
         # As deployed, the functions ask the Price List API (served here from the snapshot by
@@ -122,6 +123,9 @@ class EmbeddedStack(StackObserver):
         self.polls_until_ready = polls_until_ready
         self.deleting_looks = deleting_looks
         self.name = name
+        # Functions created through a CloudFormation stack with the deployed one's outputs
+        # (local/cloudformation.py), for what reads a stack: `infercost doctor`, `--stack`.
+        self.cloudformation = cloudformation
         self.bucket = f"{name}-artifacts-{ACCOUNT_ID}"
         self.table_name = f"{name}-results"
         self.endpoint_url: str | None = None
@@ -401,25 +405,29 @@ class EmbeddedStack(StackObserver):
             "Attributes"
         ]["QueueArn"]
         sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=queue_arn)
-        if self.slack_webhook_url:
+        if self.slack_webhook_url or self.cloudformation:
+            # The deployed stack always has the secret: a random placeholder until a URL is put in.
             self.secret_arn = self.client("secretsmanager").create_secret(
-                Name=f"{self.name}/slack-webhook", SecretString=self.slack_webhook_url
+                Name=f"{self.name}/slack-webhook", SecretString=self.slack_webhook_url or "placeholder-8Zq1xV"
             )["ARN"]
         self._set_function_env()
 
         functions = self.client("lambda")
         code = _code_zip()
+        definitions: dict[str, dict[str, Any]] = {}
         for state, module in [*HANDLERS.items(), (JANITOR, JANITOR)]:
-            created = functions.create_function(
-                FunctionName=f"{self.name}-{function_name(state)}",
-                Runtime="python3.12",
-                Role=lambda_role,
-                Handler=handler_path(module),
-                Code={"ZipFile": code},
-                Timeout=900,
-                MemorySize=1024,
-                Environment={"Variables": self.function_env()},
-            )
+            definitions[function_name(state)] = {
+                "FunctionName": f"{self.name}-{function_name(state)}",
+                "Runtime": "python3.12",
+                "Role": lambda_role,
+                "Handler": handler_path(module),
+                "Timeout": 900,
+                "MemorySize": 1024,
+                "Environment": {"Variables": self.function_env()},
+            }
+            if self.cloudformation:
+                continue
+            created = functions.create_function(**definitions[function_name(state)], Code={"ZipFile": code})
             if created["FunctionArn"] != self.function_arns[state]:
                 raise RuntimeError(f"Lambda named {state}'s function {created['FunctionArn']}")
 
@@ -449,6 +457,25 @@ class EmbeddedStack(StackObserver):
             Rule=f"{self.name}-artifact-uploaded",
             Targets=[{"Id": "evaluate", "Arn": self.state_machine_arn, "RoleArn": events_role}],
         )
+        if self.cloudformation:
+            from infercost.local import cloudformation
+
+            cloudformation.deploy(self.client("cloudformation"), self.name, definitions, self.outputs())
+
+    def outputs(self) -> dict[str, str]:
+        """The deployed stack's outputs (infra/infercost_stack.py), for this stack."""
+        outputs = {
+            "ArtifactsBucketName": self.bucket,
+            "ResultsTableName": self.table_name,
+            "StateMachineArn": self.state_machine_arn,
+            "CandidateStateMachineArn": self.candidate_state_machine_arn,
+            "TopicArn": self.topic_arn,
+            "SlackSecretArn": self.secret_arn or "",
+            "ExecutionRoleArn": self.execution_role_arn,
+            "ResourcePrefix": self.resource_prefix,
+            "ReportsPrefix": "reports/",
+        }
+        return {key: value for key, value in outputs.items() if value}
 
     # --- driving it ---------------------------------------------------------------------------
 
@@ -523,6 +550,7 @@ class EmbeddedStack(StackObserver):
 def install_extensions() -> None:
     """Install every moto extension of the local stack (each is idempotent)."""
     from infercost.local import (
+        bucket_events,
         cloudwatch,
         eventbridge,
         lambda_invoke,
@@ -532,6 +560,7 @@ def install_extensions() -> None:
         stepfunctions,
     )
 
+    bucket_events.install()
     cloudwatch.install()
     pricing_api.install()
     stepfunctions.install()
