@@ -7,6 +7,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from infercost.domain.doctor import STACK_OUTPUTS
 from infercost.handlers import HANDLERS
 from infra.config import StackConfig
 from infra.constructs.alarms import Alarms
@@ -20,18 +21,8 @@ from infra.constructs.results_table import ResultsTable
 from infra.constructs.sagemaker_access import SageMakerAccess
 from infra.constructs.state_machine import EvaluationStateMachine
 
-# Output names the CLI's `--stack` lookup reads.
-OUTPUTS = (
-    "ArtifactsBucketName",
-    "ResultsTableName",
-    "StateMachineArn",
-    "CandidateStateMachineArn",
-    "TopicArn",
-    "SlackSecretArn",
-    "ExecutionRoleArn",
-    "ResourcePrefix",
-    "ReportsPrefix",
-)
+# Output names the CLI's `--stack` lookup and `infercost doctor` read.
+OUTPUTS = STACK_OUTPUTS
 
 
 class InfercostStack(Stack):
