@@ -446,13 +446,14 @@ def test_the_command_renders_the_checklist_and_exits_by_its_blockers(
 ) -> None:
     passing = [
         Check("Stack infercost", "ok", "CREATE_COMPLETE"),
-        Check("Slack webhook", "warn", "placeholder", "put it"),
+        Check("Slack webhook", "warn", "placeholder", "put it into arn:aws:secretsmanager:r:1:secret:s"),
     ]
     calls = canned(monkeypatch, passing)
     code, out, _ = run(capsys, "doctor", "--stack", "team-a", "--region", "eu-west-1")
     assert code == 0
     assert (
-        "✔ Stack infercost: CREATE_COMPLETE" in out and "! Slack webhook: placeholder\n    → put it\n" in out
+        "✔ Stack infercost: CREATE_COMPLETE" in out
+        and "! Slack webhook: placeholder\n    → put it into arn:aws:secretsmanager:r:1:secret:s\n" in out
     )
     assert "ready: 0 blockers, 1 warning, 1 passed" in out
     assert calls[-1] == {"stack_name": "team-a", "spec": None, "artifact_key": None, "region": "eu-west-1"}

@@ -22,23 +22,27 @@ _MARKS = {"ok": "[green]✔[/]", "fail": "[bold red]✖[/]", "warn": "[yellow]![
 
 
 def print_checklist(checks: Sequence[Check], console: Console, *, title: str) -> None:
-    """One line per check (✔ ✖ ! –), the fix under each one that has it, then the tally."""
+    """One line per check (✔ ✖ ! –), the fix under each one that has it, then the tally.
+
+    Details are ARNs and JSON paths: no Rich markup, no emoji codes (`:secret:` in an ARN).
+    """
     from rich.markup import escape
 
     from infercost.domain.doctor import blockers, summary
 
-    console.print(f"[bold]{escape(title)}[/]", highlight=False)
+    console.print(f"[bold]{escape(title)}[/]", highlight=False, emoji=False)
     for check in checks:
         text = f"[bold]{escape(check.name)}[/]: {escape(check.detail)}"
         console.print(
             f"{_MARKS[check.status]} " + (f"[dim]{text}[/]" if check.status == "skip" else text),
             highlight=False,
+            emoji=False,
         )
         if check.fix:
             colour = "red" if check.status == "fail" else "yellow"
-            console.print(f"    [{colour}]→ {escape(check.fix)}[/]", highlight=False)
+            console.print(f"    [{colour}]→ {escape(check.fix)}[/]", highlight=False, emoji=False)
     verdict = "[bold red]blocked[/]" if blockers(checks) else "[bold green]ready[/]"
-    console.print(f"{verdict}: {summary(checks)}", highlight=False)
+    console.print(f"{verdict}: {summary(checks)}", highlight=False, emoji=False)
 
 
 @app.command()
