@@ -240,7 +240,8 @@ def check_prices(pricing: Any, region: str, instance_type: str) -> Check:
     try:
         prices = hosting_prices(pricing, region, instance_name=instance_type)
     except PermissionDenied as denied:
-        return fail(name, denied.message, f"allow {denied.field} to this principal; until then {snapshot}")
+        # The caller's own permission, not the stack's (the roles check covers Prepare's grant).
+        return warn(name, f"cannot ask it from here: {denied.message}", caller_fix(str(denied.field)))
     except LivePriceError as error:
         return warn(name, f"{error}: {snapshot}")
     price = prices.get(instance_type)
