@@ -7,13 +7,14 @@ except those `denied` names for a function.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from botocore.stub import Stubber
 
 from infercost.data.doctor_roles import Simulation, simulation_plan
-from infercost.domain.doctor import StackInfo
+from infercost.domain.doctor import OCI_INDEX, OCI_MANIFEST, StackInfo
 
 
 def simulation_answer(simulation: Simulation, denied: Mapping[str, str]) -> dict[str, Any]:
@@ -61,3 +62,13 @@ def stub_simulations(
             )
     stubber.activate()
     return stubber
+
+
+def index(*architectures: str) -> str:
+    """An OCI image index listing one manifest per architecture (linux)."""
+    manifests = [
+        {"mediaType": OCI_MANIFEST, "digest": f"sha256:{str(n) * 64}", "size": 500,
+         "platform": {"os": "linux", "architecture": architecture}}
+        for n, architecture in enumerate(architectures)
+    ]  # fmt: skip
+    return json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests})

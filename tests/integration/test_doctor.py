@@ -22,11 +22,11 @@ from infercost.data import doctor
 from infercost.data.doctor_roles import stack_functions
 from infercost.data.handler_calls import load_calls
 from infercost.data.pricing import live
-from infercost.domain.doctor import OCI_INDEX, OCI_MANIFEST, Check, StackInfo
+from infercost.domain.doctor import OCI_INDEX, Check, StackInfo
 from infercost.domain.models import EvaluationSpec
 from infercost.local.observe import ACCOUNT_ID
 from infercost.local.stack import EmbeddedStack
-from tests.doctor_support import stub_simulations
+from tests.doctor_support import index, stub_simulations
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::UserWarning")]
 
@@ -34,15 +34,6 @@ REGION = "us-east-1"
 IMAGE = f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/team/resnet"
 ARTIFACT = "models/resnet/model.tar.gz"
 QUOTAS = {"ml.c6i.large": 2, "ml.c7g.large": 1}
-
-
-def index(*architectures: str) -> str:
-    manifests = [
-        {"mediaType": OCI_MANIFEST, "digest": f"sha256:{str(n) * 64}", "size": 500,
-         "platform": {"os": "linux", "architecture": architecture}}
-        for n, architecture in enumerate(architectures)
-    ]  # fmt: skip
-    return json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests})
 
 
 def spec_data(arm64_tag: str = "multi") -> dict[str, Any]:

@@ -28,11 +28,11 @@ from infercost.data.doctor_roles import (
     stack_functions,
 )
 from infercost.data.handler_calls import load_calls
-from infercost.domain.doctor import DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST
+from infercost.domain.doctor import DOCKER_MANIFEST, OCI_INDEX
 from infercost.domain.hardware import EXAMPLE_IMAGES
 from infercost.domain.models import EvaluationSpec
 from infercost.handlers import HANDLERS, JANITOR, function_name, handler_path
-from tests.doctor_support import stub_simulations
+from tests.doctor_support import index, stub_simulations
 from tests.unit.test_doctor import ACCOUNT, BUCKET, REGION, spec, stack_info
 
 INPUT_KEY = "models/resnet/infercost.json"
@@ -232,15 +232,6 @@ def test_a_caller_who_may_not_simulate_gets_a_warning(functions: dict[str, str])
 # --- images ---------------------------------------------------------------------------------
 
 OWN = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
-
-
-def index(*architectures: str) -> str:
-    manifests = [
-        {"mediaType": OCI_MANIFEST, "digest": f"sha256:{str(i) * 64}", "size": 1,
-         "platform": {"os": "linux", "architecture": architecture}}
-        for i, architecture in enumerate(architectures)
-    ]  # fmt: skip
-    return json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests})
 
 
 @pytest.fixture
