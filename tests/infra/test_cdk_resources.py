@@ -380,6 +380,14 @@ def test_timeouts_fit_each_state(template: dict[str, Any]) -> None:
     assert functions["report"]["MemorySize"] >= 1024  # matplotlib
 
 
+def test_the_load_functions_get_a_whole_vcpu(template: dict[str, Any]) -> None:
+    # Lambda allocates CPU in proportion to memory: one full vCPU at 1,769 MB. The load client's
+    # event loop needs it (docs/benchmarks.md §1: ~58 k signed requests per CPU-second over TLS).
+    functions = _functions(template)
+    assert functions["load_test"]["MemorySize"] >= 1769
+    assert functions["load_worker"]["MemorySize"] >= 1769
+
+
 def test_functions_share_the_documented_environment(template: dict[str, Any]) -> None:
     table, _ = only(template, "AWS::DynamoDB::Table")
     topic, _ = only(template, "AWS::SNS::Topic")

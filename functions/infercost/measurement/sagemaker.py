@@ -240,22 +240,6 @@ def _resolve(session: Any) -> tuple[str, str, Any, str | None]:
     return endpoint_url, region, credentials, ca_bundle
 
 
-def sagemaker_transport(
-    endpoint_name: str,
-    content_type: str,
-    *,
-    timeout_s: float = 60.0,
-    stream: bool = False,
-    session: Any = None,
-    endpoint_url: str | None = None,
-) -> SageMakerTransport:
-    """InvokeEndpoint (or, with `stream`, InvokeEndpointWithResponseStream) on the async engine;
-    `endpoint_url` overrides the runtime's URL the standard settings give."""
-    return SageMakerTransport(
-        endpoint_name,
-        content_type,
-        timeout_s=timeout_s,
-        stream=stream,
-        session=session,
-        endpoint_url=endpoint_url,
-    )
+# InvokeEndpoint (or, with `stream`, InvokeEndpointWithResponseStream) on the async engine;
+# `endpoint_url` overrides the runtime's URL the standard settings give.
+sagemaker_transport = SageMakerTransport
