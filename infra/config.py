@@ -15,7 +15,8 @@ from aws_cdk import aws_logs as logs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from infercost.domain.errors import InputError, from_validation_error
-from infercost.domain.models import Candidate, LoadPlan, Slo, TrafficProfile
+from infercost.domain.models import Candidate, LoadPlan, Slo
+from infercost.domain.traffic import TrafficProfile
 
 CONTEXT_PREFIX = "infercost:"
 

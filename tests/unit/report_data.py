@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from infercost.domain.hardware import EXAMPLE_IMAGES, hardware_kind
-from infercost.domain.models import Candidate, Recommendation, ResultsFile, Slo
+from infercost.domain.models import Candidate, Slo
 from infercost.domain.recommend import recommend
 from infercost.domain.records import Artifact, CandidateRecord, RunRecord, RunView
 from infercost.domain.regression import Regression, detect_regressions
+from infercost.domain.results import Recommendation, ResultsFile
 
 from .price_table import TablePrices
 

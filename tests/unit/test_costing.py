@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from infercost.domain import costing
-from infercost.domain.models import TrafficProfile
 from infercost.domain.prices import ServerlessRates
+from infercost.domain.traffic import TrafficProfile
 
 RATES = ServerlessRates(compute_usd_per_gb_second=0.00002, data_usd_per_gb=0.016, source="snapshot")
 

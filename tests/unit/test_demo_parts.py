@@ -14,9 +14,10 @@ from rich.console import Console
 from infercost.cli.demo import DEMO_DEFAULT_CANDIDATES
 from infercost.data.pricing.book import PriceBook
 from infercost.domain.errors import InputError
-from infercost.domain.models import Candidate, EvaluationSpec, ResultsFile, load_json_file
+from infercost.domain.models import Candidate, EvaluationSpec, load_json_file
 from infercost.domain.recommend import recommend
 from infercost.domain.records import CandidateRecord, RunRecord, RunView
+from infercost.domain.results import ResultsFile
 from infercost.local import demo, demo_progress
 from infercost.local.demo import (
     DEMO_CANDIDATES,

@@ -20,11 +20,11 @@ import importlib, json, sys
 from infercost.handlers import HANDLERS, JANITOR
 for module in [*HANDLERS.values(), JANITOR]:
     importlib.import_module(f"infercost.handlers.{module}")
-from infercost.domain import models, records, workflow
+from infercost.domain import models, records, results, workflow
 from infercost.handlers import _shared
 built = [
     cls.__name__
-    for cls in (models.EvaluationSpec, models.Recommendation, models.ResultsFile, records.RunRecord, workflow.Evaluation)
+    for cls in (models.EvaluationSpec, results.Recommendation, results.ResultsFile, records.RunRecord, workflow.Evaluation)
     if cls.__pydantic_complete__
 ]
 print(json.dumps({

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from infercost.cli import main
-from infercost.domain.models import ResultsFile
+from infercost.domain.results import ResultsFile
 from infercost.local.model_server import ModelServer, sample_payload
 from infercost.local.profiles import SpeedProfile, fixed_delay
 from infercost.measurement.targets import clear_endpoint_resolvers, register_endpoint_resolver

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from infercost.domain.errors import InputError
-from infercost.domain.models import LatencyStats
+from infercost.domain.results import LatencyStats
 from infercost.domain.sketch import RELATIVE_ACCURACY, LatencySketch
 from infercost.measurement.results import LevelResult, LoadTestResult, RawLevel, merge_level_results
 

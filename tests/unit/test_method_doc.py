@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from infercost.domain import costing
-from infercost.domain.models import TrafficProfile
 from infercost.domain.prices import ServerlessRates
+from infercost.domain.traffic import TrafficProfile
 from infercost.domain.workflow import Timing, release_wait_seconds
 
 METHOD = (Path(__file__).resolve().parents[2] / "docs" / "method.md").read_text(encoding="utf-8")

@@ -10,13 +10,12 @@ from infercost.domain.errors import InputError
 from infercost.domain.models import (
     Candidate,
     EvaluationSpec,
-    LatencyStats,
-    ResultsFile,
     Slo,
     load_json_file,
     parse_json_text,
     parse_model,
 )
+from infercost.domain.results import LatencyStats, ResultsFile
 
 GOOD_RESULTS = {
     "schema": "infercost.results/v1",

@@ -16,8 +16,8 @@ from rich.console import Console
 
 from infercost.cli import main
 from infercost.domain.formatting import ESTIMATE_FOOTNOTE, ESTIMATE_MARK
-from infercost.domain.models import Recommendation, ResultsFile
 from infercost.domain.recommend import recommend
+from infercost.domain.results import Recommendation, ResultsFile
 from infercost.report.console import print_recommendation, render_markdown
 from infercost.report.html import render_report
 from infercost.report.inputs import ReportInput

@@ -9,8 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from infercost.domain.errors import InputError, MissingPriceError, UnknownNameError
-from infercost.domain.models import ResultsFile, Slo, TrafficProfile
+from infercost.domain.models import Slo
 from infercost.domain.recommend import ELASTIC_INFERENCE_WARNING, recommend
+from infercost.domain.results import ResultsFile
+from infercost.domain.traffic import TrafficProfile
 
 from .price_table import TablePrices
 

@@ -11,15 +11,9 @@ from hypothesis import strategies as st
 
 from infercost.data.store import to_attribute
 from infercost.domain.errors import InputError
-from infercost.domain.models import (
-    Candidate,
-    CandidateFailure,
-    LatencyStats,
-    RankedCandidate,
-    Recommendation,
-    Slo,
-)
+from infercost.domain.models import Candidate, Slo
 from infercost.domain.regression import Regression, check_regressions, detect_regressions
+from infercost.domain.results import CandidateFailure, LatencyStats, RankedCandidate, Recommendation
 
 SLO = Slo(percentile="p90", max_latency_ms=80)
 POOL = ["ml.c7g.large", "ml.c6i.large", "ml.m6i.large", "ml.g5.xlarge", "ml.inf2.xlarge"]

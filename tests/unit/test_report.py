@@ -10,8 +10,9 @@ from html.parser import HTMLParser
 import pytest
 
 from infercost.domain.formatting import usd
-from infercost.domain.models import SIMULATED_HARDWARE, ResultsFile, Slo
+from infercost.domain.models import SIMULATED_HARDWARE, Slo
 from infercost.domain.recommend import recommend
+from infercost.domain.results import ResultsFile
 from infercost.report.charts import render_charts
 from infercost.report.html import render_report, render_run_report
 from infercost.report.inputs import ReportInput

@@ -28,15 +28,7 @@ from infercost.data.store import (
     to_item,
 )
 from infercost.domain.errors import InputError
-from infercost.domain.models import (
-    Candidate,
-    CandidateResult,
-    LatencyStats,
-    RankedCandidate,
-    Recommendation,
-    ServerlessConfig,
-    Slo,
-)
+from infercost.domain.models import Candidate, ServerlessConfig, Slo
 from infercost.domain.records import (
     CANDIDATE_STATUS_RANK,
     Artifact,
@@ -49,6 +41,7 @@ from infercost.domain.records import (
     iso_utc,
     run_sk,
 )
+from infercost.domain.results import CandidateResult, LatencyStats, RankedCandidate, Recommendation
 
 TABLE = "infercost-results-test"
 MODEL = "densenet121"
@@ -813,9 +806,9 @@ def test_the_guard_item_stops_a_redelivered_event(client: Any, table: str) -> No
 
 
 def test_a_stored_recommendation_feeds_regression_detection(store: ResultsStore) -> None:
-    from infercost.domain.models import ResultsFile
     from infercost.domain.recommend import recommend
     from infercost.domain.regression import detect_regressions
+    from infercost.domain.results import ResultsFile
     from tests.unit.price_table import TablePrices
 
     prices = TablePrices(hourly={"ml.c5.large": 0.119, "ml.eia2.medium": 0.168, "ml.g5.xlarge": 1.408})

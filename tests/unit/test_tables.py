@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from infercost.domain.formatting import money
-from infercost.domain.models import ResultsFile, Slo
+from infercost.domain.models import Slo
 from infercost.domain.recommend import recommend
+from infercost.domain.results import ResultsFile
 from infercost.report.tables import Column, cells, html_table, markdown_table, ranking_columns, rich_table
 
 

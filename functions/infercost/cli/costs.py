@@ -56,9 +56,10 @@ def recommend(
     results carry max_rps_at_slo (a concurrency sweep) the cost at sustained throughput is
     ranked too. Prices come from the results file, then --prices, then the bundled snapshot.
     """
-    from infercost.domain.models import ResultsFile, Slo, load_json_file, parse_model
+    from infercost.domain.models import Slo, load_json_file, parse_model
     from infercost.domain.recommend import DEFAULT_REGION
     from infercost.domain.recommend import recommend as run_recommend
+    from infercost.domain.results import ResultsFile
 
     results = parse_model(ResultsFile, load_json_file(results_file))
     chosen_slo = Slo.parse(slo) if slo else None

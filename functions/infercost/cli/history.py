@@ -11,8 +11,8 @@ from infercost.domain.errors import InputError
 
 if TYPE_CHECKING:
     from infercost.data.store import ResultsStore
-    from infercost.domain.models import RankedCandidate
     from infercost.domain.records import CandidateRecord, RunRecord
+    from infercost.domain.results import RankedCandidate
 from infercost.cli.app import (
     OutputFormat,
     PricesOption,
@@ -201,9 +201,10 @@ def report(
         raise InputError(f"cannot write {out}: no directory {out.parent}", field="--out")
 
     if target.endswith(".json") or Path(target).is_file():
-        from infercost.domain.models import ResultsFile, Slo, load_json_file, parse_model
+        from infercost.domain.models import Slo, load_json_file, parse_model
         from infercost.domain.recommend import DEFAULT_REGION
         from infercost.domain.recommend import recommend as run_recommend
+        from infercost.domain.results import ResultsFile
 
         results = parse_model(ResultsFile, load_json_file(Path(target)))
         book = price_book(region or results.region or DEFAULT_REGION, prices, False)

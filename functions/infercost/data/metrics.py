@@ -17,7 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from infercost.domain.models import PERCENTILES, LatencyStats
+from infercost.domain.models import PERCENTILES
+from infercost.domain.results import LatencyStats
 
 NAMESPACE = "AWS/SageMaker"
 UTILIZATION_NAMESPACE = "/aws/sagemaker/Endpoints"

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from infercost.domain.errors import InputError, from_validation_error
-from infercost.domain.models import Recommendation, Slo
+from infercost.domain.models import Slo
 from infercost.domain.records import (
     CANDIDATE_STATUS_RANK,
     TERMINAL_RUN_STATUSES,
@@ -44,6 +44,7 @@ from infercost.domain.records import (
     iso_utc,
     model_pk,
 )
+from infercost.domain.results import Recommendation
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient

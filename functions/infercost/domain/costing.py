@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 
-from infercost.domain.models import MonthlyProjection, TrafficProfile
 from infercost.domain.prices import ServerlessRates
+from infercost.domain.results import MonthlyProjection
+from infercost.domain.traffic import TrafficProfile
 
 SECONDS_PER_HOUR = 3600
 HOURS_PER_MONTH = 730
 INFERENCES = 100_000
+TOKENS = 1_000_000
 KB_PER_GB = 1024 * 1024
 MB_PER_GB = 1024
 
@@ -29,6 +31,15 @@ def cost_per_100k_at_throughput(
     if max_rps_at_slo <= 0:
         return None
     return price_per_hour_usd * instance_count / (SECONDS_PER_HOUR * max_rps_at_slo) * INFERENCES
+
+
+def cost_per_1m_tokens(
+    price_per_hour_usd: float, tokens_per_s: float, instance_count: int = 1
+) -> float | None:
+    """Cost of a million tokens: price/h × instances ÷ 3600 ÷ tokens/s × 1,000,000; None at 0 tokens/s."""
+    if tokens_per_s <= 0:
+        return None
+    return price_per_hour_usd * instance_count / SECONDS_PER_HOUR / tokens_per_s * TOKENS
 
 
 def serverless_cost_per_inference(

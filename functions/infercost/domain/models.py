@@ -1,11 +1,12 @@
-"""The shapes infercost reads and writes (docs/architecture.md): spec, candidates, SLO, results, recommendation.
+"""The spec infercost reads (docs/architecture.md): model, payload, candidates, SLO, load plan.
+
+Results and recommendations are in infercost.domain.results, traffic in infercost.domain.traffic.
 
 Field names here are an interface: the workflow, the CLI, the report and other tools rely on them.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 from pathlib import Path
@@ -14,7 +15,9 @@ from typing import Annotated, Any, Literal, Self, TypeVar
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -31,14 +34,13 @@ from infercost.domain.containers import (
 )
 from infercost.domain.errors import InputError, from_validation_error
 from infercost.domain.hardware import HARDWARE_KINDS, Finding, HardwareKind, hardware_kind, judge_image
-from infercost.domain.price_basis import PriceBasis, PriceSource, is_estimate
+from infercost.domain.traffic import Objective, TrafficFromEndpoint, TrafficProfile
 
 Percentile = Literal["p50", "p90", "p95", "p99", "max"]
 PERCENTILES: tuple[Percentile, ...] = ("p50", "p90", "p95", "p99", "max")
 # The quantile each percentile name stands for (max is the 100th percentile).
 QUANTILES: dict[Percentile, float] = {"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99, "max": 1.0}
 
-RESULTS_SCHEMA = "infercost.results/v1"
 # What every output of a local run (the demo, the embedded stack) says about its latencies.
 SIMULATED_HARDWARE = (
     "Hardware differences between candidates are simulated: this run used local model servers "
@@ -63,12 +65,6 @@ class _Strict(BaseModel):
     """Specs are written by hand: an unknown key is almost always a typo, so it is refused."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
-
-
-class _Lenient(BaseModel):
-    """Results files may come from other tools: unknown keys are ignored."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
 
 class ServerlessConfig(_Strict):
@@ -214,17 +210,6 @@ class LoadPlan(_Strict):
         return any(level > 1 for level in self.concurrency)
 
 
-class TrafficProfile(_Strict):
-    """The production traffic a recommendation is projected onto."""
-
-    requests_per_month: int = Field(ge=0)
-    peak_rps: float = Field(gt=0)
-    request_kb: float = Field(
-        default=0, ge=0, description="average request payload, for serverless data charges"
-    )
-    response_kb: float = Field(default=0, ge=0, description="average response payload")
-
-
 class ModelSpec(_Strict):
     name: str = Field(min_length=1, max_length=40, pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
     image_uri: ImageUri | None = Field(
@@ -289,6 +274,13 @@ def default_candidates() -> list[Candidate]:
     ]
 
 
+def _traffic_kind(value: Any) -> str:
+    """A traffic object naming an endpoint is read from its history; any other is a profile."""
+    if isinstance(value, TrafficFromEndpoint) or (isinstance(value, dict) and "endpoint" in value):
+        return "endpoint"
+    return "profile"
+
+
 class EvaluationSpec(_Strict):
     """The `infercost.json` beside a model artifact. Omitted parts take the stack defaults."""
 
@@ -297,7 +289,17 @@ class EvaluationSpec(_Strict):
     candidates: list[Candidate] = Field(default_factory=default_candidates, max_length=50)
     slo: Slo = Field(default_factory=lambda: Slo(percentile="p90", max_latency_ms=100))
     load: LoadPlan = Field(default_factory=LoadPlan)
-    traffic: TrafficProfile | None = None
+    traffic: (
+        Annotated[
+            Annotated[TrafficProfile, Tag("profile")] | Annotated[TrafficFromEndpoint, Tag("endpoint")],
+            Discriminator(_traffic_kind),
+        ]
+        | None
+    ) = None
+    objective: Objective | None = Field(
+        default=None,
+        description="what to minimise; default monthly with a traffic profile, else per-inference",
+    )
     max_benchmark_cost_usd: float | None = Field(default=None, gt=0)
 
     @field_validator("candidates")
@@ -370,174 +372,6 @@ class EvaluationSpec(_Strict):
         return self.model.image_uri, "model.image_uri"
 
 
-class LatencyStats(_Lenient):
-    """Latency in milliseconds; `avg` is required, percentiles as available."""
-
-    avg: float = Field(ge=0)
-    p50: float | None = Field(default=None, ge=0)
-    p90: float | None = Field(default=None, ge=0)
-    p95: float | None = Field(default=None, ge=0)
-    p99: float | None = Field(default=None, ge=0)
-    max: float | None = Field(default=None, ge=0)
-
-    def at(self, percentile: Percentile) -> float | None:
-        value: float | None = getattr(self, percentile)
-        return value
-
-    @model_serializer(mode="wrap")
-    def _compact(self, handler: Any) -> dict[str, Any]:
-        return {key: value for key, value in handler(self).items() if value is not None}
-
-    def out_of_order(self) -> str | None:
-        """Describe percentiles that decrease (p50 > p90 ...), which suggests a transcription error."""
-        present = [(name, self.at(name)) for name in PERCENTILES if self.at(name) is not None]
-        for (low_name, low), (high_name, high) in itertools.pairwise(present):
-            if low is not None and high is not None and low > high:
-                return f"{low_name} ({low:g} ms) is above {high_name} ({high:g} ms)"
-        return None
-
-
-class CandidateResult(_Lenient):
-    """One measured candidate in a results file."""
-
-    candidate: Candidate
-    price_per_hour_usd: float | None = Field(default=None, ge=0)
-    # Where price_per_hour_usd came from, when a run priced it (snapshot, live, override).
-    price_source: PriceSource | None = None
-    # How far it can be trusted (infercost.domain.prices); absent from files written before it.
-    price_basis: PriceBasis | None = None
-    image_uri: str | None = Field(default=None, description="the container image the candidate ran")
-    latency_ms: LatencyStats
-    max_rps_at_slo: float | None = Field(default=None, ge=0)
-    invocations: int | None = Field(default=None, ge=0)
-    errors: int = Field(default=0, ge=0)
-    source: Literal["client", "cloudwatch"] | None = None
-
-    @model_serializer(mode="wrap")
-    def _compact(self, handler: Any) -> dict[str, Any]:
-        return {key: value for key, value in handler(self).items() if value is not None}
-
-    @property
-    def error_rate(self) -> float:
-        """Failed share of all requests; `invocations` counts every request, failed ones included."""
-        attempts = max(self.invocations or 0, self.errors)
-        return self.errors / attempts if attempts else 0.0
-
-
-CandidateStatus = Literal["COMPLETED", "FAILED", "SKIPPED"]
-
-
-class CandidateFailure(_Lenient):
-    """A candidate that produced no measurement, and why."""
-
-    candidate: Candidate
-    status: Literal["FAILED", "SKIPPED"]
-    error: str
-
-
-class ResultsFile(_Lenient):
-    """`infercost.results/v1`: what a run produces and what `infercost recommend` reads."""
-
-    schema_: Literal["infercost.results/v1"] = Field(alias="schema")
-    model: str = Field(min_length=1)
-    region: str | None = None
-    slo: Slo | None = None
-    results: list[CandidateResult]
-    failures: list[CandidateFailure] = Field(default_factory=list)
-    traffic: TrafficProfile | None = None
-
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, defer_build=True)
-
-    @field_validator("schema_", mode="before")
-    @classmethod
-    def _schema(cls, value: Any) -> Any:
-        if value != RESULTS_SCHEMA:
-            raise ValueError(f"must be {RESULTS_SCHEMA!r}, got {value!r}")
-        return value
-
-    @field_validator("results")
-    @classmethod
-    def _some_results(cls, value: list[CandidateResult]) -> list[CandidateResult]:
-        if not value:
-            raise ValueError("no results: a results file needs at least one measured candidate")
-        return value
-
-    def to_json(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
-
-
-class MonthlyProjection(BaseModel):
-    """Cost of serving the traffic profile for one month (730 hours) on this candidate."""
-
-    model_config = DEFERRED
-
-    instances_needed: int | None
-    # None when no instance count serves the peak within the SLO (no cost to state).
-    monthly_cost_usd: float | None
-    capacity_rps_per_instance: float | None
-    basis: Literal["max_rps_at_slo", "serial_latency", "serverless"]
-    meets_peak: bool
-    note: str | None = None
-
-
-class RankedCandidate(BaseModel):
-    """One candidate in a recommendation, with its costs and SLO verdict."""
-
-    model_config = DEFERRED
-
-    rank: int
-    candidate: Candidate
-    label: str
-    price_per_hour_usd: float | None
-    price_source: str
-    # live, published, corroborated, derived (an estimate), override or results; None when a
-    # stored result predates the field. Serverless candidates carry their rates' basis.
-    price_basis: PriceBasis | None = None
-    cost_per_100k_usd: float
-    cost_per_100k_at_throughput_usd: float | None = None
-    max_rps_at_slo: float | None = None
-    latency_ms: LatencyStats
-    slo_latency_ms: float
-    meets_slo: bool
-    slo_verdict: str
-    pareto_optimal: bool
-    monthly: MonthlyProjection | None = None
-    errors: int = 0
-    warnings: list[str] = Field(default_factory=list)
-    image_uri: str | None = Field(default=None, description="the container image it ran")
-
-
-class Recommendation(BaseModel):
-    """The answer: the cheapest candidate that meets the SLO (or none, with the reason) and the ranking."""
-
-    model_config = DEFERRED
-
-    model: str
-    region: str
-    slo: Slo
-    recommended: RankedCandidate | None
-    reason: str
-    ranking_basis: Literal["serial"] = "serial"
-    ranked: list[RankedCandidate]
-    recommended_at_throughput: RankedCandidate | None = None
-    throughput_ranking: list[str] | None = None
-    failures: list[CandidateFailure] = Field(default_factory=list)
-    traffic: TrafficProfile | None = None
-    warnings: list[str] = Field(default_factory=list)
-    # The snapshot's date, when some price came from the snapshot.
-    prices_as_of: str | None = None
-    # Said when live prices were asked for and the snapshot answered instead (and why).
-    price_note: str | None = None
-
-    @property
-    def estimated_prices(self) -> list[RankedCandidate]:
-        """Candidates whose price is an estimate (derived), which every output marks."""
-        return [item for item in self.ranked if is_estimate(item.price_basis)]
-
-    def to_json(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
-
-
 def parse_model(model: type[M], data: Any, *, prefix: str = "") -> M:
     """Validate `data` as `model`, turning a ValidationError into one InputError that names the field."""
     try:
@@ -572,24 +406,14 @@ def parse_json_text(text: str, *, source: str) -> Any:
 __all__ = [
     "PERCENTILES",
     "QUANTILES",
-    "RESULTS_SCHEMA",
     "SIMULATED_HARDWARE",
     "Candidate",
-    "CandidateFailure",
-    "CandidateResult",
-    "CandidateStatus",
     "EvaluationSpec",
-    "LatencyStats",
     "LoadPlan",
     "ModelSpec",
-    "MonthlyProjection",
     "PayloadSpec",
     "Percentile",
-    "RankedCandidate",
-    "Recommendation",
-    "ResultsFile",
     "ServerlessConfig",
     "Slo",
-    "TrafficProfile",
     "parse_model",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from infercost.domain.models import Candidate
 from infercost.domain.price_basis import (
@@ -25,6 +25,9 @@ __all__ = [
     "PriceBasis",
     "PriceLookup",
     "PriceSource",
+    "SavingsPlanPayment",
+    "SavingsPlanRate",
+    "SavingsPlanTerm",
     "ServerlessRates",
     "basis_of_source",
     "is_estimate",
@@ -63,6 +66,26 @@ class ServerlessRates:
     basis: PriceBasis | None = None
 
 
+SavingsPlanTerm = Literal[1, 3]
+SavingsPlanPayment = Literal["no-upfront", "partial-upfront", "all-upfront"]
+
+
+@dataclass(frozen=True)
+class SavingsPlanRate:
+    """A SageMaker Savings Plan's effective hourly rate for one instance type (docs/pricing.md).
+
+    `usd_per_hour` is what an hour of the instance costs under the plan, upfront payment spread
+    over the term; the commitment is per hour whether or not the instance runs.
+    """
+
+    term_years: SavingsPlanTerm
+    payment: SavingsPlanPayment
+    usd_per_hour: float
+    source: PriceSource
+    as_of: str | None = None
+    basis: PriceBasis | None = None
+
+
 class PriceLookup(Protocol):
     """What the cost engine needs from a price book."""
 
@@ -74,4 +97,12 @@ class PriceLookup(Protocol):
 
     def serverless_rates(self) -> ServerlessRates:
         """Serverless compute and data rates in this region."""
+        ...
+
+
+class SavingsPlanLookup(Protocol):
+    """A price book that also knows Savings Plan rates (the monthly objective uses them if given)."""
+
+    def savings_plan_rates(self, candidate: Candidate) -> tuple[SavingsPlanRate, ...]:
+        """Every plan's rate for one instance of `candidate`; () when none is known."""
         ...

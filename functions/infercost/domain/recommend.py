@@ -11,16 +11,16 @@ from typing import TypeVar
 from infercost.domain import costing
 from infercost.domain.errors import InputError, MissingPriceError
 from infercost.domain.formatting import usd
-from infercost.domain.models import (
+from infercost.domain.models import Slo
+from infercost.domain.prices import Price, PriceBasis, PriceLookup, basis_of_source
+from infercost.domain.results import (
     CandidateResult,
     MonthlyProjection,
     RankedCandidate,
     Recommendation,
     ResultsFile,
-    Slo,
-    TrafficProfile,
 )
-from infercost.domain.prices import Price, PriceBasis, PriceLookup, basis_of_source
+from infercost.domain.traffic import TrafficProfile
 
 T = TypeVar("T")
 DEFAULT_REGION = "us-east-1"

@@ -12,7 +12,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from infercost.domain.errors import InfercostError, InputError, from_validation_error
-from infercost.domain.models import Candidate, CandidateResult, Recommendation, Slo
+from infercost.domain.models import Candidate, Slo
+from infercost.domain.results import CandidateResult, Recommendation
 
 RunStatus = Literal["RUNNING", "SUCCEEDED", "FAILED"]
 CandidateRecordStatus = Literal["PENDING", "RUNNING", "COMPLETED", "FAILED", "SKIPPED"]
@@ -125,6 +126,8 @@ class RunRecord(RunKey):
     error: str | None = None
     # Set by Prepare when live prices were asked for and the snapshot priced the run instead.
     price_note: str | None = None
+    # The traffic profile Prepare read from an endpoint's history (spec `traffic.endpoint`).
+    traffic: dict[str, Any] | None = None
 
     _finished = field_validator("finished_at", mode="before")(_normalize_timestamp)
 

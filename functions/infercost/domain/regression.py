@@ -23,7 +23,8 @@ from pydantic import BaseModel, ConfigDict
 
 from infercost.domain.errors import InputError
 from infercost.domain.formatting import percent, signed_percent, usd_precise
-from infercost.domain.models import Candidate, CandidateFailure, RankedCandidate, Recommendation, Slo
+from infercost.domain.models import Candidate, Slo
+from infercost.domain.results import CandidateFailure, RankedCandidate, Recommendation
 
 DEFAULT_THRESHOLD = 0.10
 

@@ -17,7 +17,7 @@ from typing import Any
 from ddsketch import DDSketch
 
 from infercost.domain.errors import InputError
-from infercost.domain.models import LatencyStats
+from infercost.domain.results import LatencyStats
 
 RELATIVE_ACCURACY = 0.01
 # 'dds2': ddsketch's own protobuf form of the bins, plus the exact sum, min and max (which that

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from infercost.domain.models import Candidate, EvaluationSpec, Recommendation
+from infercost.domain.models import Candidate, EvaluationSpec
+from infercost.domain.results import Recommendation
 
 if TYPE_CHECKING:
     from infercost.domain.records import RunView

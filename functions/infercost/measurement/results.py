@@ -12,14 +12,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from infercost.domain.errors import InfercostError
-from infercost.domain.models import (
-    RESULTS_SCHEMA,
-    Candidate,
-    CandidateResult,
-    LatencyStats,
-    ResultsFile,
-    Slo,
-)
+from infercost.domain.models import Candidate, Slo
+from infercost.domain.results import RESULTS_SCHEMA, CandidateResult, LatencyStats, ResultsFile
 from infercost.domain.sketch import RELATIVE_ACCURACY, LatencySketch
 
 if TYPE_CHECKING:

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from infercost.domain.formatting import usd
-from infercost.domain.models import Percentile, RankedCandidate, Recommendation
+from infercost.domain.models import Percentile
+from infercost.domain.results import RankedCandidate, Recommendation
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

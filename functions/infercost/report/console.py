@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from infercost.domain.models import Recommendation
+    from infercost.domain.results import Recommendation
 
 
 def render_markdown(answer: Recommendation) -> str:

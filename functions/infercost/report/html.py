@@ -9,12 +9,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from infercost.domain.formatting import duration, estimated, millis, money, usd
-from infercost.domain.models import (
-    MonthlyProjection,
-    Percentile,
-    RankedCandidate,
-)
+from infercost.domain.models import Percentile
 from infercost.domain.price_basis import is_estimate
+from infercost.domain.results import MonthlyProjection, RankedCandidate
 from infercost.report.charts import monthly_rows, render_charts
 from infercost.report.tables import Column, html_table, price_footnotes, ranking_columns
 

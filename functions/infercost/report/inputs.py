@@ -9,15 +9,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from pydantic import BaseModel, Field
 
 from infercost.domain import costing
-from infercost.domain.models import (
-    SIMULATED_HARDWARE,
-    Candidate,
-    LatencyStats,
-    RankedCandidate,
-    Recommendation,
-    ResultsFile,
-    Slo,
-)
+from infercost.domain.models import SIMULATED_HARDWARE, Candidate, Slo
+from infercost.domain.results import LatencyStats, RankedCandidate, Recommendation, ResultsFile
 
 if TYPE_CHECKING:
     from infercost.domain.records import Artifact, CandidateRecord, RunView

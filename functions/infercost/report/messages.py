@@ -15,8 +15,8 @@ from infercost.domain.price_basis import is_estimate
 from infercost.report.inputs import RegressionLike, ReportInput
 
 if TYPE_CHECKING:
-    from infercost.domain.models import RankedCandidate, Recommendation
     from infercost.domain.records import RunView
+    from infercost.domain.results import RankedCandidate, Recommendation
 
 
 MessageKind = Literal["success", "regression", "no_candidate", "failed"]

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, Literal, TypeVar
 
 from infercost.domain.formatting import ESTIMATE_FOOTNOTE, estimated, millis, money
-from infercost.domain.models import RankedCandidate, Recommendation
 from infercost.domain.price_basis import is_estimate
+from infercost.domain.results import RankedCandidate, Recommendation
 
 if TYPE_CHECKING:
     from rich.table import Table

@@ -8,9 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from infercost.data.store import ResultsStore
 from infercost.domain.errors import InputError
-from infercost.domain.models import (
-    CandidateResult,
-)
+from infercost.domain.results import CandidateResult
 
 if TYPE_CHECKING:  # loadgen is imported where it is used (cold start of the other steps)
     pass

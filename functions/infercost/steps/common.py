@@ -9,17 +9,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from infercost.data.store import ResultsStore
 from infercost.domain.errors import InfercostError, InputError
-from infercost.domain.models import (
+from infercost.domain.models import EvaluationSpec, LoadPlan
+from infercost.domain.records import Artifact as StoreArtifact
+from infercost.domain.records import CandidateRecord, RunKey, RunRecord, RunView, iso_utc
+from infercost.domain.results import (
     RESULTS_SCHEMA,
     CandidateFailure,
     CandidateResult,
-    EvaluationSpec,
     LatencyStats,
-    LoadPlan,
     ResultsFile,
 )
-from infercost.domain.records import Artifact as StoreArtifact
-from infercost.domain.records import CandidateRecord, RunKey, RunRecord, RunView, iso_utc
+from infercost.domain.traffic import TrafficProfile
 from infercost.domain.workflow import (
     Artifact,
     Benchmark,
@@ -222,6 +222,16 @@ def results_of(view: RunView) -> ResultsFile:
             "slo": spec.slo,
             "results": results,
             "failures": failures,
-            "traffic": spec.traffic,
+            "traffic": run_traffic(view, spec),
+            "objective": spec.objective,
         }
     )
+
+
+def run_traffic(view: RunView, spec: EvaluationSpec) -> TrafficProfile | None:
+    """The run's traffic profile: the spec's own, or the one Prepare read from an endpoint's history."""
+    if isinstance(spec.traffic, TrafficProfile):
+        return spec.traffic
+    if view.run.traffic is not None:
+        return TrafficProfile.model_validate(view.run.traffic)
+    return None

@@ -33,7 +33,7 @@ def recommend_run(run: RunRef, *, store: ResultsStore, prices: Callable[[], Pric
         results_file,
         prices(),
         slo=spec.slo,
-        traffic=spec.traffic,
+        traffic=results_file.traffic,
         max_error_rate=spec.load.max_error_rate,
         price_note=view.run.price_note,
     )

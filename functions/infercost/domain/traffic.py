@@ -1,0 +1,136 @@
+"""The production traffic a recommendation is projected onto, and what the recommendation optimises.
+
+A traffic profile is a volume (`requests_per_month`) and a peak (`peak_rps`), or an hourly curve
+(24 values for a day, 168 for a week, requests/s) from which both follow; docs/method.md, §7.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+HOURS_PER_MONTH = 730
+SECONDS_PER_HOUR = 3600
+CURVE_LENGTHS = (24, 168)
+# CloudWatch keeps hourly datapoints for 455 days (docs/deploy.md); a few weeks is what a
+# weekly curve needs.
+MAX_HISTORY_DAYS = 455
+
+# monthly: the cheapest way to serve the traffic profile for a month (autoscaling simulated);
+# per-inference: the published method's cost per 100k inferences with one request in flight;
+# throughput: cost per 100k at the highest load that meets the SLO (needs a concurrency sweep).
+Objective = Literal["monthly", "per-inference", "throughput"]
+OBJECTIVES: tuple[Objective, ...] = ("monthly", "per-inference", "throughput")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+
+class TrafficProfile(_Strict):
+    """The production traffic: a monthly volume and a peak, or an hourly curve they follow from.
+
+    With `hourly_rps` alone, `requests_per_month` is the curve's mean × 3600 × 730 and `peak_rps`
+    its maximum. With `hourly_rps` and `requests_per_month`, the curve gives the shape and is
+    scaled to that volume (`peak_rps` then follows from the scaled curve and may not be given).
+    """
+
+    requests_per_month: int = Field(gt=0)
+    peak_rps: float = Field(gt=0)
+    hourly_rps: list[float] | None = Field(
+        default=None,
+        description="requests/s hour by hour: 24 values (a day) or 168 (a week, from Monday 00:00)",
+    )
+    request_kb: float = Field(
+        default=0, ge=0, description="average request payload, for serverless data charges"
+    )
+    response_kb: float = Field(default=0, ge=0, description="average response payload")
+    source: str | None = Field(
+        default=None, description="where the curve came from, e.g. an endpoint's history"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_curve(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("hourly_rps") is None:
+            return data
+        curve = data["hourly_rps"]
+        if not isinstance(curve, list) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in curve
+        ):
+            return data  # the field validator names the problem
+        if len(curve) not in CURVE_LENGTHS or any(v < 0 for v in curve) or not any(curve):
+            return data
+        if data.get("peak_rps") is not None:
+            raise ValueError(
+                "@peak_rps: give peak_rps or hourly_rps, not both (the peak is the curve's highest hour)"
+            )
+        mean = sum(curve) / len(curve)
+        volume = data.get("requests_per_month")
+        if isinstance(volume, int | float) and not isinstance(volume, bool) and volume > 0:
+            scale = volume / (mean * SECONDS_PER_HOUR * HOURS_PER_MONTH)
+            curve = [v * scale for v in curve]
+        else:
+            volume = round(mean * SECONDS_PER_HOUR * HOURS_PER_MONTH)
+        return {
+            **data,
+            "hourly_rps": curve,
+            "requests_per_month": max(1, int(volume)),
+            "peak_rps": max(curve),
+        }
+
+    @field_validator("hourly_rps")
+    @classmethod
+    def _curve(cls, value: list[float] | None) -> list[float] | None:
+        if value is None:
+            return value
+        if len(value) not in CURVE_LENGTHS:
+            raise ValueError(
+                f"has {len(value)} values; give 24 (one day, hour 0 first) or 168 (one week, Monday "
+                "00:00 first), requests per second each, or read it with `infercost traffic import`"
+            )
+        negative = next((i for i, v in enumerate(value) if v < 0), None)
+        if negative is not None:
+            raise ValueError(
+                f"hour {negative} is negative ({value[negative]:g}); requests per second are ≥ 0"
+            )
+        if not any(value):
+            raise ValueError("is zero in every hour: there is no traffic to serve")
+        return value
+
+    @property
+    def curve(self) -> list[float]:
+        """Requests/s hour by hour over a week (168 values); a day's curve repeats 7 times.
+
+        Without a curve, the profile is flat at its mean except for one peak hour a day (the
+        shape that makes the fewest assumptions and still reaches the stated peak).
+        """
+        if self.hourly_rps is not None:
+            return self.hourly_rps * (168 // len(self.hourly_rps))
+        mean = self.requests_per_month / (SECONDS_PER_HOUR * HOURS_PER_MONTH)
+        if self.peak_rps <= mean:
+            return [self.peak_rps] * 168
+        # 23 hours at `base` and one at the peak average out to the monthly mean.
+        base = max(0.0, (24 * mean - self.peak_rps) / 23)
+        day = [base] * 23 + [self.peak_rps]
+        return day * 7
+
+    @property
+    def has_curve(self) -> bool:
+        return self.hourly_rps is not None
+
+
+class TrafficFromEndpoint(_Strict):
+    """Traffic to be read from an existing endpoint's CloudWatch `Invocations` history at run start."""
+
+    endpoint: str = Field(
+        min_length=1,
+        max_length=63,
+        pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$",
+        description="an InService endpoint",
+    )
+    variant: str = Field(default="AllTraffic", min_length=1, max_length=63)
+    days: int = Field(default=14, ge=1, le=MAX_HISTORY_DAYS)
+    request_kb: float = Field(default=0, ge=0)
+    response_kb: float = Field(default=0, ge=0)
