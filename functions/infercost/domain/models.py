@@ -35,6 +35,7 @@ from infercost.domain.containers import (
 from infercost.domain.errors import InputError, from_validation_error
 from infercost.domain.hardware import HARDWARE_KINDS, Finding, HardwareKind, hardware_kind, judge_image
 from infercost.domain.traffic import Objective, TrafficFromEndpoint, TrafficProfile
+from infercost.domain.workload import LlmWorkload
 
 Percentile = Literal["p50", "p90", "p95", "p99", "max"]
 PERCENTILES: tuple[Percentile, ...] = ("p50", "p90", "p95", "p99", "max")
@@ -301,6 +302,29 @@ class EvaluationSpec(_Strict):
         description="what to minimise; default monthly with a traffic profile, else per-inference",
     )
     max_benchmark_cost_usd: float | None = Field(default=None, gt=0)
+    workload: LlmWorkload | None = Field(
+        default=None, description="an LLM workload (kind 'llm'); omitted: a classic model, one payload"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _llm_payload(cls, data: Any) -> Any:
+        """An LLM workload builds its own requests from its prompts: its payload may be omitted."""
+        workload = data.get("workload") if isinstance(data, dict) else None
+        if isinstance(workload, dict) and workload.get("kind") == "llm" and "payload" not in data:
+            return {**data, "payload": {"content_type": "application/json", "body": "{}"}}
+        return data
+
+    @field_validator("workload", mode="before")
+    @classmethod
+    def _classic_is_none(cls, value: Any) -> Any:
+        if isinstance(value, dict) and value.get("kind") == "classic":
+            if len(value) > 1:
+                raise ValueError("a classic workload takes no other field: its request is `payload`")
+            return None
+        if isinstance(value, dict) and value.get("kind") not in ("llm", None):
+            raise ValueError(f"unknown workload kind {value.get('kind')!r}: use 'llm' or 'classic'")
+        return value
 
     @field_validator("candidates")
     @classmethod

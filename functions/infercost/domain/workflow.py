@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validat
 from infercost.domain.errors import InputError
 from infercost.domain.models import Candidate, EvaluationSpec, LoadPlan, PayloadSpec, Slo
 from infercost.domain.prices import PriceBasis, PriceSource
+from infercost.domain.workload import LlmWorkload
 
 SPEC_FILE_NAME = "infercost.json"
 # Step Functions' history holds 25,000 events per execution and a candidate's execution spends
@@ -201,6 +202,7 @@ class Benchmark(_Shape):
         default_factory=lambda: [0],
         description="the sweep's workers, one Lambda each; more than one runs them as a Map",
     )
+    workload: LlmWorkload | None = Field(default=None, description="an LLM workload: prompts, tokens")
 
 
 CandidatePlanStatus = Literal["PENDING", "SKIPPED"]

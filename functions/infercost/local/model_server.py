@@ -30,6 +30,8 @@ from infercost.measurement.transport import new_event_loop
 if TYPE_CHECKING:
     import numpy as np
 
+    from infercost.local.text_model import TextModel
+
 N_FEATURES = 16
 N_HIDDEN = 32
 N_CLASSES = 3
@@ -297,9 +299,11 @@ class ModelServer:
         max_lifetime_s: float = 3600.0,
         flush_interval_s: float = 5.0,
         tls: tuple[str, str] | None = None,
+        text: TextModel | None = None,
     ) -> None:
-        """`tls`, a (certificate, key) file pair, serves HTTPS (the benchmarks' TLS path)."""
-        self.tls = tls
+        """`tls`, a (certificate, key) file pair, serves HTTPS (the benchmarks' TLS path); `text`
+        serves a streaming text generator instead of the MLP (local/text_model.py)."""
+        self.tls, self.text = tls, text
         if cloudwatch is not None and not endpoint_name:
             raise ValueError("publishing metrics needs the endpoint_name they belong to")
         self.profile = profile
@@ -449,7 +453,9 @@ class ModelServer:
         # The SageMaker runtime's path too, so that the InvokeEndpoint transport reaches this
         # server as it reaches SageMaker (the local stack; AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME).
         via_runtime = head.startswith(b"POST /endpoints/") and b"/invocations " in head[:300]
-        if via_runtime or head.startswith(b"POST /invocations "):
+        if self.text is not None and head.startswith(b"POST /"):
+            self.text.handle(self, connection, head, body, arrived)
+        elif via_runtime or head.startswith(b"POST /invocations "):
             start = lower.find(b"\r\ncontent-type:")
             content_type = ""
             if start >= 0:

@@ -51,13 +51,17 @@ class LocalRuntime:
     deleting: dict[str, int] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
-    def start_server(self, endpoint_name: str, candidate: Candidate) -> str:
-        """A local model server with the candidate's simulated speed, publishing its metrics."""
+    def start_server(self, endpoint_name: str, candidate: Candidate, artifact: bytes | None = None) -> str:
+        """A local model server with the candidate's simulated speed, publishing its metrics; a
+        text generator when its model artifact declares one (local/text_model.py)."""
         from infercost.local.model_server import ModelServer
-        from infercost.local.profiles import profile_for
+        from infercost.local.profiles import NOOP, profile_for
+        from infercost.local.text_model import text_model_for
 
+        text = text_model_for(artifact, candidate)
         server = ModelServer(
-            profile_for(candidate),
+            NOOP if text is not None else profile_for(candidate),
+            text=text,
             endpoint_name=endpoint_name,
             cloudwatch=self.client("cloudwatch"),
             region=self.region,

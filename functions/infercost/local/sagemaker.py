@@ -103,8 +103,23 @@ def _create_endpoint(
             runtime.stuck.add(endpoint_name)
         runtime.failing[endpoint_name] = STUCK_REASON
     else:
-        runtime.start_server(endpoint_name, candidate_from_variant(variants[0]))
+        artifact = _model_artifact(self, runtime, variants[0].get("ModelName"))
+        runtime.start_server(endpoint_name, candidate_from_variant(variants[0]), artifact)
     return endpoint
+
+
+def _model_artifact(self: Any, runtime: LocalRuntime, model_name: str | None) -> bytes | None:
+    """The model.tar.gz the container loads (its ModelDataUrl), as a real container reads it."""
+    model = self._models.get(model_name) if model_name else None
+    url = str(((model.primary_container if model else None) or {}).get("ModelDataUrl") or "")
+    bucket, _, key = url.removeprefix("s3://").partition("/")
+    if not url.startswith("s3://") or not key:
+        return None
+    try:
+        body: bytes = runtime.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    except Exception:  # a container without its artifact fails elsewhere; here it serves the MLP
+        return None
+    return body
 
 
 def _look_while_deleting(self: Any, runtime: LocalRuntime | None, endpoint_name: str) -> None:

@@ -87,7 +87,7 @@ class _HttpConnection(asyncio.Protocol):
         self.status = 0
         self.error_type = ""
         self.error_body = bytearray()
-        self.reader: EventStreamReader | None = None
+        self.reader: Any = None
         self.headers_done = False
         self.framed = False  # the body's end is given by a length or chunking, not by EOF
         self.complete = False
@@ -188,11 +188,20 @@ class _HttpConnection(asyncio.Protocol):
             return
         self.level = level
         self.status = 0
+        owner = self.owner
         self.t0 = time.perf_counter()
-        if self.owner.streaming:
-            self.reader = EventStreamReader(self.t0)
+        request = owner.request
+        if owner.requests:
+            # Several request bodies (an LLM workload's prompts), sent in turn.
+            turn = owner.turn % len(owner.requests)
+            owner.turn += 1
+            request = owner.requests[turn]
+            if owner.streaming:
+                self.reader = owner.new_reader(self.t0, turn)
+        elif owner.streaming:
+            self.reader = owner.new_reader(self.t0, 0)
         assert self.transport is not None
-        self.transport.write(self.owner.request)
+        self.transport.write(request)
 
     def _abort(self, level: _Level, kind: str, message: str) -> None:
         self.level = None
@@ -244,6 +253,8 @@ class HttpTransport:
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
         self.request = b""
+        self.requests: list[bytes] = []
+        self.turn = 0
 
     def __getstate__(self) -> dict[str, Any]:
         return {"url": self.url, "content_type": self.content_type, "timeout_s": self.timeout_s}
@@ -261,6 +272,14 @@ class HttpTransport:
 
     def refresh(self) -> None:
         """Called a few times a second from the event loop (signing transports re-sign here)."""
+
+    def new_reader(self, t0: float, prompt: int) -> Any:
+        """The reader of one streamed response (AWS event-stream framing; an LLM transport reads text)."""
+        return EventStreamReader(t0)
+
+    def new_level(self, concurrency: int) -> RawLevel:
+        """The raw record of one level (an LLM transport adds its token accumulator)."""
+        return RawLevel(concurrency)
 
     def _build_request(self, payload: bytes) -> bytes:
         head = (
@@ -361,7 +380,7 @@ class HttpTransport:
         tick: ProgressTick | None,
     ) -> RawLevel:
         loop = asyncio.get_running_loop()
-        raw = RawLevel(concurrency)
+        raw = self.new_level(concurrency)
         level = _Level(raw, requests, max_errors, loop.create_future())
         connections = await self._connections(min(concurrency, requests), level)
         self._active = list(connections)

@@ -264,13 +264,14 @@ def _sweep(
                     tick=tick,
                 )
             level = raw.to_level()
+            previous = swept.levels[-1] if swept.levels else None
             swept.levels.append(level)
             swept.abandoned += raw.abandoned
             if raw.aborted == "time budget ran out":
                 swept.partial = True
                 swept.notes.append(f"time budget ran out during concurrency {step.concurrency}")
                 break
-            if ends_sweep(level, plan, slo, swept.notes):
+            if ends_sweep(level, plan, slo, swept.notes, previous):
                 break
     finally:
         if pool is not None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from infercost.domain.errors import InfercostError
+from infercost.domain.llm import TokenAccumulator, TokenLevel, merge_token_levels
 from infercost.domain.models import Candidate, Slo
 from infercost.domain.results import RESULTS_SCHEMA, CandidateResult, LatencyStats, ResultsFile
 from infercost.domain.sketch import RELATIVE_ACCURACY, LatencySketch
@@ -75,6 +76,7 @@ class LevelResult(BaseModel):
         default=False,
         description="the client was saturated: this level measured the load generator, not the model",
     )
+    llm: TokenLevel | None = Field(default=None, description="token measurements of streamed generations")
 
     @property
     def errors(self) -> int:
@@ -160,10 +162,15 @@ class RawLevel:
     aborted: str | None = None
     client_cpu_share: float | None = None
     client_lag_ms: float | None = None
+    # An LLM workload's per-request token metrics (infercost.measurement.llm).
+    tokens: TokenAccumulator | None = None
 
     def streamed(self, response: StreamedResponse) -> None:
         self.first_byte_ms.append(response.first_byte_ms)
-        if len(self.streams) < MAX_KEPT_STREAMS:
+        tokens = getattr(response, "tokens", None)
+        if self.tokens is not None and tokens is not None:
+            self.tokens.add(tokens)
+        elif len(self.streams) < MAX_KEPT_STREAMS:
             self.streams.append(response)
 
     @property
@@ -196,6 +203,10 @@ class RawLevel:
         merged.duration_s = max(self.duration_s, other.duration_s)
         merged.abandoned = self.abandoned + other.abandoned
         merged.aborted = self.aborted or other.aborted
+        if self.tokens is not None and other.tokens is not None:
+            merged.tokens = self.tokens.merged_with(other.tokens)
+        else:
+            merged.tokens = self.tokens or other.tokens
         return merged
 
     def to_level(self) -> LevelResult:
@@ -217,6 +228,7 @@ class RawLevel:
             client_cpu_share=self.client_cpu_share,
             client_lag_ms=self.client_lag_ms,
             client_bound=self.client_bound,
+            llm=self.tokens.result(self.duration_s) if self.tokens is not None else None,
         )
 
 
@@ -259,6 +271,7 @@ def merge_level_results(results: Sequence[LevelResult]) -> LevelResult:
         client_cpu_share=cpu,
         client_lag_ms=lag,
         client_bound=any(r.client_bound for r in results),
+        llm=merge_token_levels([r.llm for r in results if r.llm]) if any(r.llm for r in results) else None,
     )
 
 
@@ -274,6 +287,8 @@ def slo_breach(level: LevelResult, slo: Slo) -> str | None:
         return (
             f"{slo.percentile} {value:.1f} ms > {slo.max_latency_ms:g} ms at concurrency {level.concurrency}"
         )
+    if level.llm is not None:
+        return level.llm.breach(level.latency_ms, level.concurrency)
     return None
 
 

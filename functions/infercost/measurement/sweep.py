@@ -93,15 +93,27 @@ def merge_sweep_shares(shares: Sequence[SweepShare], plan: LoadPlan, slo: Slo | 
             )
             break
         result = merge_level_results(parts)
+        previous = merged.levels[-1] if merged.levels else None
         merged.levels.append(result)
-        if ends_sweep(result, plan, slo, merged.notes):
+        if ends_sweep(result, plan, slo, merged.notes, previous):
             break
     return merged
 
 
-def ends_sweep(level: LevelResult, plan: LoadPlan, slo: Slo | None, notes: list[str]) -> bool:
-    """Whether the sweep stops after `level` (error budget, a saturated client, or the SLO missed);
-    says why in `notes`."""
+# An LLM sweep stops once a level adds less than this share of output-token goodput: past the
+# endpoint's saturation more concurrency only queues (docs/method.md §9).
+SATURATION_GAIN = 0.05
+
+
+def ends_sweep(
+    level: LevelResult,
+    plan: LoadPlan,
+    slo: Slo | None,
+    notes: list[str],
+    previous: LevelResult | None = None,
+) -> bool:
+    """Whether the sweep stops after `level` (error budget, a saturated client, the SLO missed, or
+    an LLM endpoint past saturation); says why in `notes`."""
     if level.error_rate > plan.max_error_rate:
         notes.append(
             f"sweep stopped at concurrency {level.concurrency}: {level.describe_errors()} "
@@ -115,10 +127,24 @@ def ends_sweep(level: LevelResult, plan: LoadPlan, slo: Slo | None, notes: list[
             "the model's limit lies above it (raise load.workers to spread the load)"
         )
         return True
-    breach = slo_breach(level, slo) if slo is not None else None
+    breach = (
+        slo_breach(level, slo)
+        if slo is not None
+        else level.llm.breach(level.latency_ms, level.concurrency)
+        if level.llm is not None
+        else None
+    )
     if breach is not None:
         notes.append(f"sweep stopped: {breach}")
         return True
+    if level.llm is not None and previous is not None and previous.llm is not None:
+        before, now = previous.llm.output_tokens_per_s, level.llm.output_tokens_per_s
+        if now < before * (1 + SATURATION_GAIN):
+            notes.append(
+                f"sweep stopped past saturation: concurrency {level.concurrency} gave {now:.1f} output "
+                f"tokens/s of goodput, concurrency {previous.concurrency} {before:.1f}"
+            )
+            return True
     if level.errors:
         notes.append(f"concurrency {level.concurrency}: {level.describe_errors()}")
     return False

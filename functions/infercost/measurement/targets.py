@@ -20,6 +20,15 @@ def clear_endpoint_resolvers() -> None:
     _RESOLVERS.clear()
 
 
+def endpoint_url_of(endpoint_name: str) -> str | None:
+    """The URL a registered resolver gives for `endpoint_name` (the local stack), else None."""
+    for resolver in reversed(_RESOLVERS):
+        url = resolver(endpoint_name)
+        if url:
+            return url
+    return None
+
+
 def endpoint_transport(endpoint_name: str, content_type: str, *, timeout_s: float = 60.0) -> Transport:
     """Signed InvokeEndpoint at the SageMaker runtime the standard settings name — or, when a
     registered resolver knows the endpoint (the local stack), at the URL of its model server,

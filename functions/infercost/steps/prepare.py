@@ -223,6 +223,7 @@ def _accept(
             load=spec.load,
             slo=spec.slo,
             workers=list(range(workers)),
+            workload=spec.workload,
         ),
         candidates=plans,
         estimated_cost_usd=estimate.cost_usd,
