@@ -40,6 +40,14 @@ def demo(
             help="Inject one fault for the first candidate (or the run): " + ", ".join(FAULT_POINTS) + ".",
         ),
     ] = None,
+    workload: Annotated[
+        str,
+        typer.Option(
+            "--workload",
+            help="classic (a small MLP, one payload) or llm (streamed generations: time to first "
+            "token, inter-token latency, tokens/s and cost per million tokens).",
+        ),
+    ] = "classic",
     keep_running: Annotated[
         bool,
         typer.Option(
@@ -55,11 +63,25 @@ def demo(
     load at it, reads CloudWatch, tears it down, recommends, reports and notifies. Exit 0 when the
     run succeeded and nothing is left running, 1 otherwise.
     """
-    from infercost.local.demo import KEEP_RUNNING_MAX_S, DemoOptions, DemoSession, wait_until_interrupted
+    from infercost.local.demo import (
+        DEMO_MODEL,
+        KEEP_RUNNING_MAX_S,
+        DemoOptions,
+        DemoSession,
+        wait_until_interrupted,
+    )
+    from infercost.local.demo_llm import LLM_DEMO_MODEL
     from infercost.local.demo_outcome import DemoOutcome
     from infercost.local.demo_view import DemoView, consoles, print_explore, print_outcome
 
-    options = DemoOptions(candidates=candidates, out=out, fail_at=fail_at, keep_running=keep_running)
+    options = DemoOptions(
+        candidates=candidates,
+        out=out,
+        fail_at=fail_at,
+        keep_running=keep_running,
+        workload=workload,
+        model=LLM_DEMO_MODEL if workload == "llm" else DEMO_MODEL,
+    )
     session = DemoSession(options)
     view_console, result_console = consoles(json_output)
 

@@ -70,6 +70,20 @@ def read_payload(s3: Any, bucket: str, payload: PayloadSpec) -> bytes:
     return body
 
 
+def read_object(s3: Any, bucket: str, key: str, *, field: str, limit_bytes: int = 50 * 1024 * 1024) -> bytes:
+    """An object the run needs (prompts, a tokenizer); a missing one is an InputError naming `field`."""
+    try:
+        response = s3.get_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if _missing(error):
+            raise InputError(f"no object at s3://{bucket}/{key}", field=field) from None
+        raise
+    body: bytes = response["Body"].read(limit_bytes + 1)
+    if len(body) > limit_bytes:
+        raise InputError(f"s3://{bucket}/{key} is larger than {limit_bytes // 1024 // 1024} MB", field=field)
+    return body
+
+
 def report_key(prefix: str, model: str, run_id: str) -> str:
     """Where a run's HTML report lives: '<reports prefix><model>/<run id>.html'."""
     folder = prefix if prefix.endswith("/") or not prefix else prefix + "/"

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, ConfigDict, Field
 
 from infercost.domain.costing import HOURS_PER_MONTH, SECONDS_PER_HOUR, cost_per_1m_tokens
-from infercost.domain.results import CandidateResult, LatencyStats
+from infercost.domain.results import LatencyStats, LlmStats
 from infercost.domain.sketch import LatencySketch
 from infercost.domain.tokens import Tokenizer
 from infercost.domain.workload import TokenMetric, TokenSlo
@@ -202,16 +202,15 @@ def merge_token_levels(levels: Sequence[TokenLevel]) -> TokenLevel:
     )
 
 
-def token_costs(result: CandidateResult) -> tuple[float | None, float | None]:
+def token_costs(
+    llm: LlmStats | None, price_per_hour_usd: float | None, instance_count: int = 1
+) -> tuple[float | None, float | None]:
     """(cost per 1M output tokens, per 1M input tokens) of a streamed candidate, None where unknown:
-    price per hour × instances ÷ 3600 ÷ tokens/s × 1,000,000 at its goodput."""
-    llm = result.llm
-    price = result.price_per_hour_usd
-    if llm is None or price is None or result.candidate.is_serverless:
+    price per hour × instances ÷ 3600 ÷ tokens/s × 1,000,000 at its token goodput."""
+    if llm is None or price_per_hour_usd is None:
         return None, None
-    count = result.candidate.instance_count
-    output = cost_per_1m_tokens(price, llm.output_tokens_per_s, count)
-    inputs = cost_per_1m_tokens(price, llm.input_tokens_per_s, count) if llm.input_tokens_per_s else None
+    output = cost_per_1m_tokens(price_per_hour_usd, llm.output_tokens_per_s, instance_count)
+    inputs = cost_per_1m_tokens(price_per_hour_usd, llm.input_tokens_per_s or 0.0, instance_count)
     return output, inputs
 
 

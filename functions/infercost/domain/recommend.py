@@ -11,6 +11,7 @@ from typing import TypeVar
 from infercost.domain import costing
 from infercost.domain.errors import InputError, MissingPriceError
 from infercost.domain.formatting import usd
+from infercost.domain.llm import token_costs
 from infercost.domain.models import Slo
 from infercost.domain.prices import Price, PriceBasis, PriceLookup, basis_of_source
 from infercost.domain.results import (
@@ -287,6 +288,9 @@ def _pareto_front(costed: list[_Costed]) -> set[int]:
 
 def _ranked(rank: int, item: _Costed, pareto_optimal: bool) -> RankedCandidate:
     result = item.result
+    per_1m_output, per_1m_input = token_costs(
+        result.llm, item.price.usd_per_hour if item.price else None, result.candidate.instance_count
+    )
     return RankedCandidate(
         rank=rank,
         candidate=result.candidate,
@@ -296,6 +300,8 @@ def _ranked(rank: int, item: _Costed, pareto_optimal: bool) -> RankedCandidate:
         price_basis=item.basis,
         cost_per_100k_usd=item.cost_per_100k_usd,
         cost_per_100k_at_throughput_usd=item.cost_at_throughput_usd,
+        cost_per_1m_output_tokens_usd=per_1m_output,
+        cost_per_1m_input_tokens_usd=per_1m_input,
         max_rps_at_slo=result.max_rps_at_slo,
         latency_ms=result.latency_ms,
         slo_latency_ms=item.slo_latency_ms,

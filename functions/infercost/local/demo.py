@@ -95,11 +95,20 @@ KEEP_RUNNING_MAX_S = 3600.0
 
 
 def demo_spec(
-    count: int = DEFAULT_CANDIDATES, *, model: str = DEMO_MODEL, load: Mapping[str, Any] | None = None
+    count: int = DEFAULT_CANDIDATES,
+    *,
+    model: str = DEMO_MODEL,
+    load: Mapping[str, Any] | None = None,
+    workload: str = "classic",
 ) -> dict[str, Any]:
-    """The evaluation spec the demo uploads: the first `count` demo candidates, a real payload."""
+    """The evaluation spec the demo uploads: the first `count` demo candidates, a real payload
+    (or, with `workload="llm"`, the LLM demo's: local/demo_llm.py)."""
     from infercost.local.model_server import sample_payload
 
+    if workload == "llm":
+        from infercost.local.demo_llm import llm_demo_spec
+
+        return llm_demo_spec(count, model=model, load=load)
     return {
         # An image per hardware kind, as a real spec needs (the local model servers ignore them).
         "model": {"name": model, "images": dict(EXAMPLE_IMAGES)},
@@ -112,20 +121,26 @@ def demo_spec(
     }
 
 
-def model_artifact(model: str) -> bytes:
-    """A real model.tar.gz: the local model servers build the same small MLP from its seed."""
+def model_artifact(model: str, workload: str = "classic") -> bytes:
+    """A real model.tar.gz: the local model servers build the same small MLP from its seed (or,
+    for the LLM demo, serve the deterministic text generator its kind names)."""
     from infercost.local.model_server import MODEL_SEED, N_CLASSES, N_FEATURES, N_HIDDEN
+    from infercost.local.text_model import TEXT_MODEL_KIND
 
-    description = json.dumps(
-        {
+    document: dict[str, Any] = {
+        "model": model,
+        "kind": "mlp",
+        "layers": [N_FEATURES, N_HIDDEN, N_CLASSES],
+        "seed": MODEL_SEED,
+        "note": "served by infercost's local model server, which builds the weights from the seed",
+    }
+    if workload == "llm":
+        document = {
             "model": model,
-            "kind": "mlp",
-            "layers": [N_FEATURES, N_HIDDEN, N_CLASSES],
-            "seed": MODEL_SEED,
-            "note": "served by infercost's local model server, which builds the weights from the seed",
-        },
-        indent=2,
-    ).encode()
+            "kind": TEXT_MODEL_KIND,
+            "note": "served by infercost's local model server: a deterministic streaming text generator",
+        }
+    description = json.dumps(document, indent=2).encode()
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
         entry = tarfile.TarInfo("model.json")
@@ -147,6 +162,8 @@ class DemoOptions:
     timeout_s: float = RUN_TIMEOUT_S
     # The spec's load plan instead of DEMO_LOAD (tests keep their runs short with it).
     load: Mapping[str, Any] | None = None
+    # classic (the MLP, one payload) or llm (streamed generations, token metrics).
+    workload: str = "classic"
 
     def faults(self) -> Faults:
         """The fault to inject; an unknown point is an InputError naming the valid ones."""
@@ -160,6 +177,8 @@ class DemoOptions:
                 field="--candidates",
             )
         self.faults()
+        if self.workload not in ("classic", "llm"):
+            raise InputError(f"must be classic or llm, got {self.workload!r}", field="--workload")
         if self.out.exists() and not self.out.is_dir():
             raise InputError(f"{self.out} is a file, not a directory", field="--out")
 
@@ -225,14 +244,16 @@ class DemoSession:
         stack = self.running
         options = self.options
         out = _output_dir(options.out)
-        spec_data = demo_spec(options.candidates, model=options.model, load=options.load)
+        spec_data = demo_spec(
+            options.candidates, model=options.model, load=options.load, workload=options.workload
+        )
         spec = EvaluationSpec.model_validate(spec_data)
         sns_before = len(stack.notifications())
         slack_before = len(stack.slack_messages())
         before = {execution["executionArn"] for execution in stack.executions()}
         key = f"{stack.key_prefix}{options.model}/model{stack.key_suffix}"
         uploaded = time.monotonic()
-        stack.upload_model(key, spec=spec_data, artifact=model_artifact(options.model))
+        stack.upload_model(key, spec=spec_data, artifact=model_artifact(options.model, options.workload))
         execution_arn = _started_execution(stack, before)
 
         from infercost.domain.workflow import run_identity

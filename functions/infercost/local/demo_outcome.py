@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from infercost.domain.models import Candidate, EvaluationSpec
-from infercost.domain.results import Recommendation
+from infercost.domain.results import LatencyStats, Recommendation
 
 if TYPE_CHECKING:
     from infercost.domain.records import RunView
@@ -36,6 +36,11 @@ class CandidateOutcome(BaseModel):
     meets_slo: bool | None = None
     rank: int | None = None
     endpoint_name: str | None = None
+    # LLM workloads (docs/method.md §9): token latencies, goodput and the price of a million tokens.
+    ttft_ms: dict[str, float] | None = None
+    itl_ms: dict[str, float] | None = None
+    output_tokens_per_s: float | None = None
+    cost_per_1m_output_tokens_usd: float | None = None
 
 
 class DemoOutcome(BaseModel):
@@ -123,14 +128,8 @@ def candidate_outcomes(
         record = records.get(index)
         result = record.parsed_result() if record and record.status == "COMPLETED" else None
         item = ranked.get(candidate.label)
-        latency = None
-        if result is not None:
-            stats = result.latency_ms
-            latency = {
-                name: round(value, 3)
-                for name in ("p50", "p90", "p95", "p99", "avg", "max")
-                if (value := getattr(stats, name)) is not None
-            }
+        latency = _rounded(result.latency_ms) if result is not None else None
+        llm = result.llm if result is not None else None
         outcomes.append(
             CandidateOutcome(
                 index=index,
@@ -146,9 +145,21 @@ def candidate_outcomes(
                 meets_slo=item.meets_slo if item else None,
                 rank=item.rank if item else None,
                 endpoint_name=record.endpoint_name if record else None,
+                ttft_ms=_rounded(llm.ttft_ms) if llm else None,
+                itl_ms=_rounded(llm.itl_ms) if llm else None,
+                output_tokens_per_s=round(llm.output_tokens_per_s, 3) if llm else None,
+                cost_per_1m_output_tokens_usd=item.cost_per_1m_output_tokens_usd if item else None,
             )
         )
     return outcomes
+
+
+def _rounded(stats: LatencyStats) -> dict[str, float]:
+    return {
+        name: round(value, 3)
+        for name in ("p50", "p90", "p95", "p99", "avg", "max")
+        if (value := getattr(stats, name)) is not None
+    }
 
 
 def _candidate_json(candidate: Candidate) -> dict[str, Any]:

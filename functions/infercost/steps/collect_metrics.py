@@ -64,6 +64,7 @@ def collect_metrics(
         invocations=load.requests,
         errors=load.errors,
         source=source,
+        llm=load.llm,
     )
     store.put_candidate(
         run_key(state.run),

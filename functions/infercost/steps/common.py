@@ -17,6 +17,7 @@ from infercost.domain.results import (
     CandidateFailure,
     CandidateResult,
     LatencyStats,
+    LlmStats,
     ResultsFile,
 )
 from infercost.domain.traffic import TrafficProfile
@@ -126,6 +127,7 @@ class LoadSummary(StepSummary):
     latency_ms: LatencyStats | None
     max_rps_at_slo: float | None
     partial: bool
+    llm: LlmStats | None = Field(default=None, description="an LLM workload's token figures")
     release_in_seconds: int = Field(
         ge=0, description="the Wait before ReleaseEndpoint: until the last measured minute closed"
     )

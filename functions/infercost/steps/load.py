@@ -11,6 +11,7 @@ from pydantic import Field
 
 from infercost.data import artifacts
 from infercost.data.store import ResultsStore
+from infercost.domain.results import LlmStats
 from infercost.domain.workflow import (
     release_wait_seconds,
 )
@@ -33,12 +34,24 @@ def _driving(state: CandidateState, s3: Any) -> Iterator[tuple[Transport, bytes]
     """The candidate's endpoint as a load transport (closed afterwards), and the request body."""
     from infercost.measurement import targets
 
-    payload = artifacts.read_payload(s3, state.run.artifact.bucket, state.benchmark.payload)
-    transport = targets.endpoint_transport(
-        state.candidate.name,
-        state.benchmark.payload.content_type,
-        timeout_s=state.benchmark.load.request_timeout_s,
-    )
+    workload = state.benchmark.workload
+    transport: Transport
+    if workload is not None:
+        from infercost.measurement.llm import llm_endpoint_transport
+        from infercost.steps.workload import load_prompts
+
+        prompts = load_prompts(s3, state.run.artifact.bucket, workload)
+        payload = b""  # each request is one of the prompts, in turn
+        transport = llm_endpoint_transport(
+            state.candidate.name, prompts, timeout_s=state.benchmark.load.request_timeout_s
+        )
+    else:
+        payload = artifacts.read_payload(s3, state.run.artifact.bucket, state.benchmark.payload)
+        transport = targets.endpoint_transport(
+            state.candidate.name,
+            state.benchmark.payload.content_type,
+            timeout_s=state.benchmark.load.request_timeout_s,
+        )
     try:
         yield transport, payload
     finally:
@@ -130,11 +143,24 @@ def load_test(
         latency_ms=measured.latency_ms,
         max_rps_at_slo=result.max_rps_at_slo,
         partial=result.partial,
+        llm=_llm_stats(state, result),
         release_in_seconds=release_wait_seconds(result.ended_at, time.time(), state.timing),
     )
 
 
+def _llm_stats(state: CandidateState, result: Any) -> LlmStats | None:
+    """An LLM workload's token figures (its best level's), for CollectMetrics to record."""
+    if state.benchmark.workload is None:
+        return None
+    from infercost.measurement.llm import llm_stats
+
+    return llm_stats(result, max_error_rate=state.benchmark.load.max_error_rate)
+
+
 def _level_summary(level: Any) -> dict[str, Any]:
     """A sweep level without its sketch (the sketch is for merging, not for reading)."""
-    data: dict[str, Any] = level.model_dump(mode="json", exclude={"sketch", "error_examples"})
+    data: dict[str, Any] = level.model_dump(
+        mode="json",
+        exclude={"sketch": True, "error_examples": True, "llm": {"ttft_sketch", "itl_sketch", "slos"}},
+    )
     return data

@@ -108,7 +108,7 @@ def prepare(
         timing = merge_timing(settings.defaults.get("workflow"), event.workflow)
         if spec_error is not None:
             raise spec_error
-        return _accept(run, spec_data, timing, settings, sagemaker, servicequotas, store, prices)
+        return _accept(run, spec_data, timing, settings, sagemaker, servicequotas, store, prices, s3)
     except InputError as error:
         return Evaluation(accepted=False, error=error.one_line(), run=run, timing=timing)
 
@@ -122,6 +122,7 @@ def _accept(
     servicequotas: Any,
     store: ResultsStore,
     prices: Callable[[], PriceBookLike],
+    s3: Any,
 ) -> Evaluation:
     from infercost.domain.planning import check_budget, plan_run
 
@@ -136,6 +137,12 @@ def _accept(
             field="payload.body",
             hint="upload the sample request beside the artifact and give its payload.s3_key",
         )
+    if spec.workload is not None:
+        # Prompts that are not JSONL or a tokenizer that does not parse end the run here, before
+        # any endpoint exists.
+        from infercost.steps.workload import load_prompts
+
+        load_prompts(s3, run.artifact.bucket, spec.workload)
     workers = load_workers(spec.load)
     if workers > settings.max_sweep_workers:
         raise InputError(
