@@ -26,14 +26,15 @@ import tarfile
 import time
 import zlib
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from infercost.domain.models import Candidate
 
-if TYPE_CHECKING:
-    from infercost.local.model_server import ModelServer, _Connection
+# The model server and its connections are typed Any here: model_server imports this module.
+ModelServer = Any
+_Connection = Any
 
 # model.json's `kind` in a model artifact that the local container serves as a text generator.
 TEXT_MODEL_KIND = "text-generator"
