@@ -18,9 +18,9 @@ from infercost.report.console import LoadProgressBar, print_load_test
 @app.command()
 def loadtest(
     payload: Annotated[
-        Path,
+        Path | None,
         typer.Option("--payload", help="File whose bytes are sent as every request body.", dir_okay=False),
-    ],
+    ] = None,
     endpoint: Annotated[
         str | None, typer.Option("--endpoint", help="SageMaker endpoint name (InvokeEndpoint).")
     ] = None,
@@ -50,6 +50,19 @@ def loadtest(
             "the first payload part.",
         ),
     ] = False,
+    prompts: Annotated[
+        Path | None,
+        typer.Option(
+            "--prompts",
+            help="With --stream: a JSONL file of prompts, sent in turn as {inputs, parameters}; each "
+            "answer is counted in tokens (time to first token, inter-token latency, tokens/s).",
+            dir_okay=False,
+        ),
+    ] = None,
+    max_new_tokens: Annotated[int, typer.Option(help="With --prompts: tokens to generate.")] = 64,
+    tokenizer: Annotated[
+        str, typer.Option(help="With --prompts: whitespace, bytes, or a tokenizer.json file.")
+    ] = "whitespace",
     timeout: Annotated[float, typer.Option(help="Seconds before a request counts as timed out.")] = 60.0,
     time_budget: Annotated[
         float | None, typer.Option(help="Stop after this many seconds and mark the result partial.")
@@ -77,10 +90,33 @@ def loadtest(
 
     if (endpoint is None) == (url is None):
         raise InputError("give exactly one of --endpoint NAME or --url URL", field="--endpoint/--url")
-    if stream and endpoint is None:
+    if prompts is not None and not stream:
+        raise InputError("--prompts measures streamed generations: add --stream", field="--prompts")
+    if stream and endpoint is None and prompts is None:
         raise InputError(
-            "--stream reads InvokeEndpointWithResponseStream, which needs --endpoint", field="--stream"
+            "--stream with --url reads a streamed text answer: give --prompts FILE (JSONL)",
+            field="--prompts",
         )
+    if prompts is not None:
+        from infercost.cli.loadtest_llm import run_token_loadtest
+
+        run_token_loadtest(
+            url=url,
+            endpoint=endpoint,
+            prompts=prompts,
+            max_new_tokens=max_new_tokens,
+            tokenizer=tokenizer,
+            warmup=warmup,
+            requests=requests,
+            concurrency=concurrency,
+            requests_per_level=requests_per_level,
+            slo=slo,
+            timeout=timeout,
+            time_budget=time_budget,
+        )
+        return
+    if payload is None:
+        raise InputError("give the request body to send", field="--payload")
     if output is OutputFormat.json and instance_type is None:
         raise InputError(
             "JSON output is a results file, which names the candidate",

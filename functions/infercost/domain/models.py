@@ -311,6 +311,10 @@ class EvaluationSpec(_Strict):
     def _llm_payload(cls, data: Any) -> Any:
         """An LLM workload builds its own requests from its prompts: its payload may be omitted."""
         workload = data.get("workload") if isinstance(data, dict) else None
+        if isinstance(workload, dict) and workload.get("kind") not in ("llm", "classic", None):
+            raise ValueError(
+                f"@workload.kind: unknown workload kind {workload.get('kind')!r}: use 'llm' or 'classic'"
+            )
         if isinstance(workload, dict) and workload.get("kind") == "llm" and "payload" not in data:
             return {**data, "payload": {"content_type": "application/json", "body": "{}"}}
         return data
@@ -322,8 +326,6 @@ class EvaluationSpec(_Strict):
             if len(value) > 1:
                 raise ValueError("a classic workload takes no other field: its request is `payload`")
             return None
-        if isinstance(value, dict) and value.get("kind") not in ("llm", None):
-            raise ValueError(f"unknown workload kind {value.get('kind')!r}: use 'llm' or 'classic'")
         return value
 
     @field_validator("candidates")

@@ -119,6 +119,8 @@ def print_load_test(result: Any, target: str, console: Console) -> None:
         )
     if any(level.client_bound for level in result.levels):
         columns.append(Column("client", lambda level: "saturated" if level.client_bound else "ok"))
+    if any(level.llm is not None for level in result.levels):
+        columns.extend(token_columns())
     console.print(rich_table(columns, result.levels, title=f"Client-side latency (ms) of {target}"))
     if result.slo is not None:
         best = "none" if result.max_rps_at_slo is None else f"{result.max_rps_at_slo:.1f} req/s"
@@ -127,3 +129,29 @@ def print_load_test(result: Any, target: str, console: Console) -> None:
         console.print(f"[yellow]note[/]: {note}", highlight=False)
     if result.partial:
         console.print("[yellow]partial[/]: the run stopped before its plan was complete", highlight=False)
+
+
+def token_columns() -> list[Any]:
+    """An LLM level's columns: TTFT and ITL percentiles, output tokens and token goodput."""
+    from infercost.report.tables import Column
+
+    def stat(metric: str, name: str) -> Any:
+        def cell(level: Any) -> str:
+            stats = getattr(level.llm, metric) if level.llm is not None else None
+            value = stats.at(name) if stats is not None else None
+            return "—" if value is None else f"{value:.1f}"
+
+        return Column(f"{metric.removesuffix('_ms').upper()} {name}", cell, "right")
+
+    return [
+        stat("ttft_ms", "p50"),
+        stat("ttft_ms", "p90"),
+        stat("itl_ms", "p50"),
+        stat("itl_ms", "p90"),
+        Column("out tokens", lambda level: str(level.llm.output_tokens) if level.llm else "—", "right"),
+        Column(
+            "goodput tok/s",
+            lambda level: f"{level.llm.output_tokens_per_s:.1f}" if level.llm else "—",
+            "right",
+        ),
+    ]
