@@ -117,7 +117,8 @@ def test_errors_in_the_run_are_shown_with_the_latencies(
         (["--format", "json"], "--instance-type: JSON output is a results file"),
         (["--format", "json", "--instance-type", "c7g"], "--instance-type"),
         (["--url", "https://127.0.0.1:9"], "--url: expected an http:// URL"),
-        (["--stream"], "--stream: --stream reads InvokeEndpointWithResponseStream, which needs --endpoint"),
+        # A streaming URL is measured in tokens: it needs the prompts to send.
+        (["--stream"], "--prompts: --stream with --url reads a streamed text answer: give --prompts FILE"),
     ],
 )
 def test_bad_arguments_are_one_line_errors_with_exit_code_2(
