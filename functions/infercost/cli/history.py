@@ -109,6 +109,16 @@ def history(
         Column("Benchmark $", lambda run: money(run.benchmark_cost_usd), "right"),
         Column("Regressions", lambda run: str(len(run.regressions)) if run.regressions else "—", "right"),
     ]
+    if any((best := winner(run)) is not None and best.llm is not None for run in runs):
+        # Streamed (LLM) runs: what a million output tokens cost on the recommendation.
+        columns.insert(
+            7,
+            Column(
+                "$/1M out tok",
+                lambda run: money(best.cost_per_1m_output_tokens_usd) if (best := winner(run)) else "—",
+                "right",
+            ),
+        )
     stdout_console().print(
         rich_table(columns, runs, title=f"{model}: {len(runs)} newest runs in {table_name}")
     )

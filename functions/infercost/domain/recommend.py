@@ -302,6 +302,7 @@ def _ranked(rank: int, item: _Costed, pareto_optimal: bool) -> RankedCandidate:
         cost_per_100k_at_throughput_usd=item.cost_at_throughput_usd,
         cost_per_1m_output_tokens_usd=per_1m_output,
         cost_per_1m_input_tokens_usd=per_1m_input,
+        llm=result.llm,
         max_rps_at_slo=result.max_rps_at_slo,
         latency_ms=result.latency_ms,
         slo_latency_ms=item.slo_latency_ms,

@@ -8,7 +8,9 @@ A run is compared with the newest earlier SUCCEEDED run whose SLO is the same (t
 - `latency_increase`: the recommendation's latency at the SLO percentile rose by more than the
   threshold;
 - `previous_winner_misses_slo`: the previously recommended configuration no longer meets the SLO;
-- `previous_winner_not_measured`: it was not measured this time (failed, skipped or not listed).
+- `previous_winner_not_measured`: it was not measured this time (failed, skipped or not listed);
+- for streamed (LLM) candidates, `token_cost_increase` (cost per 1M output tokens),
+  `ttft_increase` and `itl_increase` (P90 time to first token, inter-token latency).
 
 Cost and latency compare what following the recommendation gives: the current recommendation
 against the previous one, whichever configurations they are.
@@ -34,7 +36,11 @@ RegressionKind = Literal[
     "latency_increase",
     "previous_winner_misses_slo",
     "previous_winner_not_measured",
+    "token_cost_increase",
+    "ttft_increase",
+    "itl_increase",
 ]
+RegressionUnit = Literal["usd_per_100k", "ms", "usd_per_1m_tokens"]
 
 
 class Regression(BaseModel):
@@ -46,7 +52,7 @@ class Regression(BaseModel):
     message: str
     previous_candidate: str | None = None
     current_candidate: str | None = None
-    unit: Literal["usd_per_100k", "ms"] | None = None
+    unit: RegressionUnit | None = None
     previous_value: float | None = None
     current_value: float | None = None
     change_pct: float | None = None
@@ -175,7 +181,30 @@ def _worse(was: RankedCandidate, now: RankedCandidate, slo: Slo, threshold: floa
                 threshold,
             )
         )
+    found.extend(_token_worse(was, now, on, threshold))
     return found
+
+
+def _token_worse(was: RankedCandidate, now: RankedCandidate, on: str, threshold: float) -> list[Regression]:
+    """Streamed candidates: cost per 1M output tokens, P90 TTFT and ITL (docs/method.md §9)."""
+    if was.llm is None or now.llm is None:
+        return []
+    pairs: list[tuple[RegressionKind, str, RegressionUnit, float | None, float | None]] = [
+        (
+            "token_cost_increase",
+            f"Cost per 1M output tokens {on}",
+            "usd_per_1m_tokens",
+            was.cost_per_1m_output_tokens_usd,
+            now.cost_per_1m_output_tokens_usd,
+        ),
+        ("ttft_increase", f"P90 time to first token {on}", "ms", was.llm.ttft_ms.p90, now.llm.ttft_ms.p90),
+        ("itl_increase", f"P90 inter-token latency {on}", "ms", was.llm.itl_ms.p90, now.llm.itl_ms.p90),
+    ]
+    return [
+        _increase(kind, subject, was, now, unit, before, after, threshold)
+        for kind, subject, unit, before, after in pairs
+        if before is not None and after is not None and _exceeds(before, after, threshold)
+    ]
 
 
 def _increase(
@@ -183,12 +212,12 @@ def _increase(
     subject: str,
     was: RankedCandidate,
     now: RankedCandidate,
-    unit: Literal["usd_per_100k", "ms"],
+    unit: RegressionUnit,
     before: float,
     after: float,
     threshold: float,
 ) -> Regression:
-    show = usd_precise if unit == "usd_per_100k" else _ms
+    show = _ms if unit == "ms" else usd_precise
     change = _change(before, after)
     rose = f"rose {change * 100:.1f} %" if change is not None else "rose"
     return Regression(

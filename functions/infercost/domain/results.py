@@ -186,6 +186,8 @@ class RankedCandidate(BaseModel):
     # Streaming (LLM) candidates: price per hour ÷ 3600 ÷ tokens/s × 1,000,000.
     cost_per_1m_output_tokens_usd: float | None = None
     cost_per_1m_input_tokens_usd: float | None = None
+    # The token figures behind them (time to first token, inter-token latency, goodput).
+    llm: LlmStats | None = None
     max_rps_at_slo: float | None = None
     latency_ms: LatencyStats
     slo_latency_ms: float

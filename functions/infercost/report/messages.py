@@ -4,7 +4,7 @@ service's documented limits, and the ways to the report it links."""
 from __future__ import annotations
 
 import shlex
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from infercost.domain.formatting import ESTIMATE_FOOTNOTE, estimated, usd
 from infercost.domain.price_basis import is_estimate
+from infercost.domain.results import LatencyStats
 from infercost.report.inputs import RegressionLike, ReportInput
 
 if TYPE_CHECKING:
@@ -154,6 +155,10 @@ def _subject(report: ReportInput, kind: MessageKind) -> str:
     assert winner is not None
     cost = estimated(usd(winner.cost_per_100k_usd), is_estimate(winner.price_basis))
     figures = f"({cost}/100k, {rec.slo.percentile.upper()} {winner.slo_latency_ms:.1f} ms)"
+    if winner.llm is not None and winner.cost_per_1m_output_tokens_usd is not None:
+        per_1m = estimated(usd(winner.cost_per_1m_output_tokens_usd), is_estimate(winner.price_basis))
+        ttft = winner.llm.ttft_ms.p90 if winner.llm.ttft_ms.p90 is not None else winner.llm.ttft_ms.avg
+        figures = f"({per_1m}/1M output tokens, TTFT P90 {ttft:.1f} ms)"
     if kind == "regression":
         count = len(report.regressions)
         noun = "regression" if count == 1 else "regressions"
@@ -190,6 +195,7 @@ def _body(report: ReportInput, kind: MessageKind, links: ReportLinks | None) -> 
             lines.append(f"  ... and {len(rec.ranked) - RANKING_LINES} more in the report")
         if any(is_estimate(item.price_basis) for item in rec.ranked[:RANKING_LINES]):
             lines.append(f"  {ESTIMATE_FOOTNOTE}")
+        lines += token_lines(rec.ranked[:RANKING_LINES])
     if report.failures:
         lines += ["", f"Failed or skipped candidates ({len(report.failures)}):"]
         for failure in report.failures[:FAILURE_LINES]:
@@ -204,6 +210,29 @@ def _body(report: ReportInput, kind: MessageKind, links: ReportLinks | None) -> 
     if links is not None:
         lines += _report_lines(links)
     return "\n".join(lines) + "\n"
+
+
+def token_lines(ranked: Sequence[RankedCandidate]) -> list[str]:
+    """The streamed (LLM) candidates' token figures, one line each (docs/method.md §9)."""
+    streamed = [item for item in ranked if item.llm is not None]
+    if not streamed:
+        return []
+    width = max(len(item.label) for item in streamed)
+    lines = [
+        "",
+        "Tokens (P90 time to first token, P90 inter-token latency, goodput, $ per 1M output tokens):",
+    ]
+    for item in streamed:
+        assert item.llm is not None
+        lines.append(
+            f"  {item.label:<{width}}  TTFT {_p90(item.llm.ttft_ms)}  ITL {_p90(item.llm.itl_ms)}  "
+            f"{item.llm.output_tokens_per_s:,.1f} tok/s  {usd(item.cost_per_1m_output_tokens_usd)}/1M"
+        )
+    return lines
+
+
+def _p90(stats: LatencyStats) -> str:
+    return f"{stats.p90 if stats.p90 is not None else stats.avg:,.1f} ms"
 
 
 def price_notes(rec: Recommendation) -> list[str]:
@@ -388,6 +417,10 @@ def _slack_fields(report: ReportInput) -> list[dict[str, str]]:
             pairs.append(("Max RPS at SLO", f"{winner.max_rps_at_slo:,.1f}"))
         if winner.monthly is not None:
             pairs.append(("Per month", usd(winner.monthly.monthly_cost_usd)))
+        if winner.llm is not None:
+            pairs.append(("Cost per 1M output tokens", usd(winner.cost_per_1m_output_tokens_usd)))
+            pairs.append(("TTFT / ITL P90", f"{_p90(winner.llm.ttft_ms)} / {_p90(winner.llm.itl_ms)}"))
+            pairs.append(("Output tokens/s (goodput)", f"{winner.llm.output_tokens_per_s:,.1f}"))
     if rec is not None:
         measured = len(rec.ranked)
         passing = sum(1 for item in rec.ranked if item.meets_slo)

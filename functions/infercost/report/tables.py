@@ -115,6 +115,8 @@ def ranking_columns(recommendation: Recommendation) -> list[Column[RankedCandida
         columns.append(
             Column("$/100k at max RPS", lambda item: money(item.cost_per_100k_at_throughput_usd), "right")
         )
+    if any(item.llm is not None for item in ranked):
+        columns.extend(token_columns())
     if any(item.monthly is not None for item in ranked):
         columns.append(
             Column(
@@ -128,6 +130,28 @@ def ranking_columns(recommendation: Recommendation) -> list[Column[RankedCandida
         Column("Notes", notes),
     ]
     return columns
+
+
+def token_columns() -> list[Column[RankedCandidate]]:
+    """A streamed (LLM) candidate's figures: TTFT and ITL at P90, token goodput, $ per 1M tokens."""
+
+    def p90(metric: str) -> Callable[[RankedCandidate], str]:
+        def cell(item: RankedCandidate) -> str:
+            stats = getattr(item.llm, metric) if item.llm is not None else None
+            return millis(stats.p90 if stats is not None and stats.p90 is not None else None)
+
+        return cell
+
+    return [
+        Column("TTFT P90 ms", p90("ttft_ms"), "right"),
+        Column("ITL P90 ms", p90("itl_ms"), "right"),
+        Column(
+            "out tok/s",
+            lambda item: f"{item.llm.output_tokens_per_s:,.1f}" if item.llm is not None else "—",
+            "right",
+        ),
+        Column("$/1M out tokens", lambda item: money(item.cost_per_1m_output_tokens_usd), "right"),
+    ]
 
 
 def price_cell(item: RankedCandidate) -> str:
