@@ -112,3 +112,13 @@ def test_regressions_cover_token_cost_and_latencies() -> None:
     assert kinds["token_cost_increase"].unit == "usd_per_1m_tokens"
     assert kinds["token_cost_increase"].change_pct == pytest.approx(100.0)
     assert "P90 time to first token" in kinds["ttft_increase"].message
+
+
+def test_a_candidate_without_token_goodput_is_never_recommended() -> None:
+    # The cheaper g5 served no request within the token SLOs: it misses them.
+    rec = _recommendation(_results(g5_tokens_per_s=0.0))
+    ranked = {item.label: item for item in rec.ranked}
+    assert not ranked["ml.g5.xlarge"].meets_slo
+    assert ranked["ml.g5.xlarge"].slo_verdict == "no load level met the token SLOs (no output-token goodput)"
+    assert ranked["ml.g5.xlarge"].cost_per_1m_output_tokens_usd is None
+    assert rec.recommended is not None and rec.recommended.label == "ml.g6e.xlarge"

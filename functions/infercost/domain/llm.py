@@ -214,6 +214,14 @@ def token_costs(
     return output, inputs
 
 
+def token_slo_miss(llm: LlmStats | None) -> str | None:
+    """Why a streamed candidate misses its token SLOs: no load level served a token within them
+    (no output-token goodput), or None. Nothing that misses them is recommended."""
+    if llm is None or llm.output_tokens_per_s > 0:
+        return None
+    return "no load level met the token SLOs (no output-token goodput)"
+
+
 def monthly_token_cost_usd(
     output_tokens_per_month: float,
     output_tokens_per_s: float,

@@ -11,7 +11,7 @@ from typing import TypeVar
 from infercost.domain import costing
 from infercost.domain.errors import InputError, MissingPriceError
 from infercost.domain.formatting import usd
-from infercost.domain.llm import token_costs
+from infercost.domain.llm import token_costs, token_slo_miss
 from infercost.domain.models import Slo
 from infercost.domain.prices import Price, PriceBasis, PriceLookup, basis_of_source
 from infercost.domain.results import (
@@ -226,6 +226,9 @@ def _cost(
         verdict = f"error rate {result.error_rate:.1%} > {max_error_rate:.0%}"
     else:
         verdict = f"{name} {slo_latency:.1f} ms ≤ {slo.max_latency_ms:g} ms"
+    token_miss = token_slo_miss(result.llm)
+    if within_bound and error_rate_ok and token_miss is not None:
+        within_bound, verdict = False, token_miss
     return _Costed(
         index=index,
         result=result,
