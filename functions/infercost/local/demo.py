@@ -121,7 +121,7 @@ def demo_spec(
     }
 
 
-def model_artifact(model: str, workload: str = "classic") -> bytes:
+def model_artifact(model: str, workload: str = "classic", **declared: Any) -> bytes:
     """A real model.tar.gz: the local model servers build the same small MLP from its seed (or,
     for the LLM demo, serve the deterministic text generator its kind names)."""
     from infercost.local.model_server import MODEL_SEED, N_CLASSES, N_FEATURES, N_HIDDEN
@@ -139,6 +139,7 @@ def model_artifact(model: str, workload: str = "classic") -> bytes:
             "model": model,
             "kind": TEXT_MODEL_KIND,
             "note": "served by infercost's local model server: a deterministic streaming text generator",
+            **declared,
         }
     description = json.dumps(document, indent=2).encode()
     buffer = io.BytesIO()

@@ -165,16 +165,15 @@ def _chunk(data: bytes) -> bytes:
     return f"{len(data):x}\r\n".encode() + data + b"\r\n"
 
 
-def artifact_kind(archive: bytes) -> str | None:
-    """The `kind` a model.tar.gz's model.json declares (None when it declares none)."""
+def artifact_document(archive: bytes) -> dict[str, Any]:
+    """The model.json a model.tar.gz carries ({} when it has none)."""
     try:
         with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
             member = tar.extractfile("model.json")
             document = json.loads(member.read()) if member is not None else {}
     except (tarfile.TarError, KeyError, ValueError, OSError):
-        return None
-    kind = document.get("kind") if isinstance(document, dict) else None
-    return str(kind) if kind else None
+        return {}
+    return document if isinstance(document, dict) else {}
 
 
 class _Generation:
@@ -337,7 +336,13 @@ def _plain(status: int, body: bytes) -> bytes:
 
 
 def text_model_for(archive: bytes | None, candidate: Candidate) -> TextModel | None:
-    """A text model when the artifact declares one, with the candidate's declared speed."""
-    if archive is None or artifact_kind(archive) != TEXT_MODEL_KIND:
+    """A text model when the artifact declares one, with the candidate's declared speed; an artifact
+    may also declare `cut_after_tokens` (a model whose streams break, for the failure path)."""
+    document = artifact_document(archive) if archive is not None else {}
+    if document.get("kind") != TEXT_MODEL_KIND:
         return None
-    return TextModel(text_profile_for(candidate))
+    profile = text_profile_for(candidate)
+    cut = document.get("cut_after_tokens")
+    if isinstance(cut, int) and cut > 0:
+        profile = profile.model_copy(update={"cut_after_tokens": cut})
+    return TextModel(profile)
