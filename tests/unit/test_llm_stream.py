@@ -11,14 +11,16 @@ import pytest
 
 from infercost.cli import main
 from infercost.domain.models import Candidate, LoadPlan, Slo
+from infercost.domain.results import ResultsFile
 from infercost.domain.tokens import builtin_tokenizer
 from infercost.domain.workload import LlmWorkload, TokenSlo
 from infercost.local.model_server import ModelServer
 from infercost.local.profiles import NOOP
 from infercost.local.text_model import TextModel, TextProfile, chunked, generate, text_profile_for
 from infercost.measurement.llm import LlmHttpTransport, LlmSageMakerTransport, Prompts, llm_stats
-from infercost.measurement.loadtest import run_load_test
+from infercost.measurement.loadtest import run_load_test, run_sweep_share
 from infercost.measurement.results import LoadTestError
+from infercost.measurement.sweep import SweepShare, merge_sweep_shares
 
 PROMPTS = ["Tell me about latency.", "Write a haiku.", "Why measure?"]
 WORKLOAD = LlmWorkload(prompts=PROMPTS, max_new_tokens=12)
@@ -128,14 +130,14 @@ def test_a_token_slo_missed_leaves_no_goodput() -> None:
     assert stats is not None and stats.output_tokens_per_s == 0 and stats.concurrency is None
 
 
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     try:
         main(argv)
         code = 0
     except SystemExit as exit_:
         code = int(exit_.code or 0)
     captured = capsys.readouterr()
-    return code, captured.out + captured.err
+    return code, captured.out, captured.err
 
 
 def test_cli_loadtest_stream_prints_token_metrics(
@@ -143,7 +145,7 @@ def test_cli_loadtest_stream_prints_token_metrics(
 ) -> None:
     prompts = tmp_path / "prompts.jsonl"
     prompts.write_text("\n".join(json.dumps(p) for p in PROMPTS) + "\n")
-    code, output = run(
+    code, output, _ = run(
         [
             "loadtest",
             "--url",
@@ -172,6 +174,42 @@ def test_cli_loadtest_stream_prints_token_metrics(
 def test_cli_refuses_bad_prompts_naming_the_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "prompts.jsonl"
     bad.write_text("not json\n")
-    code, output = run(["loadtest", "--url", "http://127.0.0.1:9", "--stream", "--prompts", str(bad)], capsys)
+    code, _, output = run(
+        ["loadtest", "--url", "http://127.0.0.1:9", "--stream", "--prompts", str(bad)], capsys
+    )
     assert code == 2
     assert "workload.prompts: line 1" in output
+
+
+def test_cli_json_is_a_results_file_with_token_figures(
+    server: ModelServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text('"one prompt"\n')
+    argv = ["loadtest", "--url", server.url, "--stream", "--prompts", str(prompts), "--max-new-tokens", "5"]
+    argv += ["--warmup", "0", "--requests", "3", "--format", "json", "--instance-type", "ml.g5.xlarge"]
+    code, stdout, stderr = run(argv, capsys)
+    assert code == 0, stderr
+    document = json.loads(stdout)
+    llm = document["results"][0]["llm"]
+    assert llm["output_tokens"] == 15 and llm["input_tokens"] == 6 and llm["tokenizer"] == "whitespace"
+    ResultsFile.model_validate(document)
+
+
+def test_sweep_shares_of_two_workers_merge_their_tokens(server: ModelServer) -> None:
+    plan = LoadPlan(warmup=0, requests=2, concurrency=[1, 4], requests_per_level=8)
+    shares = []
+    for worker in range(2):
+        transport = LlmHttpTransport(server.url, Prompts.of(WORKLOAD, PROMPTS, WHITESPACE), timeout_s=5)
+        try:
+            share = run_sweep_share(transport, b"", plan, worker=worker, workers=2)
+        finally:
+            transport.close()
+        # Each share travels through S3 as JSON.
+        shares.append(SweepShare.model_validate_json(share.model_dump_json()))
+    (level,) = merge_sweep_shares(shares, plan, None).levels
+    assert level.concurrency == 4 and level.llm is not None
+    assert level.llm.output_tokens == 8 * 12 and level.llm.requests == 8
+    assert level.llm.output_tokens_per_s == pytest.approx(
+        sum(s.sweep[0].llm.output_tokens_per_s for s in shares)
+    )

@@ -97,10 +97,19 @@ def loadtest(
             "--stream with --url reads a streamed text answer: give --prompts FILE (JSONL)",
             field="--prompts",
         )
+    if output is OutputFormat.json and instance_type is None:
+        raise InputError(
+            "JSON output is a results file, which names the candidate",
+            field="--instance-type",
+            hint="e.g. --instance-type ml.c7g.large",
+        )
     if prompts is not None:
         from infercost.cli.loadtest_llm import run_token_loadtest
 
         run_token_loadtest(
+            json_as=(model or endpoint or "model", str(instance_type))
+            if output is OutputFormat.json
+            else None,
             url=url,
             endpoint=endpoint,
             prompts=prompts,
@@ -117,12 +126,6 @@ def loadtest(
         return
     if payload is None:
         raise InputError("give the request body to send", field="--payload")
-    if output is OutputFormat.json and instance_type is None:
-        raise InputError(
-            "JSON output is a results file, which names the candidate",
-            field="--instance-type",
-            hint="e.g. --instance-type ml.c7g.large",
-        )
     candidate = (
         parse_model(Candidate, {"instance_type": instance_type}, prefix="--instance-type")
         if instance_type

@@ -21,11 +21,13 @@ def run_token_loadtest(
     slo: str | None,
     timeout: float,
     time_budget: float | None,
+    json_as: tuple[str, str] | None = None,
 ) -> None:
     """Send the prompts in turn to a streaming URL or endpoint; print TTFT, ITL and token goodput.
 
     `--slo` takes token SLOs (ttft:p90:500,itl:p90:50,e2e:p99:4000); the sweep stops at the first
-    level that misses one, or that adds under 5 % token goodput (past saturation)."""
+    level that misses one, or that adds under 5 % token goodput (past saturation). `json_as`
+    (model, instance type) prints a results file instead, its candidate carrying `llm`."""
     from infercost.cli.app import stdout_console
     from infercost.domain.models import LoadPlan, parse_model
     from infercost.domain.tokens import builtin_tokenizer, is_builtin, tokenizer_from_json
@@ -78,6 +80,19 @@ def run_token_loadtest(
             result = run_load_test(transport, b"", plan, progress=progress, time_budget_s=time_budget)
     finally:
         transport.close()
+    if json_as is not None:
+        from infercost.cli.app import print_json
+        from infercost.domain.models import Candidate
+        from infercost.measurement.llm import llm_stats
+        from infercost.measurement.results import results_document
+
+        candidate = parse_model(Candidate, {"instance_type": json_as[1]}, prefix="--instance-type")
+        document = results_document(result, model=json_as[0], candidate=candidate)
+        stats = llm_stats(result, max_error_rate=plan.max_error_rate)
+        if stats is not None:
+            document["results"][0]["llm"] = stats.model_dump(mode="json")
+        print_json(document)
+        return
     console = stdout_console()
     print_load_test(result, transport.description, console)
     for item in slos:
