@@ -103,14 +103,14 @@ def test_report_and_notifications_show_token_figures() -> None:
 
 def test_regressions_cover_token_cost_and_latencies() -> None:
     before = _recommendation(_results())
-    # The same winner, now slower to start and with half the token goodput.
-    after = _recommendation(_results(g5_tokens_per_s=250.0, g5_ttft=150.0))
+    # The same winner, now slower to start and with a fifth less token goodput.
+    after = _recommendation(_results(g5_tokens_per_s=400.0, g5_ttft=150.0))
     assert before.recommended is not None and after.recommended is not None
     assert before.recommended.label == after.recommended.label
     kinds = {regression.kind: regression for regression in detect_regressions(after, before)}
     assert "token_cost_increase" in kinds and "ttft_increase" in kinds and "itl_increase" not in kinds
     assert kinds["token_cost_increase"].unit == "usd_per_1m_tokens"
-    assert kinds["token_cost_increase"].change_pct == pytest.approx(100.0)
+    assert kinds["token_cost_increase"].change_pct == pytest.approx(25.0)
     assert "P90 time to first token" in kinds["ttft_increase"].message
 
 
@@ -122,3 +122,18 @@ def test_a_candidate_without_token_goodput_is_never_recommended() -> None:
     assert ranked["ml.g5.xlarge"].slo_verdict == "no load level met the token SLOs (no output-token goodput)"
     assert ranked["ml.g5.xlarge"].cost_per_1m_output_tokens_usd is None
     assert rec.recommended is not None and rec.recommended.label == "ml.g6e.xlarge"
+
+
+def test_streamed_candidates_are_ranked_by_cost_per_million_output_tokens() -> None:
+    # g5 is cheaper per 100k requests (serial), g6e per million tokens (more goodput).
+    rec = _recommendation(_results(g5_tokens_per_s=200.0))
+    by_label = {item.label: item for item in rec.ranked}
+    assert by_label["ml.g5.xlarge"].cost_per_100k_usd < by_label["ml.g6e.xlarge"].cost_per_100k_usd
+    assert rec.ranking_basis == "output_tokens"
+    assert [item.label for item in rec.ranked] == ["ml.g6e.xlarge", "ml.g5.xlarge"]
+    assert rec.recommended is not None and rec.recommended.label == "ml.g6e.xlarge"
+    assert rec.reason.startswith(
+        "ml.g6e.xlarge is the cheapest per million output tokens of 2 candidates that meet P90 ≤ 2000 ms "
+        "and the token SLOs: $1.03 per 1M output tokens at 700.0 output tokens/s of goodput (concurrency 8)"
+    )
+    assert "47% cheaper than the runner-up ml.g5.xlarge ($1.96)" in rec.reason

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, ConfigDict, Field
 
 from infercost.domain.costing import HOURS_PER_MONTH, SECONDS_PER_HOUR, cost_per_1m_tokens
-from infercost.domain.results import LatencyStats, LlmStats
+from infercost.domain.formatting import usd
+from infercost.domain.models import Slo
+from infercost.domain.results import LatencyStats, LlmStats, RankedCandidate
 from infercost.domain.sketch import LatencySketch
 from infercost.domain.tokens import Tokenizer
 from infercost.domain.workload import TokenMetric, TokenSlo
@@ -220,6 +222,45 @@ def token_slo_miss(llm: LlmStats | None) -> str | None:
     if llm is None or llm.output_tokens_per_s > 0:
         return None
     return "no load level met the token SLOs (no output-token goodput)"
+
+
+def token_explanation(
+    ranked: Sequence[RankedCandidate], slo: Slo, recommended: RankedCandidate | None
+) -> str | None:
+    """The recommendation of streamed candidates in one paragraph, by cost per 1M output tokens;
+    None when nothing is recommended (the general explanation says why)."""
+    winner = recommended
+    if winner is None or winner.llm is None or winner.cost_per_1m_output_tokens_usd is None:
+        return None
+    passing = [item for item in ranked if item.meets_slo]
+    bound = f"{slo.describe()} and the token SLOs"
+    if len(passing) > 1:
+        text = f"{winner.label} is the cheapest per million output tokens of {len(passing)} candidates that meet {bound}"
+    else:
+        text = f"{winner.label} is the only candidate of {len(ranked)} that meets {bound}"
+    llm = winner.llm
+    text += (
+        f": {usd(winner.cost_per_1m_output_tokens_usd)} per 1M output tokens at "
+        f"{llm.output_tokens_per_s:,.1f} output tokens/s of goodput"
+        + (f" (concurrency {llm.concurrency})" if llm.concurrency else "")
+        + f", TTFT P90 {_p90(llm.ttft_ms)}, ITL P90 {_p90(llm.itl_ms)}"
+    )
+    runner_up = next((item for item in passing if item is not winner), None)
+    if runner_up is not None and runner_up.cost_per_1m_output_tokens_usd:
+        saving = 1 - winner.cost_per_1m_output_tokens_usd / runner_up.cost_per_1m_output_tokens_usd
+        text += (
+            f", {saving:.0%} cheaper than the runner-up {runner_up.label} "
+            f"({usd(runner_up.cost_per_1m_output_tokens_usd)})"
+        )
+    failing = [item for item in ranked if not item.meets_slo]
+    if failing:
+        text += f". {len(failing)} of {len(ranked)} {'misses' if len(failing) == 1 else 'miss'} them: "
+        text += "; ".join(f"{item.label} ({item.slo_verdict})" for item in failing)
+    return text + "."
+
+
+def _p90(stats: LatencyStats) -> str:
+    return f"{stats.p90 if stats.p90 is not None else stats.avg:,.1f} ms"
 
 
 def monthly_token_cost_usd(

@@ -11,7 +11,7 @@ from typing import TypeVar
 from infercost.domain import costing
 from infercost.domain.errors import InputError, MissingPriceError
 from infercost.domain.formatting import usd
-from infercost.domain.llm import token_costs, token_slo_miss
+from infercost.domain.llm import token_costs, token_explanation, token_slo_miss
 from infercost.domain.models import Slo
 from infercost.domain.prices import Price, PriceBasis, PriceLookup, basis_of_source
 from infercost.domain.results import (
@@ -88,7 +88,9 @@ def recommend(
         _cost(index, result, prices, slo, traffic, max_error_rate)
         for index, result in enumerate(results.results)
     ]
-    order = sorted(costed, key=_Costed.sort_key)
+    # Streamed (LLM) candidates are ranked by what a million output tokens cost (method §9).
+    by_tokens = bool(costed) and all(item.result.llm is not None for item in costed)
+    order = sorted(costed, key=lambda item: (_token_cost(item) if by_tokens else 0.0, *item.sort_key()))
     pareto = _pareto_front(costed)
     ranked = [_ranked(rank, item, item.index in pareto) for rank, item in enumerate(order, start=1)]
     recommended = next((item for item in ranked if item.meets_slo), None)
@@ -126,7 +128,9 @@ def recommend(
         region=region,
         slo=slo,
         recommended=recommended,
-        reason=explain(ranked, slo, recommended, recommended_at_throughput, traffic),
+        reason=(token_explanation(ranked, slo, recommended) if by_tokens else None)
+        or explain(ranked, slo, recommended, recommended_at_throughput, traffic),
+        ranking_basis="output_tokens" if by_tokens else "serial",
         ranked=ranked,
         recommended_at_throughput=recommended_at_throughput,
         throughput_ranking=throughput_ranking,
@@ -287,6 +291,13 @@ def _pareto_front(costed: list[_Costed]) -> set[int]:
         if not dominated:
             front.add(item.index)
     return front
+
+
+def _token_cost(item: _Costed) -> float:
+    cost = token_costs(
+        item.result.llm, item.price.usd_per_hour if item.price else None, item.result.candidate.instance_count
+    )[0]
+    return cost if cost is not None else math.inf
 
 
 def _ranked(rank: int, item: _Costed, pareto_optimal: bool) -> RankedCandidate:

@@ -210,7 +210,9 @@ class Recommendation(BaseModel):
     slo: Slo
     recommended: RankedCandidate | None
     reason: str
-    ranking_basis: Literal["serial"] = "serial"
+    # serial: cost per 100k inferences (4.1); output_tokens: cost per 1M output tokens, when every
+    # candidate streamed (docs/method.md §9).
+    ranking_basis: Literal["serial", "output_tokens"] = "serial"
     ranked: list[RankedCandidate]
     recommended_at_throughput: RankedCandidate | None = None
     throughput_ranking: list[str] | None = None
