@@ -11,6 +11,7 @@ import pytest
 from infercost.domain.recommend import recommend
 from infercost.domain.regression import detect_regressions
 from infercost.domain.results import Recommendation, ResultsFile
+from infercost.domain.traffic import TrafficProfile
 from infercost.report.inputs import ReportInput
 from infercost.report.messages import build_slack_payload, build_sns_message
 from infercost.report.tables import html_table, ranking_columns
@@ -137,3 +138,13 @@ def test_streamed_candidates_are_ranked_by_cost_per_million_output_tokens() -> N
         "and the token SLOs: $1.03 per 1M output tokens at 700.0 output tokens/s of goodput (concurrency 8)"
     )
     assert "47% cheaper than the runner-up ml.g5.xlarge ($1.96)" in rec.reason
+
+
+def test_a_month_of_output_tokens_is_priced_on_each_streamed_candidate() -> None:
+    traffic = TrafficProfile(requests_per_month=1_000_000, peak_rps=5, output_tokens_per_month=3_000_000_000)
+    rec = recommend(_results(), None, traffic=traffic)
+    g5 = next(item for item in rec.ranked if item.label == "ml.g5.xlarge")
+    # 3e9 tokens ÷ 500 tokens/s ÷ 3600 = 1,666.7 instance-hours at $1.4084.
+    assert g5.monthly_token_cost_usd == pytest.approx(3e9 / 500 / 3600 * 1.4084)
+    assert "$/month of tokens" in html_table(ranking_columns(rec), rec.ranked)
+    assert _recommendation(_results()).ranked[0].monthly_token_cost_usd is None

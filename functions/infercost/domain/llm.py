@@ -22,6 +22,7 @@ from infercost.domain.models import Slo
 from infercost.domain.results import LatencyStats, LlmStats, RankedCandidate
 from infercost.domain.sketch import LatencySketch
 from infercost.domain.tokens import Tokenizer
+from infercost.domain.traffic import TrafficProfile
 from infercost.domain.workload import TokenMetric, TokenSlo
 
 
@@ -276,3 +277,22 @@ def monthly_token_cost_usd(
     busy_hours = output_tokens_per_month / output_tokens_per_s / SECONDS_PER_HOUR
     instances = max(1.0, busy_hours / HOURS_PER_MONTH)
     return instances * HOURS_PER_MONTH * price_per_hour_usd * instance_count
+
+
+def monthly_tokens(
+    traffic: TrafficProfile | None,
+    llm: LlmStats | None,
+    price_per_hour_usd: float | None,
+    instance_count: int,
+) -> float | None:
+    """The monthly figure of a traffic profile's output tokens on a streamed candidate, when both exist."""
+    if (
+        traffic is None
+        or traffic.output_tokens_per_month is None
+        or llm is None
+        or price_per_hour_usd is None
+    ):
+        return None
+    return monthly_token_cost_usd(
+        traffic.output_tokens_per_month, llm.output_tokens_per_s, price_per_hour_usd, instance_count
+    )

@@ -11,7 +11,7 @@ from typing import TypeVar
 from infercost.domain import costing
 from infercost.domain.errors import InputError, MissingPriceError
 from infercost.domain.formatting import usd
-from infercost.domain.llm import token_costs, token_explanation, token_slo_miss
+from infercost.domain.llm import monthly_tokens, token_costs, token_explanation, token_slo_miss
 from infercost.domain.models import Slo
 from infercost.domain.prices import Price, PriceBasis, PriceLookup, basis_of_source
 from infercost.domain.results import (
@@ -92,7 +92,7 @@ def recommend(
     by_tokens = bool(costed) and all(item.result.llm is not None for item in costed)
     order = sorted(costed, key=lambda item: (_token_cost(item) if by_tokens else 0.0, *item.sort_key()))
     pareto = _pareto_front(costed)
-    ranked = [_ranked(rank, item, item.index in pareto) for rank, item in enumerate(order, start=1)]
+    ranked = [_ranked(rank, item, item.index in pareto, traffic) for rank, item in enumerate(order, start=1)]
     recommended = next((item for item in ranked if item.meets_slo), None)
 
     recommended_at_throughput = None
@@ -300,11 +300,12 @@ def _token_cost(item: _Costed) -> float:
     return cost if cost is not None else math.inf
 
 
-def _ranked(rank: int, item: _Costed, pareto_optimal: bool) -> RankedCandidate:
+def _ranked(
+    rank: int, item: _Costed, pareto_optimal: bool, traffic: TrafficProfile | None = None
+) -> RankedCandidate:
     result = item.result
-    per_1m_output, per_1m_input = token_costs(
-        result.llm, item.price.usd_per_hour if item.price else None, result.candidate.instance_count
-    )
+    price = item.price.usd_per_hour if item.price else None
+    per_1m_output, per_1m_input = token_costs(result.llm, price, result.candidate.instance_count)
     return RankedCandidate(
         rank=rank,
         candidate=result.candidate,
@@ -317,6 +318,7 @@ def _ranked(rank: int, item: _Costed, pareto_optimal: bool) -> RankedCandidate:
         cost_per_1m_output_tokens_usd=per_1m_output,
         cost_per_1m_input_tokens_usd=per_1m_input,
         llm=result.llm,
+        monthly_token_cost_usd=monthly_tokens(traffic, result.llm, price, result.candidate.instance_count),
         max_rps_at_slo=result.max_rps_at_slo,
         latency_ms=result.latency_ms,
         slo_latency_ms=item.slo_latency_ms,

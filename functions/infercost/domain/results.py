@@ -188,6 +188,8 @@ class RankedCandidate(BaseModel):
     cost_per_1m_input_tokens_usd: float | None = None
     # The token figures behind them (time to first token, inter-token latency, goodput).
     llm: LlmStats | None = None
+    # A month of the traffic profile's output tokens at that goodput (docs/method.md §9).
+    monthly_token_cost_usd: float | None = None
     max_rps_at_slo: float | None = None
     latency_ms: LatencyStats
     slo_latency_ms: float

@@ -46,6 +46,9 @@ class TrafficProfile(_Strict):
         default=0, ge=0, description="average request payload, for serverless data charges"
     )
     response_kb: float = Field(default=0, ge=0, description="average response payload")
+    output_tokens_per_month: int | None = Field(
+        default=None, gt=0, description="an LLM's monthly output tokens (docs/method.md §9)"
+    )
     source: str | None = Field(
         default=None, description="where the curve came from, e.g. an endpoint's history"
     )

@@ -117,6 +117,8 @@ def ranking_columns(recommendation: Recommendation) -> list[Column[RankedCandida
         )
     if any(item.llm is not None for item in ranked):
         columns.extend(token_columns())
+    if any(item.monthly_token_cost_usd is not None for item in ranked):
+        columns.append(monthly_token_column())
     if any(item.monthly is not None for item in ranked):
         columns.append(
             Column(
@@ -152,6 +154,11 @@ def token_columns() -> list[Column[RankedCandidate]]:
         ),
         Column("$/1M out tokens", lambda item: money(item.cost_per_1m_output_tokens_usd), "right"),
     ]
+
+
+def monthly_token_column() -> Column[RankedCandidate]:
+    """A month of the traffic profile's output tokens (docs/method.md §9)."""
+    return Column("$/month of tokens", lambda item: money(item.monthly_token_cost_usd), "right")
 
 
 def price_cell(item: RankedCandidate) -> str:
