@@ -134,7 +134,10 @@ class _HttpConnection(asyncio.Protocol):
             self._complete(level)
             return
         where = "mid-response" if self.headers_done else "before the response"
-        level.fail("connection", f"connection closed by {self.owner.netloc} {where}: {exc or 'EOF'}")
+        # A streamed answer cut off after it began is a broken stream, not an unreachable endpoint.
+        kind = "stream" if self.headers_done and self.reader is not None else "connection"
+        self.reader = None
+        level.fail(kind, f"connection closed by {self.owner.netloc} {where}: {exc or 'EOF'}")
         self.owner._reconnect(level)
 
     def data_received(self, data: bytes) -> None:
