@@ -46,8 +46,9 @@ def loadtest(
         bool,
         typer.Option(
             "--stream",
-            help="With --endpoint: InvokeEndpointWithResponseStream, adding each level's time to "
-            "the first payload part.",
+            help="Read the answers as they stream: with --endpoint, InvokeEndpointWithResponseStream "
+            "(each level's time to the first payload part); with --prompts (and --url or --endpoint), "
+            "time to first token, inter-token latency and token goodput.",
         ),
     ] = False,
     prompts: Annotated[
