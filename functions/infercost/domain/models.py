@@ -34,7 +34,7 @@ from infercost.domain.containers import (
 )
 from infercost.domain.errors import InputError, from_validation_error
 from infercost.domain.hardware import HARDWARE_KINDS, Finding, HardwareKind, hardware_kind, judge_image
-from infercost.domain.traffic import Objective, TrafficFromEndpoint, TrafficProfile
+from infercost.domain.traffic import Objective, ServingSpec, TrafficFromEndpoint, TrafficProfile
 
 Percentile = Literal["p50", "p90", "p95", "p99", "max"]
 PERCENTILES: tuple[Percentile, ...] = ("p50", "p90", "p95", "p99", "max")
@@ -296,6 +296,7 @@ class EvaluationSpec(_Strict):
         ]
         | None
     ) = None
+    serving: ServingSpec = Field(default_factory=ServingSpec)
     objective: Objective | None = Field(
         default=None,
         description="what to minimise; default monthly with a traffic profile, else per-inference",

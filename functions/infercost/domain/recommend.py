@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, Literal, TypeVar
 
 from infercost.domain import costing
 from infercost.domain.errors import InputError, MissingPriceError
 from infercost.domain.formatting import usd
 from infercost.domain.models import Slo
-from infercost.domain.prices import Price, PriceBasis, PriceLookup, basis_of_source
+from infercost.domain.prices import Price, PriceBasis, PriceLookup, SavingsPlanRate, basis_of_source
 from infercost.domain.results import (
     CandidateResult,
     MonthlyProjection,
     RankedCandidate,
     Recommendation,
     ResultsFile,
+    ServingOption,
 )
-from infercost.domain.traffic import TrafficProfile
+from infercost.domain.traffic import OBJECTIVES, Objective, ServingSpec, TrafficProfile
 
 T = TypeVar("T")
 DEFAULT_REGION = "us-east-1"
@@ -47,6 +49,12 @@ class _Costed:
     verdict: str
     monthly: MonthlyProjection | None
     warnings: tuple[str, ...]
+    serving: tuple[ServingOption, ...] = ()
+
+    @property
+    def best_serving(self) -> ServingOption | None:
+        """The cheapest way to serve the traffic within the SLO with this candidate (None: no way)."""
+        return next((o for o in self.serving if o.meets_slo and o.monthly_cost_usd is not None), None)
 
     def sort_key(self) -> tuple[float, float, float, str, str]:
         # A total order: equal costs go to the lower SLO latency, then to the lower average;
@@ -68,9 +76,15 @@ def recommend(
     traffic: TrafficProfile | None = None,
     max_error_rate: float = 0.01,
     price_note: str | None = None,
+    objective: Objective | None = None,
+    serving: ServingSpec | None = None,
 ) -> Recommendation:
-    """Cost every measured candidate, rank by cost per 100k, and pick the cheapest that meets the SLO.
+    """Cost every measured candidate, rank them under the objective, pick the best that meets the SLO.
 
+    The objective (docs/method.md §7): `monthly` — the cheapest way to serve the traffic profile
+    for a month, every serving mode considered (the default when there is a traffic profile);
+    `per-inference` — cost per 100k with one request in flight (the published method, the
+    default without traffic); `throughput` — cost per 100k at the highest load within the SLO.
     `price_note` says that live prices were asked for and the snapshot answered (a run's Prepare
     step records it); a price book that fell back while costing here says so itself.
     """
@@ -82,15 +96,20 @@ def recommend(
             hint='add "slo": {"percentile": "p90", "max_latency_ms": 80} to the file or pass --slo p90:80',
         )
     traffic = traffic or results.traffic
+    serving = serving or results.serving or ServingSpec()
+    chosen = choose_objective(objective or results.objective, traffic, results)
     region = results.region or (prices.region if prices is not None else DEFAULT_REGION)
     costed = [
         _cost(index, result, prices, slo, traffic, max_error_rate)
         for index, result in enumerate(results.results)
     ]
-    order = sorted(costed, key=_Costed.sort_key)
+    if traffic is not None:
+        costed = [_with_serving(item, traffic, serving, slo, prices) for item in costed]
+    order = sorted(costed, key=OBJECTIVE_KEYS[chosen])
     pareto = _pareto_front(costed)
     ranked = [_ranked(rank, item, item.index in pareto) for rank, item in enumerate(order, start=1)]
-    recommended = next((item for item in ranked if item.meets_slo), None)
+    recommended = next((item for item in ranked if _eligible(item, chosen)), None)
+    winners = _winners(costed, traffic, chosen, recommended)
 
     recommended_at_throughput = None
     throughput_ranking = None
@@ -125,7 +144,19 @@ def recommend(
         region=region,
         slo=slo,
         recommended=recommended,
-        reason=explain(ranked, slo, recommended, recommended_at_throughput, traffic),
+        reason=explain(
+            ranked,
+            slo,
+            recommended,
+            recommended_at_throughput,
+            traffic,
+            objective=chosen,
+            winners=winners,
+        ),
+        objective=chosen,
+        ranking_basis=RANKING_BASIS[chosen],
+        winners=winners,
+        serving=recommended.serving_choice if recommended is not None else None,
         ranked=ranked,
         recommended_at_throughput=recommended_at_throughput,
         throughput_ranking=throughput_ranking,
@@ -135,6 +166,115 @@ def recommend(
         prices_as_of=prices_as_of if isinstance(prices_as_of, str) else None,
         price_note=note,
     )
+
+
+def choose_objective(
+    asked: Objective | None, traffic: TrafficProfile | None, results: ResultsFile
+) -> Objective:
+    """The objective asked for, else monthly with a traffic profile, else per-inference; refused
+    when its inputs are missing (one line naming the field and the fix)."""
+    chosen: Objective = asked or ("monthly" if traffic is not None else "per-inference")
+    if chosen == "monthly" and traffic is None:
+        raise InputError(
+            "the monthly objective needs a traffic profile, and there is none",
+            field="objective",
+            hint='add "traffic": {"requests_per_month": 10000000, "peak_rps": 20} (or an hourly_rps '
+            "curve, or --traffic FILE from `infercost traffic import`), or use --objective per-inference",
+        )
+    if chosen == "throughput" and all(result.max_rps_at_slo is None for result in results.results):
+        raise InputError(
+            "the throughput objective needs a concurrency sweep, and none ran (no max_rps_at_slo)",
+            field="objective",
+            hint="add load.concurrency such as [1, 2, 4, 8] to the spec, or use --objective per-inference",
+        )
+    return chosen
+
+
+def _throughput_key(item: _Costed) -> tuple[float, float, float, str, str]:
+    cost = item.cost_at_throughput_usd if item.cost_at_throughput_usd is not None else math.inf
+    return (cost, *item.sort_key()[1:])
+
+
+def _monthly_key(item: _Costed) -> tuple[float, float, float, float, str, str]:
+    best = item.best_serving
+    cost = best.monthly_cost_usd if best is not None and best.monthly_cost_usd is not None else math.inf
+    return (cost, *item.sort_key())
+
+
+OBJECTIVE_KEYS: dict[Objective, Callable[[_Costed], tuple[Any, ...]]] = {
+    "per-inference": _Costed.sort_key,
+    "throughput": _throughput_key,
+    "monthly": _monthly_key,
+}
+RANKING_BASIS: dict[Objective, Literal["serial", "throughput", "monthly"]] = {
+    "per-inference": "serial",
+    "throughput": "throughput",
+    "monthly": "monthly",
+}
+
+
+def _eligible(item: RankedCandidate | _Costed, objective: Objective) -> bool:
+    """Can be recommended under the objective: meets the SLO, and has the objective's figure."""
+    if not item.meets_slo:
+        return False
+    if objective == "throughput":
+        return (
+            item.cost_per_100k_at_throughput_usd is not None
+            if isinstance(item, RankedCandidate)
+            else item.cost_at_throughput_usd is not None
+        )
+    if objective == "monthly":
+        best = item.serving_choice if isinstance(item, RankedCandidate) else item.best_serving
+        return best is not None
+    return True
+
+
+def _winners(
+    costed: list[_Costed],
+    traffic: TrafficProfile | None,
+    chosen: Objective,
+    recommended: RankedCandidate | None,
+) -> dict[str, str | None]:
+    """The winner under each objective that can be computed (the chosen one is `recommended`)."""
+    winners: dict[str, str | None] = {chosen: recommended.label if recommended else None}
+    for objective in OBJECTIVES:
+        if objective == chosen:
+            continue
+        if objective == "monthly" and traffic is None:
+            continue
+        if objective == "throughput" and all(item.result.max_rps_at_slo is None for item in costed):
+            continue
+        best = next(
+            (item for item in sorted(costed, key=OBJECTIVE_KEYS[objective]) if _eligible(item, objective)),
+            None,
+        )
+        winners[objective] = best.result.candidate.label if best else None
+    return winners
+
+
+def _with_serving(
+    item: _Costed, traffic: TrafficProfile, serving: ServingSpec, slo: Slo, prices: PriceLookup | None
+) -> _Costed:
+    """Add every way of serving the traffic with this candidate (docs/method.md §7)."""
+    from infercost.domain.serving import serving_options
+
+    rates = None
+    if item.result.candidate.serverless is not None and prices is not None:
+        rates = prices.serverless_rates()
+    plans: tuple[SavingsPlanRate, ...] = ()
+    lookup = getattr(prices, "savings_plan_rates", None)
+    if item.price is not None and callable(lookup):
+        plans = tuple(lookup(item.result.candidate))
+    options = serving_options(
+        item.result,
+        traffic,
+        serving,
+        slo,
+        price_per_hour_usd=item.price.usd_per_hour if item.price else None,
+        serverless_rates=rates,
+        savings_plans=plans,
+    )
+    return dataclasses.replace(item, serving=tuple(options))
 
 
 def _cost(
@@ -306,6 +446,8 @@ def _ranked(rank: int, item: _Costed, pareto_optimal: bool) -> RankedCandidate:
         errors=result.errors,
         warnings=list(item.warnings),
         image_uri=result.image_uri,
+        serving_options=list(item.serving),
+        serving_choice=item.best_serving,
     )
 
 
@@ -315,8 +457,15 @@ def explain(
     recommended: RankedCandidate | None,
     recommended_at_throughput: RankedCandidate | None,
     traffic: TrafficProfile | None,
+    *,
+    objective: Objective = "per-inference",
+    winners: dict[str, str | None] | None = None,
 ) -> str:
     """One paragraph saying what was chosen and why, with the numbers that decided it."""
+    if objective != "per-inference" and recommended is not None:
+        from infercost.domain.explain import explain_objective
+
+        return explain_objective(ranked, slo, recommended, traffic, objective, winners or {})
     total = len(ranked)
     passing = [item for item in ranked if item.meets_slo]
     bound = slo.describe()

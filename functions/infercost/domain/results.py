@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
 
+from infercost.domain.autoscaling import ScalingPolicy
 from infercost.domain.models import (
     DEFERRED,
     PERCENTILES,
@@ -19,7 +20,7 @@ from infercost.domain.models import (
     Slo,
 )
 from infercost.domain.price_basis import PriceBasis, PriceSource, is_estimate
-from infercost.domain.traffic import Objective, TrafficProfile
+from infercost.domain.traffic import Objective, ServingSpec, TrafficProfile
 
 RESULTS_SCHEMA = "infercost.results/v1"
 
@@ -99,6 +100,9 @@ class CandidateResult(_Lenient):
     errors: int = Field(default=0, ge=0)
     source: Literal["client", "cloudwatch"] | None = None
     llm: LlmStats | None = Field(default=None, description="token measurements of a streaming workload")
+    first_request_ms: float | None = Field(
+        default=None, ge=0, description="the first request to the new endpoint (a serverless cold start)"
+    )
 
     @model_serializer(mode="wrap")
     def _compact(self, handler: Any) -> dict[str, Any]:
@@ -133,6 +137,7 @@ class ResultsFile(_Lenient):
     failures: list[CandidateFailure] = Field(default_factory=list)
     traffic: TrafficProfile | None = None
     objective: Objective | None = None
+    serving: ServingSpec | None = None
 
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, defer_build=True)
 
@@ -168,6 +173,57 @@ class MonthlyProjection(BaseModel):
     note: str | None = None
 
 
+ServingMode = Literal["realtime", "serverless", "serverless-provisioned", "async", "batch", "multi-model"]
+
+
+class SavingsPlanOption(BaseModel):
+    """The month under one Savings Plan: commit to `committed_instances`, the rest on demand."""
+
+    model_config = ConfigDict(frozen=True, defer_build=True)
+
+    term_years: int
+    payment: str
+    usd_per_hour: float
+    committed_instances: int
+    monthly_cost_usd: float
+    saving_usd: float
+    # A committed instance-hour saves money when the instance runs more than this share of the time.
+    break_even_utilisation: float
+    source: str
+    as_of: str | None = None
+    estimate: bool = False
+
+
+class ServingOption(BaseModel):
+    """One way to serve the traffic with one candidate, and its month."""
+
+    model_config = ConfigDict(frozen=True, defer_build=True)
+
+    mode: ServingMode
+    monthly_cost_usd: float | None
+    meets_slo: bool = Field(description="serves the traffic within the SLO (async/batch: no latency SLO)")
+    instance_hours: float | None = None
+    hours_at_risk: float | None = None
+    policy: ScalingPolicy | None = None
+    capacity_rps_per_instance: float | None = None
+    capacity_basis: Literal["max_rps_at_slo", "serial_latency"] | None = None
+    cold_start_share: float | None = None
+    provisioned_concurrency: int | None = None
+    queue_delay_s: float | None = None
+    job_hours: float | None = None
+    copies_per_instance: int | None = None
+    cost_per_model_usd: float | None = None
+    savings_plans: list[SavingsPlanOption] = Field(default_factory=list)
+    # Hours a month at each billed instance count (what a Savings Plan commitment is sized on).
+    hours_by_instances: dict[int, float] = Field(default_factory=dict, exclude=True)
+    estimate: bool = Field(default=False, description="rests on an assumed figure (said in notes)")
+    notes: list[str] = Field(default_factory=list)
+
+    @property
+    def best_plan(self) -> SavingsPlanOption | None:
+        return min(self.savings_plans, key=lambda plan: plan.monthly_cost_usd, default=None)
+
+
 class RankedCandidate(BaseModel):
     """One candidate in a recommendation, with its costs and SLO verdict."""
 
@@ -196,6 +252,10 @@ class RankedCandidate(BaseModel):
     errors: int = 0
     warnings: list[str] = Field(default_factory=list)
     image_uri: str | None = Field(default=None, description="the container image it ran")
+    # With a traffic profile: every way to serve it with this candidate, cheapest first, and the
+    # cheapest that serves it within the SLO (docs/method.md §7).
+    serving_options: list[ServingOption] = Field(default_factory=list)
+    serving_choice: ServingOption | None = None
 
 
 class Recommendation(BaseModel):
@@ -208,7 +268,13 @@ class Recommendation(BaseModel):
     slo: Slo
     recommended: RankedCandidate | None
     reason: str
-    ranking_basis: Literal["serial"] = "serial"
+    # What `recommended` minimises (docs/method.md §7); ranking_basis names the same order.
+    objective: Objective = "per-inference"
+    ranking_basis: Literal["serial", "throughput", "monthly"] = "serial"
+    # The winner under each objective that could be computed, by objective name.
+    winners: dict[str, str | None] = Field(default_factory=dict)
+    # How to serve it: the recommended candidate's chosen serving option (with a traffic profile).
+    serving: ServingOption | None = None
     ranked: list[RankedCandidate]
     recommended_at_throughput: RankedCandidate | None = None
     throughput_ranking: list[str] | None = None

@@ -224,6 +224,7 @@ def results_of(view: RunView) -> ResultsFile:
             "failures": failures,
             "traffic": run_traffic(view, spec),
             "objective": spec.objective,
+            "serving": spec.serving,
         }
     )
 
