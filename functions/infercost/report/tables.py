@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Generic, Literal, TypeVar
 
 from infercost.domain.formatting import ESTIMATE_FOOTNOTE, estimated, millis, money
 from infercost.domain.price_basis import is_estimate
-from infercost.domain.results import RankedCandidate, Recommendation
+from infercost.domain.results import RankedCandidate, Recommendation, ServingOption
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -115,7 +115,12 @@ def ranking_columns(recommendation: Recommendation) -> list[Column[RankedCandida
         columns.append(
             Column("$/100k at max RPS", lambda item: money(item.cost_per_100k_at_throughput_usd), "right")
         )
-    if any(item.monthly is not None for item in ranked):
+    if any(item.serving_options for item in ranked):
+        columns += [
+            Column("Serve as", lambda item: serving_cell(item.serving_choice)),
+            Column("$/month", lambda item: monthly_cell(item.serving_choice), "right"),
+        ]
+    elif any(item.monthly is not None for item in ranked):
         columns.append(
             Column(
                 "$/month",
@@ -130,6 +135,32 @@ def ranking_columns(recommendation: Recommendation) -> list[Column[RankedCandida
     return columns
 
 
+def serving_cell(option: ServingOption | None) -> str:
+    """The serving mode in a few words: 'autoscale 1–3', 'serverless', 'async 0–2', …"""
+    if option is None:
+        return "—"
+    policy = option.policy
+    if option.mode == "realtime" and policy is not None:
+        if policy.min_capacity == policy.max_capacity:
+            return f"{policy.min_capacity} always on"
+        return f"autoscale {policy.min_capacity}–{policy.max_capacity}"
+    if option.mode == "serverless-provisioned":
+        return f"serverless, {option.provisioned_concurrency} provisioned"
+    if option.mode == "async" and policy is not None:
+        return f"async 0–{policy.max_capacity}"
+    if option.mode == "batch":
+        return f"batch {option.job_hours or 0:.1f} h/job"
+    if option.mode == "multi-model":
+        return f"{option.copies_per_instance} models/instance"
+    return option.mode
+
+
+def monthly_cell(option: ServingOption | None) -> str:
+    if option is None or option.monthly_cost_usd is None:
+        return "—"
+    return estimated(money(option.monthly_cost_usd), option.estimate)
+
+
 def price_cell(item: RankedCandidate) -> str:
     """A candidate's hourly price ('per use' for serverless), marked when it is an estimate."""
     text = "per use" if item.price_per_hour_usd is None else money(item.price_per_hour_usd)
@@ -138,4 +169,14 @@ def price_cell(item: RankedCandidate) -> str:
 
 def price_footnotes(recommendation: Recommendation) -> list[str]:
     """What a table of this recommendation says under it about its prices: the estimate mark."""
-    return [ESTIMATE_FOOTNOTE] if recommendation.estimated_prices else []
+    notes = [ESTIMATE_FOOTNOTE] if recommendation.estimated_prices else []
+    if any(item.serving_choice and item.serving_choice.estimate for item in recommendation.ranked):
+        notes.append(SERVING_ESTIMATE_FOOTNOTE)
+    return notes
+
+
+SERVING_ESTIMATE_FOOTNOTE = (
+    "≈ on $/month: the figure rests on an assumption the explanation names (serverless cold starts "
+    "after an idle time AWS does not publish, provisioned concurrency priced at the compute rate, or "
+    "instance memory for models per instance); docs/method.md §7."
+)
