@@ -77,7 +77,11 @@ DEMO_LOAD: dict[str, Any] = {
 }
 
 
-DEMO_TRAFFIC: dict[str, Any] = {"requests_per_month": 5_000_000, "peak_rps": 10}
+# A business day, hour 0 (UTC) first: quiet at night, 10 req/s at the midday peak; about 10.9 M
+# requests a month. The monthly objective simulates autoscaling on it (docs/method.md §7).
+DEMO_TRAFFIC: dict[str, Any] = {
+    "hourly_rps": [0.5, 0.3, 0.2, 0.2, 0.3, 0.6, 1.5, 3, 5, 7, 8, 9, 10, 9, 8, 8, 7, 6, 4, 3, 2, 1.5, 1, 0.7]
+}
 
 
 RUN_TIMEOUT_S = 240.0

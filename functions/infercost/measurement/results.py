@@ -122,6 +122,7 @@ class LoadTestResult(BaseModel):
     client_bound: bool = Field(default=False, description="some level measured a saturated client")
     notes: list[str] = Field(default_factory=list)
     sketch_relative_accuracy: float = RELATIVE_ACCURACY
+    first_request_ms: float | None = Field(default=None, description="the endpoint's first request")
 
     @property
     def latency_ms(self) -> LatencyStats:

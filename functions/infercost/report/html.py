@@ -13,6 +13,7 @@ from infercost.domain.models import Percentile
 from infercost.domain.price_basis import is_estimate
 from infercost.domain.results import MonthlyProjection, RankedCandidate
 from infercost.report.charts import monthly_rows, render_charts
+from infercost.report.serving import section_serving
 from infercost.report.tables import Column, html_table, price_footnotes, ranking_columns
 
 if TYPE_CHECKING:
@@ -49,7 +50,8 @@ def render_report(report: ReportInput) -> str:
             "bar the average.",
         ),
         _section_throughput(report, charts.get("throughput")),
-        _section_monthly(report, charts.get("monthly")),
+        section_serving(report.recommendation, charts.get("serving"))
+        or _section_monthly(report, charts.get("monthly")),
         _section_failures(report),
         _section_benchmark(report),
         _section_method(report),
@@ -166,7 +168,15 @@ def _section_verdict(report: ReportInput) -> str:
                 f"{usd(winner.cost_per_100k_at_throughput_usd)} per 100k at that rate",
             )
         )
-    if winner.monthly is not None and rec.traffic is not None:
+    if rec.serving is not None and rec.serving.monthly_cost_usd is not None:
+        tiles.append(
+            _tile(
+                "per month",
+                estimated(usd(rec.serving.monthly_cost_usd), rec.serving.estimate),
+                rec.serving.mode,
+            )
+        )
+    elif winner.monthly is not None and rec.traffic is not None:
         shape = (
             f"{winner.monthly.instances_needed} instance{'s' if winner.monthly.instances_needed != 1 else ''}"
             if winner.monthly.instances_needed is not None

@@ -154,6 +154,9 @@ def _subject(report: ReportInput, kind: MessageKind) -> str:
     assert winner is not None
     cost = estimated(usd(winner.cost_per_100k_usd), is_estimate(winner.price_basis))
     figures = f"({cost}/100k, {rec.slo.percentile.upper()} {winner.slo_latency_ms:.1f} ms)"
+    if rec.serving is not None and rec.serving.monthly_cost_usd is not None:
+        month = estimated(usd(rec.serving.monthly_cost_usd), rec.serving.estimate)
+        figures = f"({rec.serving.mode}, {month}/month, {rec.slo.percentile.upper()} {winner.slo_latency_ms:.1f} ms)"
     if kind == "regression":
         count = len(report.regressions)
         noun = "regression" if count == 1 else "regressions"
@@ -386,7 +389,10 @@ def _slack_fields(report: ReportInput) -> list[dict[str, str]]:
         pairs.append((f"{rec.slo.percentile.upper()} latency", f"{winner.slo_latency_ms:,.1f} ms"))
         if winner.max_rps_at_slo is not None:
             pairs.append(("Max RPS at SLO", f"{winner.max_rps_at_slo:,.1f}"))
-        if winner.monthly is not None:
+        if rec.serving is not None and rec.serving.monthly_cost_usd is not None:
+            month = estimated(usd(rec.serving.monthly_cost_usd), rec.serving.estimate)
+            pairs.append(("Serve as", f"{rec.serving.mode}, {month} a month"))
+        elif winner.monthly is not None:
             pairs.append(("Per month", usd(winner.monthly.monthly_cost_usd)))
     if rec is not None:
         measured = len(rec.ranked)

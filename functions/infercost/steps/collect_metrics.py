@@ -64,6 +64,7 @@ def collect_metrics(
         invocations=load.requests,
         errors=load.errors,
         source=source,
+        first_request_ms=load.first_request_ms,
     )
     store.put_candidate(
         run_key(state.run),

@@ -126,6 +126,7 @@ class LoadSummary(StepSummary):
     latency_ms: LatencyStats | None
     max_rps_at_slo: float | None
     partial: bool
+    first_request_ms: float | None = None
     release_in_seconds: int = Field(
         ge=0, description="the Wait before ReleaseEndpoint: until the last measured minute closed"
     )

@@ -130,6 +130,7 @@ def load_test(
         latency_ms=measured.latency_ms,
         max_rps_at_slo=result.max_rps_at_slo,
         partial=result.partial,
+        first_request_ms=result.first_request_ms,
         release_in_seconds=release_wait_seconds(result.ended_at, time.time(), state.timing),
     )
 
