@@ -277,8 +277,8 @@ def default_candidates() -> list[Candidate]:
 def _traffic_kind(value: Any) -> str:
     """A traffic object naming an endpoint is read from its history; any other is a profile."""
     if isinstance(value, TrafficFromEndpoint) or (isinstance(value, dict) and "endpoint" in value):
-        return "endpoint"
-    return "profile"
+        return "tagged-endpoint"
+    return "tagged-profile"
 
 
 class EvaluationSpec(_Strict):
@@ -291,7 +291,7 @@ class EvaluationSpec(_Strict):
     load: LoadPlan = Field(default_factory=LoadPlan)
     traffic: (
         Annotated[
-            Annotated[TrafficProfile, Tag("profile")] | Annotated[TrafficFromEndpoint, Tag("endpoint")],
+            Annotated[TrafficProfile, Tag("tagged-profile")] | Annotated[TrafficFromEndpoint, Tag("tagged-endpoint")],
             Discriminator(_traffic_kind),
         ]
         | None

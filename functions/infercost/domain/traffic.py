@@ -6,6 +6,7 @@ A traffic profile is a volume (`requests_per_month`) and a peak (`peak_rps`), or
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -63,18 +64,24 @@ class TrafficProfile(_Strict):
         ):
             return data  # the field validator names the problem
         if len(curve) not in CURVE_LENGTHS or any(v < 0 for v in curve) or not any(curve):
-            return data
-        if data.get("peak_rps") is not None:
-            raise ValueError(
-                "@peak_rps: give peak_rps or hourly_rps, not both (the peak is the curve's highest hour)"
-            )
+            # Only the curve's own error: the volume and peak it would have given are not missing.
+            return {"requests_per_month": 1, "peak_rps": 1.0, **data}
         mean = sum(curve) / len(curve)
         volume = data.get("requests_per_month")
         if isinstance(volume, int | float) and not isinstance(volume, bool) and volume > 0:
             scale = volume / (mean * SECONDS_PER_HOUR * HOURS_PER_MONTH)
-            curve = [v * scale for v in curve]
+            if not math.isclose(scale, 1.0, rel_tol=1e-9):
+                curve = [v * scale for v in curve]
         else:
             volume = round(mean * SECONDS_PER_HOUR * HOURS_PER_MONTH)
+        peak = data.get("peak_rps")
+        # A stored profile carries the peak it derived; a different one is a contradiction.
+        if peak is not None and not (
+            isinstance(peak, int | float) and math.isclose(peak, max(curve), rel_tol=1e-6)
+        ):
+            raise ValueError(
+                "@peak_rps: give peak_rps or hourly_rps, not both (the peak is the curve's highest hour)"
+            )
         return {
             **data,
             "hourly_rps": curve,
