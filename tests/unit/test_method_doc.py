@@ -51,3 +51,84 @@ def test_the_release_example() -> None:
     # 12:00:15 (43,215 s after midnight) closes its minute at 12:01:00; +30 s flush: 75 s later.
     wait_s = release_wait_seconds(43_215.0, 43_215.0, Timing(metrics_flush_seconds=30))
     assert f"the\n  endpoint is deleted at 12:01:30, {wait_s} s after the last request" in METHOD
+
+
+# §7, one answer -------------------------------------------------------------------------------
+
+DAY = [0.5, 0.3, 0.2, 0.2, 0.3, 0.6, 1.5, 3, 5, 7, 8, 9, 10, 9, 8, 8, 7, 6, 4, 3, 2, 1.5, 1, 0.7]
+
+
+def _options(traffic: TrafficProfile, serving: object = None, **result: object) -> list:
+    from infercost.domain.models import Slo
+    from infercost.domain.prices import SavingsPlanRate
+    from infercost.domain.results import CandidateResult
+    from infercost.domain.serving import serving_options
+    from infercost.domain.traffic import ServingSpec
+
+    measured = CandidateResult.model_validate(
+        {"candidate": {"instance_type": "ml.c5.large"}, "latency_ms": {"avg": 40, "p90": 50}, **result}
+    )
+    return serving_options(
+        measured,
+        traffic,
+        serving or ServingSpec(),
+        Slo(percentile="p90", max_latency_ms=80),
+        price_per_hour_usd=0.119,
+        serverless_rates=None,
+        savings_plans=(
+            SavingsPlanRate(term_years=3, payment="all-upfront", usd_per_hour=0.05, source="snapshot"),
+        ),
+    )
+
+
+def test_the_traffic_curve_example() -> None:
+    traffic = TrafficProfile(hourly_rps=DAY)
+    assert (
+        f"gives {traffic.requests_per_month:,} requests a month at a peak of {traffic.peak_rps:g} req/s"
+        in METHOD
+    )
+
+
+def test_the_autoscaling_and_savings_plan_examples() -> None:
+    [option] = _options(TrafficProfile(hourly_rps=DAY), max_rps_at_slo=4)
+    policy = option.policy
+    assert policy is not None
+    assert f"target\n{policy.target_invocations_per_instance_per_minute:g} invocations" in METHOD
+    assert f"policy {policy.min_capacity}–{policy.max_capacity} instances" in METHOD
+    assert f"{option.instance_hours:,.1f} instance-hours a month" in METHOD
+    assert f"**${option.monthly_cost_usd:.2f} a month**" in METHOD
+    plan = option.best_plan
+    assert plan is not None
+    assert f"break-even {plan.break_even_utilisation:.0%}" in METHOD
+    assert (
+        f"so {plan.committed_instances} are committed: **${plan.monthly_cost_usd:.2f} a month**, ${plan.saving_usd:.2f}"
+        in METHOD
+    )
+
+
+def test_the_cold_start_example() -> None:
+    import math
+
+    assert f"= {math.exp(-0.002 * 600):.1%} of requests start cold" in METHOD
+
+
+def test_the_batch_and_multi_model_examples() -> None:
+    from infercost.domain.traffic import ServingSpec
+
+    [batch] = _options(
+        TrafficProfile(requests_per_month=1, peak_rps=1),
+        ServingSpec(mode="batch", dataset_requests=1_800_000, jobs_per_month=4),
+        max_rps_at_slo=50,
+    )
+    assert (
+        f"{batch.job_hours:.1f} hours a job; four jobs on ml.c5.large, ${batch.monthly_cost_usd:.2f} a month"
+        in METHOD
+    )
+    traffic = TrafficProfile(hourly_rps=[0.2] * 24)
+    [shared] = _options(traffic, ServingSpec(models_per_endpoint=20, model_memory_mb=900), max_rps_at_slo=4)
+    [alone] = _options(traffic, max_rps_at_slo=4)
+    assert shared.policy is not None
+    assert (
+        f"{shared.policy.min_capacity} instances all month,\n${shared.monthly_cost_usd:.2f}, "
+        f"**${shared.cost_per_model_usd:.2f} per model** against ${alone.monthly_cost_usd:.2f}" in METHOD
+    )
