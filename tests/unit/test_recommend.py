@@ -219,7 +219,8 @@ def test_elastic_inference_carries_the_retirement_warning():
         results(entry("ml.c5.large", accelerator_type="ml.eia2.medium", p90=50, avg=45), slo=P90_80), PRICES
     )
     assert ELASTIC_INFERENCE_WARNING in answer.ranked[0].warnings
-    assert answer.warnings == [ELASTIC_INFERENCE_WARNING]
+    # A typed-in table has no sketch: its SLO verdict is a point estimate, and the answer says so.
+    assert answer.warnings == [ELASTIC_INFERENCE_WARNING, "point estimate: no interval (no sketch)"]
     assert "closed to new customers" in answer.reason
 
 

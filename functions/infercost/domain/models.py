@@ -291,7 +291,8 @@ class EvaluationSpec(_Strict):
     load: LoadPlan = Field(default_factory=LoadPlan)
     traffic: (
         Annotated[
-            Annotated[TrafficProfile, Tag("tagged-profile")] | Annotated[TrafficFromEndpoint, Tag("tagged-endpoint")],
+            Annotated[TrafficProfile, Tag("tagged-profile")]
+            | Annotated[TrafficFromEndpoint, Tag("tagged-endpoint")],
             Discriminator(_traffic_kind),
         ]
         | None

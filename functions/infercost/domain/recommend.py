@@ -6,13 +6,13 @@ import dataclasses
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeVar
 
-from infercost.domain import costing
+from infercost.domain import confidence, costing
 from infercost.domain.errors import InputError, MissingPriceError
 from infercost.domain.formatting import usd
-from infercost.domain.models import Slo
+from infercost.domain.models import QUANTILES, Slo
 from infercost.domain.prices import Price, PriceBasis, PriceLookup, SavingsPlanRate, basis_of_source
 from infercost.domain.results import (
     CandidateResult,
@@ -45,6 +45,7 @@ class _Costed:
     cost_per_100k_usd: float
     cost_at_throughput_usd: float | None
     slo_latency_ms: float
+    slo: confidence.SloJudgement
     meets_slo: bool
     verdict: str
     monthly: MonthlyProjection | None
@@ -132,7 +133,12 @@ def recommend(
             recommended_at_throughput = next(r for r in ranked if r.rank == order.index(winner) + 1)
 
     warnings = sorted(
-        {warning for item in ranked for warning in item.warnings if warning == ELASTIC_INFERENCE_WARNING}
+        {
+            warning
+            for item in ranked
+            for warning in item.warnings
+            if warning == ELASTIC_INFERENCE_WARNING or warning.startswith(confidence.POINT_ESTIMATE)
+        }
     )
     prices_as_of = getattr(prices, "snapshot_as_of", None) if prices is not None else None
     if not any(item.from_snapshot for item in costed):
@@ -356,15 +362,16 @@ def _cost(
     if result.max_rps_at_slo == 0:
         warnings.append("no concurrency level met the SLO")
 
-    within_bound = slo_latency <= slo.max_latency_ms
+    judged = confidence.judge_slo(
+        slo.percentile, QUANTILES[slo.percentile], slo_latency, slo.max_latency_ms, result.confidence
+    )
+    if judged.note:
+        warnings.append(judged.note)
     error_rate_ok = result.error_rate <= max_error_rate
-    name = slo.percentile.upper()
-    if not within_bound:
-        verdict = f"{name} {slo_latency:.1f} ms > {slo.max_latency_ms:g} ms"
-    elif not error_rate_ok:
+    verdict = judged.verdict
+    if judged.status != "misses" and not error_rate_ok:
         verdict = f"error rate {result.error_rate:.1%} > {max_error_rate:.0%}"
-    else:
-        verdict = f"{name} {slo_latency:.1f} ms ≤ {slo.max_latency_ms:g} ms"
+        judged = replace(judged, status="misses")
     return _Costed(
         index=index,
         result=result,
@@ -374,7 +381,8 @@ def _cost(
         cost_per_100k_usd=cost,
         cost_at_throughput_usd=cost_at_throughput,
         slo_latency_ms=slo_latency,
-        meets_slo=within_bound and error_rate_ok,
+        slo=judged,
+        meets_slo=judged.status == "meets",
         verdict=verdict,
         monthly=monthly,
         warnings=tuple(warnings),
@@ -439,6 +447,8 @@ def _ranked(rank: int, item: _Costed, pareto_optimal: bool) -> RankedCandidate:
         max_rps_at_slo=result.max_rps_at_slo,
         latency_ms=result.latency_ms,
         slo_latency_ms=item.slo_latency_ms,
+        slo_status=item.slo.status,
+        slo_interval_ms=item.slo.interval_ms,
         meets_slo=item.meets_slo,
         slo_verdict=item.verdict,
         pareto_optimal=pareto_optimal,
@@ -448,6 +458,7 @@ def _ranked(rank: int, item: _Costed, pareto_optimal: bool) -> RankedCandidate:
         image_uri=result.image_uri,
         serving_options=list(item.serving),
         serving_choice=item.best_serving,
+        confidence=result.confidence,
     )
 
 
@@ -470,6 +481,12 @@ def explain(
     passing = [item for item in ranked if item.meets_slo]
     bound = slo.describe()
     if recommended is None:
+        unsure = [item for item in ranked if item.slo_status == "uncertain"]
+        if unsure:
+            return (
+                f"No candidate of {total} is known to meet {bound}: the cheapest that might, "
+                f"{unsure[0].label}, has {unsure[0].slo_verdict}. Measure more requests to decide."
+            )
         fastest = min(ranked, key=lambda item: item.slo_latency_ms)
         over = (fastest.slo_latency_ms / slo.max_latency_ms - 1) if slo.max_latency_ms else 0
         within = [item for item in ranked if item.slo_latency_ms <= slo.max_latency_ms]
@@ -501,7 +518,10 @@ def explain(
     failing = [item for item in ranked if not item.meets_slo]
     if failing:
         cheaper_failing = [item for item in failing if item.rank < winner.rank]
-        text += f" {len(failing)} of {total} {'misses' if len(failing) == 1 else 'miss'} the SLO"
+        missed = "misses" if len(failing) == 1 else "miss"
+        if any(item.slo_status == "uncertain" for item in failing):
+            missed = "is not known to meet" if len(failing) == 1 else "are not known to meet"
+        text += f" {len(failing)} of {total} {missed} the SLO"
         if cheaper_failing:
             cheapest = cheaper_failing[0]
             text += (

@@ -9,9 +9,10 @@ from __future__ import annotations
 import itertools
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
 from infercost.domain.autoscaling import ScalingPolicy
+from infercost.domain.confidence import DEFAULT_LEVEL, Interval, SloStatus
 from infercost.domain.models import (
     DEFERRED,
     PERCENTILES,
@@ -84,6 +85,27 @@ class LlmStats(_Lenient):
         return {key: value for key, value in handler(self).items() if value is not None}
 
 
+class LatencyConfidence(_Lenient):
+    """How sure the latency figures are (docs/method.md §8): distribution-free intervals.
+
+    `intervals_ms` holds, per percentile, the values at the order-statistic ranks of the exact
+    binomial method; a side is None when `samples` is too few to bound it. `mean_ms` is Student's t
+    interval of the average. `method` says where the values were read (the client's sketch, or
+    CloudWatch at the bound ranks).
+    """
+
+    level: float = Field(default=DEFAULT_LEVEL, gt=0, lt=1)
+    samples: int = Field(ge=1)
+    intervals_ms: dict[str, Interval] = Field(default_factory=dict)
+    mean_ms: tuple[float, float] | None = None
+    std_ms: float | None = Field(default=None, ge=0, description="the samples' standard deviation")
+    method: str
+
+    @model_serializer(mode="wrap")
+    def _compact(self, handler: Any) -> dict[str, Any]:
+        return {key: value for key, value in handler(self).items() if value is not None}
+
+
 class CandidateResult(_Lenient):
     """One measured candidate in a results file."""
 
@@ -103,6 +125,9 @@ class CandidateResult(_Lenient):
     first_request_ms: float | None = Field(
         default=None, ge=0, description="the first request to the new endpoint (a serverless cold start)"
     )
+    # Absent from results that carry only summary percentiles (a typed-in table): the SLO is then
+    # judged on the point estimate.
+    confidence: LatencyConfidence | None = None
 
     @model_serializer(mode="wrap")
     def _compact(self, handler: Any) -> dict[str, Any]:
@@ -245,6 +270,10 @@ class RankedCandidate(BaseModel):
     max_rps_at_slo: float | None = None
     latency_ms: LatencyStats
     slo_latency_ms: float
+    # "meets" only when the SLO percentile's interval is at or under the bound (docs/method.md §8);
+    # meets_slo is True exactly then. Without an interval the point estimate decides.
+    slo_status: SloStatus
+    slo_interval_ms: Interval | None = None
     meets_slo: bool
     slo_verdict: str
     pareto_optimal: bool
@@ -256,6 +285,15 @@ class RankedCandidate(BaseModel):
     # cheapest that serves it within the SLO (docs/method.md §7).
     serving_options: list[ServingOption] = Field(default_factory=list)
     serving_choice: ServingOption | None = None
+    confidence: LatencyConfidence | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _status_of_stored(cls, data: Any) -> Any:
+        # Recommendations stored before the interval rule judged on the point estimate alone.
+        if isinstance(data, dict) and "slo_status" not in data and "meets_slo" in data:
+            return {**data, "slo_status": "meets" if data["meets_slo"] else "misses"}
+        return data
 
 
 class Recommendation(BaseModel):
