@@ -12,15 +12,24 @@ A run is compared with the newest earlier SUCCEEDED run whose SLO is the same (t
 
 Cost and latency compare what following the recommendation gives: the current recommendation
 against the previous one, whichever configurations they are.
+
+A rise is a regression when it is above the threshold and, where both runs carry confidence
+intervals (docs/method.md §8), when the intervals separate: the new interval's low is above the
+old one's high. Latency compares the SLO percentile's intervals; cost, proportional to the
+average latency, the mean's intervals scaled to cost. Without an interval on either side the
+threshold alone decides, and the message says the figures are point estimates. The previous
+winner is reported when it now misses the SLO, not when it is uncertain.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from infercost.domain.confidence import DEFAULT_LEVEL, Interval, separated
 from infercost.domain.errors import InputError
 from infercost.domain.formatting import percent, signed_percent, usd_precise
 from infercost.domain.models import Candidate, Slo
@@ -51,6 +60,9 @@ class Regression(BaseModel):
     current_value: float | None = None
     change_pct: float | None = None
     threshold_pct: float | None = None
+    # The two runs' confidence intervals, when both had one (in `unit`).
+    previous_interval: Interval | None = None
+    current_interval: Interval | None = None
 
 
 class RegressionCheck(BaseModel):
@@ -149,7 +161,11 @@ def _changed(was: RankedCandidate, now: RankedCandidate) -> Regression:
 def _worse(was: RankedCandidate, now: RankedCandidate, slo: Slo, threshold: float) -> list[Regression]:
     on = f"on {now.label}" if now.candidate == was.candidate else f"of the recommendation ({now.label})"
     found: list[Regression] = []
-    if _exceeds(was.cost_per_100k_usd, now.cost_per_100k_usd, threshold):
+    cost_intervals = _cost_interval(was), _cost_interval(now)
+    if (
+        _exceeds(was.cost_per_100k_usd, now.cost_per_100k_usd, threshold)
+        and separated(*cost_intervals) is not False
+    ):
         found.append(
             _increase(
                 "cost_increase",
@@ -157,12 +173,16 @@ def _worse(was: RankedCandidate, now: RankedCandidate, slo: Slo, threshold: floa
                 was,
                 now,
                 "usd_per_100k",
-                was.cost_per_100k_usd,
-                now.cost_per_100k_usd,
+                (was.cost_per_100k_usd, now.cost_per_100k_usd),
                 threshold,
+                cost_intervals,
             )
         )
-    if _exceeds(was.slo_latency_ms, now.slo_latency_ms, threshold):
+    latency_intervals = was.slo_interval_ms, now.slo_interval_ms
+    if (
+        _exceeds(was.slo_latency_ms, now.slo_latency_ms, threshold)
+        and separated(*latency_intervals) is not False
+    ):
         found.append(
             _increase(
                 "latency_increase",
@@ -170,12 +190,21 @@ def _worse(was: RankedCandidate, now: RankedCandidate, slo: Slo, threshold: floa
                 was,
                 now,
                 "ms",
-                was.slo_latency_ms,
-                now.slo_latency_ms,
+                (was.slo_latency_ms, now.slo_latency_ms),
                 threshold,
+                latency_intervals,
             )
         )
     return found
+
+
+def _cost_interval(item: RankedCandidate) -> Interval | None:
+    """The cost's interval: cost per 100k is proportional to the average latency (docs/method.md 4.1)."""
+    mean = item.confidence.mean_ms if item.confidence is not None else None
+    average = item.latency_ms.avg
+    if mean is None or average <= 0:
+        return None
+    return item.cost_per_100k_usd * mean[0] / average, item.cost_per_100k_usd * mean[1] / average
 
 
 def _increase(
@@ -184,16 +213,27 @@ def _increase(
     was: RankedCandidate,
     now: RankedCandidate,
     unit: Literal["usd_per_100k", "ms"],
-    before: float,
-    after: float,
+    values: tuple[float, float],
     threshold: float,
+    intervals: tuple[Interval | None, Interval | None],
 ) -> Regression:
+    before, after = values
     show = usd_precise if unit == "usd_per_100k" else _ms
     change = _change(before, after)
     rose = f"rose {change * 100:.1f} %" if change is not None else "rose"
+    old, new = intervals
+    compared = old is not None and new is not None
+    if old is not None and new is not None:
+        level = now.confidence.level if now.confidence is not None else DEFAULT_LEVEL
+        evidence = f"{level * 100:g} % intervals apart: {_interval(old, show)} then {_interval(new, show)}"
+    else:
+        evidence = "point estimates: no interval to compare"
     return Regression(
         kind=kind,
-        message=(f"{subject} {rose}, from {show(before)} to {show(after)} (threshold {percent(threshold)})."),
+        message=(
+            f"{subject} {rose}, from {show(before)} to {show(after)} "
+            f"(threshold {percent(threshold)}; {evidence})."
+        ),
         previous_candidate=was.label,
         current_candidate=now.label,
         unit=unit,
@@ -201,7 +241,14 @@ def _increase(
         current_value=after,
         change_pct=_as_pct(change),
         threshold_pct=threshold * 100,
+        previous_interval=old if compared else None,
+        current_interval=new if compared else None,
     )
+
+
+def _interval(interval: Interval, show: Callable[[float], str]) -> str:
+    low, high = interval
+    return f"{show(low) if low is not None else '?'} to {show(high) if high is not None else '∞'}"
 
 
 def _previous_winner(was: RankedCandidate, current: Recommendation) -> list[Regression]:
@@ -222,7 +269,7 @@ def _previous_winner(was: RankedCandidate, current: Recommendation) -> list[Regr
                 previous_value=was.slo_latency_ms,
             )
         ]
-    if again.meets_slo:
+    if again.slo_status != "misses":
         return []
     change = _change(was.slo_latency_ms, again.slo_latency_ms)
     went = f"{_ms(was.slo_latency_ms)} to {_ms(again.slo_latency_ms)}"
