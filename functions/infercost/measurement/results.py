@@ -300,6 +300,7 @@ def results_document(result: LoadTestResult, *, model: str, candidate: Candidate
         invocations=result.measured.requests,
         errors=result.measured.errors,
         source="client",
+        confidence=LatencySketch.from_text(result.measured.sketch).confidence(),
     )
     document = ResultsFile(schema_=RESULTS_SCHEMA, model=model, slo=result.slo, results=[entry]).to_json()
     document["loadtest"] = result.model_dump(mode="json")

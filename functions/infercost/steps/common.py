@@ -16,6 +16,7 @@ from infercost.domain.results import (
     RESULTS_SCHEMA,
     CandidateFailure,
     CandidateResult,
+    LatencyConfidence,
     LatencyStats,
     ResultsFile,
 )
@@ -130,6 +131,8 @@ class LoadSummary(StepSummary):
     release_in_seconds: int = Field(
         ge=0, description="the Wait before ReleaseEndpoint: until the last measured minute closed"
     )
+    # The client's intervals, from the measured run's sketch (docs/method.md §8).
+    confidence: LatencyConfidence | None = None
 
 
 class ReleaseSummary(StepSummary):
