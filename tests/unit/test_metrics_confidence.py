@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -22,6 +24,7 @@ from infercost.data.metrics import (
 )
 from infercost.domain.confidence import order_statistic_ranks
 from infercost.local import cloudwatch as local_cloudwatch
+from infercost.steps.common import LoadSummary
 
 ENDPOINT = "infercost-run1-01-c7g-large"
 DIMENSIONS = [
@@ -150,3 +153,14 @@ def test_nothing_recorded_has_no_interval(cloudwatch: Any) -> None:
     window = metric_window(RUN_START, RUN_START + 30)
     assert read_latency_confidence(cloudwatch, ENDPOINT, window, samples=0, avg_ms=0.0, std_ms=None) is None
     assert read_latency_confidence(cloudwatch, ENDPOINT, window, samples=10, avg_ms=1.0, std_ms=None) is None
+
+
+def test_the_load_test_state_passes_every_summary_field_on_to_collect_metrics() -> None:
+    # The client's confidence (its spread, for the server's mean) must survive the ResultSelector.
+    machine = json.loads(
+        (Path(__file__).resolve().parents[2] / "statemachine" / "candidate.asl.json").read_text(
+            encoding="utf-8"
+        )
+    )
+    selector = machine["States"]["LoadTest"]["ResultSelector"]
+    assert {key.removesuffix(".$") for key in selector} == set(LoadSummary.model_fields)
