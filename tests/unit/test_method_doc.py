@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
-from infercost.domain import costing
+from infercost.data.metrics import MAX_EXTENDED_STATISTICS, rank_statistic
+from infercost.domain import confidence, costing
 from infercost.domain.prices import ServerlessRates
+from infercost.domain.results import LatencyConfidence
+from infercost.domain.sketch import RELATIVE_ACCURACY
 from infercost.domain.traffic import TrafficProfile
 from infercost.domain.workflow import Timing, release_wait_seconds
 
@@ -132,3 +136,44 @@ def test_the_batch_and_multi_model_examples() -> None:
         f"{shared.policy.min_capacity} instances all month,\n${shared.monthly_cost_usd:.2f}, "
         f"**${shared.cost_per_model_usd:.2f} per model** against ${alone.monthly_cost_usd:.2f}" in METHOD
     )
+
+
+def test_the_confidence_interval_example() -> None:
+    """Section 8's numbers, from the functions a run uses (ranks, tails, widening, verdict)."""
+    section = METHOD.split("## 8. How sure: confidence intervals", 1)[1].split("\n## ", 1)[0]
+    text = " ".join(section.split())
+    n, q = 1000, 0.9
+    lo_rank, hi_rank = confidence.order_statistic_ranks(n, q)
+    assert lo_rank is not None and hi_rank is not None
+    assert f"n = 1,000, q = 0.9 gives l = {lo_rank} and u = {hi_rank}" in text
+
+    def cdf(k: int) -> float:
+        return math.fsum(math.comb(n, i) * q**i * (1 - q) ** (n - i) for i in range(k + 1))
+
+    below, above = cdf(lo_rank - 1), 1 - cdf(hi_rank - 1)
+    assert f"P(B ≤ {lo_rank - 1}) = {below * 100:.2f} %" in text
+    assert f"P(B ≥ {hi_rank}) = {above * 100:.2f} %" in text
+    assert f"probability {(1 - below - above) * 100:.2f} %" in text
+
+    # The sketch's reads, widened by its 1 % accuracy.
+    lo, hi = 75.6 / (1 + RELATIVE_ACCURACY), 80.8 / (1 - RELATIVE_ACCURACY)
+    assert f"x({lo_rank}) = 75.6 ms and x({hi_rank}) = 80.8 ms" in text
+    assert f"75.6 ÷ 1.01 = {lo:.1f} ms to 80.8 ÷ 0.99 = {hi:.1f} ms" in text
+    low_stat, high_stat = rank_statistic(lo_rank, n, "low"), rank_statistic(hi_rank, n, "high")
+    assert f"({low_stat} and {high_stat} in the example" in text
+    assert f"at most {MAX_EXTENDED_STATISTICS} ExtendedStatistics a call" in text
+
+    needed = [confidence.samples_to_bound(quantile) for quantile in (0.5, 0.9, 0.95, 0.99)]
+    assert "at least {} requests for P50, {} for P90, {} for P95 and {} for P99".format(*needed) in text
+
+    mean = confidence.mean_interval(1000, 70.0, 8.0)
+    assert mean is not None
+    t = confidence.t_quantile(0.95, 999)
+    assert f"t = {t:.4f} and the interval is {mean[0]:.1f} ms to {mean[1]:.1f} ms" in text
+
+    judged = confidence.judge_slo(
+        "p90", q, 78.2, 80, LatencyConfidence(samples=n, intervals_ms={"p90": (lo, hi)}, method="doc")
+    )
+    assert judged.status == "uncertain" and f'"{judged.verdict}"' in text
+    more = confidence.requests_to_decide(n, lo, hi, 78.2, 80)
+    assert more is not None and f"= {more:,} more requests would decide it" in text
