@@ -182,3 +182,22 @@ def test_only_a_candidate_whose_interval_is_under_the_bound_is_ever_recommended(
         assert answer.recommended.cost_per_100k_usd == min(item.cost_per_100k_usd for item in meeting)
     else:
         assert answer.recommended is None
+
+
+def test_a_load_test_results_file_carries_the_clients_intervals_and_is_judged_on_them() -> None:
+    from array import array
+
+    from infercost.measurement.results import LoadTestResult, RawLevel, results_document
+
+    random.seed(5)
+    raw = RawLevel(1, latencies_ms=array("d", (random.gauss(40, 4) for _ in range(500))), duration_s=20.0)
+    load = LoadTestResult(
+        started_at=0.0, ended_at=20.0, measured=raw.to_level(), slo=Slo.model_validate(P90_80)
+    )
+    document = results_document(load, model="m", candidate=Candidate(instance_type="ml.c5.large"))
+    (entry,) = document["results"]
+    assert entry["source"] == "client" and entry["confidence"]["samples"] == 500
+    lo, hi = entry["confidence"]["intervals_ms"]["p90"]
+    assert lo <= entry["latency_ms"]["p90"] <= hi
+    answer = recommend(ResultsFile.model_validate(document), PRICES)
+    assert answer.ranked[0].slo_status == "meets" and answer.ranked[0].slo_interval_ms == (lo, hi)
