@@ -201,3 +201,24 @@ def test_a_load_test_results_file_carries_the_clients_intervals_and_is_judged_on
     assert lo <= entry["latency_ms"]["p90"] <= hi
     answer = recommend(ResultsFile.model_validate(document), PRICES)
     assert answer.ranked[0].slo_status == "meets" and answer.ranked[0].slo_interval_ms == (lo, hi)
+
+
+def test_with_a_traffic_profile_the_monthly_answer_also_says_uncertain_not_misses() -> None:
+    file = ResultsFile.model_validate(
+        {
+            "schema": "infercost.results/v1",
+            "model": "m",
+            "region": "us-east-1",
+            "slo": P90_80,
+            "traffic": {"requests_per_month": 1_000_000, "peak_rps": 5},
+            "results": [
+                measured("ml.c5.large", p90=78.2, interval=(74.9, 81.6)),
+                measured("ml.c5.xlarge", p90=60.0, interval=(58.0, 62.0)),
+            ],
+        }
+    )
+    answer = recommend(file, PRICES)
+    assert answer.recommended is not None and answer.recommended.label == "ml.c5.xlarge"
+    assert "1 of 2 is not known to meet the SLO (ml.c5.large: P90 78.2 ms (95 % CI 74.9–81.6) straddles" in (
+        answer.reason
+    )

@@ -74,7 +74,10 @@ def explain_objective(
         )
     failing = [item for item in ranked if not item.meets_slo]
     if failing:
-        text += f" {len(failing)} of {len(ranked)} {'misses' if len(failing) == 1 else 'miss'} the SLO"
+        missed = "misses" if len(failing) == 1 else "miss"
+        if any(item.slo_status == "uncertain" for item in failing):
+            missed = "is not known to meet" if len(failing) == 1 else "are not known to meet"
+        text += f" {len(failing)} of {len(ranked)} {missed} the SLO"
         cheaper = [item for item in failing if item.rank < winner.rank]
         text += f" ({cheaper[0].label}: {cheaper[0].slo_verdict})." if cheaper else "."
     text += _others(ranked, objective, winners, winner)
