@@ -387,3 +387,28 @@ def test_nothing_to_emit_without_a_serving_choice_is_one_line():
     with pytest.raises(InputError) as caught:
         template(recommend(plain, PRICES))
     assert caught.value.field == "--emit"
+
+
+def test_a_costlier_month_is_a_regression_under_the_monthly_objective():
+    from infercost.domain.regression import detect_regressions
+
+    def run(price: float):
+        return recommend(
+            results_file(
+                {
+                    "candidate": {"instance_type": "ml.c5.large"},
+                    "latency_ms": {"avg": 20, "p90": 30},
+                    "max_rps_at_slo": 4,
+                    "price_per_hour_usd": price,
+                },
+                traffic={"hourly_rps": DAY},
+            ),
+            PRICES,
+        )
+
+    before, after = run(0.119), run(0.15)
+    kinds = {r.kind: r for r in detect_regressions(after, before)}
+    monthly = kinds["monthly_cost_increase"]
+    assert monthly.unit == "usd_per_month"
+    assert monthly.change_pct == pytest.approx((0.15 / 0.119 - 1) * 100)
+    assert "monthly_cost_increase" not in {r.kind for r in detect_regressions(before, before)}

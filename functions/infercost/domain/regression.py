@@ -5,6 +5,8 @@ A run is compared with the newest earlier SUCCEEDED run whose SLO is the same (t
 
 - `recommendation_changed`: another configuration is recommended now (or none is);
 - `cost_increase`: the recommendation's cost per 100k inferences rose by more than the threshold;
+- `monthly_cost_increase`: under the monthly objective, the month of the recommended way to serve
+  the traffic rose by more than the threshold (docs/method.md §7);
 - `latency_increase`: the recommendation's latency at the SLO percentile rose by more than the
   threshold;
 - `previous_winner_misses_slo`: the previously recommended configuration no longer meets the SLO;
@@ -40,6 +42,7 @@ DEFAULT_THRESHOLD = 0.10
 RegressionKind = Literal[
     "recommendation_changed",
     "cost_increase",
+    "monthly_cost_increase",
     "latency_increase",
     "previous_winner_misses_slo",
     "previous_winner_not_measured",
@@ -55,7 +58,7 @@ class Regression(BaseModel):
     message: str
     previous_candidate: str | None = None
     current_candidate: str | None = None
-    unit: Literal["usd_per_100k", "ms"] | None = None
+    unit: Literal["usd_per_100k", "usd_per_month", "ms"] | None = None
     previous_value: float | None = None
     current_value: float | None = None
     change_pct: float | None = None
@@ -110,6 +113,8 @@ def check_regressions(
         if now.candidate != was.candidate:
             regressions.append(_changed(was, now))
         regressions.extend(_worse(was, now, current.slo, threshold))
+        if current.objective == "monthly":
+            regressions.extend(_monthly_worse(was, now, threshold))
     regressions.extend(_previous_winner(was, current))
     return RegressionCheck(compared=True, regressions=regressions)
 
@@ -196,6 +201,32 @@ def _worse(was: RankedCandidate, now: RankedCandidate, slo: Slo, threshold: floa
             )
         )
     return found
+
+
+def _monthly_worse(was: RankedCandidate, now: RankedCandidate, threshold: float) -> list[Regression]:
+    """Under the monthly objective: the month of the recommended way to serve the traffic rose."""
+    before = was.serving_choice.monthly_cost_usd if was.serving_choice else None
+    after = now.serving_choice.monthly_cost_usd if now.serving_choice else None
+    if before is None or after is None or not _exceeds(before, after, threshold):
+        return []
+    change = _change(before, after)
+    modes = f"{was.serving_choice.mode if was.serving_choice else ''} → {now.serving_choice.mode if now.serving_choice else ''}"
+    return [
+        Regression(
+            kind="monthly_cost_increase",
+            message=(
+                f"The month of serving the traffic rose {signed_percent(change)}, from {usd_precise(before)} "
+                f"({was.label}) to {usd_precise(after)} ({now.label}; {modes}; threshold {percent(threshold)})."
+            ),
+            previous_candidate=was.label,
+            current_candidate=now.label,
+            unit="usd_per_month",
+            previous_value=before,
+            current_value=after,
+            change_pct=_as_pct(change),
+            threshold_pct=threshold * 100,
+        )
+    ]
 
 
 def _cost_interval(item: RankedCandidate) -> Interval | None:
