@@ -8,6 +8,7 @@ SageMaker API) and no local model server.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,12 +71,22 @@ def test_three_candidates_end_to_end(stack: EmbeddedStack) -> None:
         result = candidate.parsed_result()
         assert result is not None and result.source == "cloudwatch"
         assert result.latency_ms.p90 is not None
+        # The interval is the server's: CloudWatch's ModelLatency at the bound ranks of its 40
+        # samples (x(32) and x(40) for a P90), around its own P90.
+        assert result.confidence is not None and "CloudWatch" in result.confidence.method
+        assert result.confidence.samples == 40 and result.confidence.mean_ms is not None
+        lo, hi = result.confidence.intervals_ms["p90"]
+        assert lo is not None and hi is not None and lo <= result.latency_ms.p90 <= hi
+        assert hi == pytest.approx(result.latency_ms.max or 0.0)
         assert candidate.endpoint_deleted_at is not None and candidate.benchmark_cost_usd is not None
     recommendation = view.run.parsed_recommendation()
     assert recommendation is not None and recommendation.recommended is not None
     # The simulated GPU answers fastest; it must be the only one or the cheapest passing one.
     passing = [item for item in recommendation.ranked if item.meets_slo]
     assert recommendation.recommended.label == passing[0].label
+    # Met on the interval: its upper bound is within the SLO.
+    assert all(item.slo_status == "meets" and item.slo_interval_ms is not None for item in passing)
+    assert all((item.slo_interval_ms[1] or math.inf) <= 80 for item in passing if item.slo_interval_ms)
     # Prepare priced the candidates with the Price List API (served locally from the snapshot),
     # and the ranking says where each price came from.
     assert {item.price_source for item in recommendation.ranked if item.price_per_hour_usd} == {"live"}

@@ -11,8 +11,10 @@ from infercost.local.stack import EmbeddedStack
 
 IMAGE = EXAMPLE_IMAGES["cpu"]
 # Small loads keep each execution to seconds; the sweep still runs where a test asks for it.
+# SWEEP_LOAD's 40 measured requests are enough to bound a P90 (36 are: docs/method.md §8), so
+# its runs can recommend; QUICK_LOAD's 12 cannot, and say "uncertain".
 QUICK_LOAD = {"warmup": 2, "requests": 12, "concurrency": [1]}
-SWEEP_LOAD = {"warmup": 2, "requests": 16, "concurrency": [1, 2], "requests_per_level": 12}
+SWEEP_LOAD = {"warmup": 2, "requests": 40, "concurrency": [1, 2], "requests_per_level": 12}
 NOTHING = {"endpoints": [], "endpoint_configs": [], "models": [], "model_servers": []}
 
 

@@ -18,6 +18,7 @@ from infercost.domain.recommend import recommend
 from infercost.domain.records import Artifact, CandidateRecord, RunRecord, RunView
 from infercost.domain.regression import Regression, detect_regressions
 from infercost.domain.results import Recommendation, ResultsFile
+from infercost.domain.traffic import Objective
 
 from .price_table import TablePrices
 
@@ -169,8 +170,11 @@ def results_file(*, inf2_latency_factor: float = 1.0, traffic: bool = True) -> R
     )
 
 
-def recommendation(results: ResultsFile | None = None) -> Recommendation:
-    return recommend(results or results_file(), PRICES)
+def recommendation(
+    results: ResultsFile | None = None, *, objective: Objective = "per-inference"
+) -> Recommendation:
+    """The fixture's recommendation; per inference unless asked (the report's sections by ranking)."""
+    return recommend(results or results_file(), PRICES, objective=objective)
 
 
 def regressions(*, traffic: bool = True) -> list[Regression]:

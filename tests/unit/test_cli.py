@@ -376,3 +376,69 @@ def test_console_script_runs_as_a_user_would(tmp_path):
         [str(script), "recommend", str(tmp_path / "x.json")], capture_output=True, text=True, timeout=60
     )
     assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr
+
+
+# One answer: objective, traffic, serving, what to deploy --------------------------------------
+
+DAY = [2, 1.2, 0.8, 0.8, 1.2, 2.4, 6, 12, 20, 28, 32, 36, 40, 36, 32, 32, 28, 24, 16, 12, 8, 6, 4, 2.8]
+
+
+def test_recommend_with_an_imported_traffic_file_answers_per_month(capsys, tmp_path):
+    traffic = write(tmp_path, {"traffic": {"hourly_rps": DAY}}, "traffic.json")
+    code, out, _ = run(capsys, "recommend", str(SEED), "--traffic", traffic, "--format", "json")
+    assert code == 0
+    answer = json.loads(out)
+    assert answer["objective"] == "monthly" and answer["traffic"]["peak_rps"] == 40
+    assert answer["serving"]["mode"] == "realtime" and answer["serving"]["policy"]["min_capacity"] >= 1
+    assert set(answer["winners"]) == {"monthly", "per-inference"}
+    assert answer["recommended"]["label"] == answer["winners"]["monthly"]
+
+
+def test_recommend_objective_per_inference_keeps_the_published_answer(capsys, tmp_path):
+    traffic = write(tmp_path, {"hourly_rps": DAY}, "traffic.json")
+    _, plain, _ = run(capsys, "recommend", str(SEED), "--format", "json")
+    code, out, _ = run(
+        capsys,
+        "recommend",
+        str(SEED),
+        "--traffic",
+        traffic,
+        "--objective",
+        "per-inference",
+        "--format",
+        "json",
+    )
+    assert code == 0
+    assert [r["label"] for r in json.loads(out)["ranked"]] == [
+        r["label"] for r in json.loads(plain)["ranked"]
+    ]
+
+
+def test_recommend_emits_a_cloudformation_template(capsys, tmp_path):
+    traffic = write(tmp_path, {"hourly_rps": DAY}, "traffic.json")
+    code, out, _ = run(capsys, "recommend", str(SEED), "--traffic", traffic, "--emit", "cloudformation")
+    assert code == 0
+    body = json.loads(out)
+    assert body["AWSTemplateFormatVersion"] == "2010-09-09"
+    assert body["Resources"]["TargetTrackingPolicy"]["Type"] == "AWS::ApplicationAutoScaling::ScalingPolicy"
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--objective", "cheapest"], "--objective: unknown objective 'cheapest'"),
+        (["--objective", "monthly"], "objective: the monthly objective needs a traffic profile"),
+        (["--objective", "throughput"], "needs a concurrency sweep"),
+        (["--emit", "terraform"], "--emit: unknown --emit 'terraform'"),
+    ],
+)
+def test_recommend_objective_and_emit_errors_are_one_line(capsys, extra, words):
+    code, out, err = run(capsys, "recommend", str(SEED), *extra)
+    assert code == 2 and out == ""
+    assert words in err and len(err.strip().splitlines()) <= 2
+
+
+def test_a_bad_traffic_curve_names_the_field(capsys, tmp_path):
+    traffic = write(tmp_path, {"hourly_rps": [1] * 23}, "traffic.json")
+    code, _, err = run(capsys, "recommend", str(SEED), "--traffic", traffic)
+    assert code == 2 and "--traffic.hourly_rps" in err and "give 24" in err

@@ -195,7 +195,12 @@ def test_success_names_the_winner_and_its_cost():
     report = success_run()
     winner = report.recommendation.recommended
     message = build_sns_message(report)
-    assert message.subject == f"infercost densenet121: use {winner.label} ($0.14/100k, P90 5.6 ms)"
+    serving = report.recommendation.serving
+    # With a traffic profile the subject names the serving mode and its month.
+    assert serving is not None and serving.monthly_cost_usd is not None
+    assert message.subject == (
+        f"infercost densenet121: use {winner.label} ({serving.mode}, ${serving.monthly_cost_usd:,.2f}/month, P90 5.6 ms)"
+    )
     assert report.recommendation.reason in message.body
     assert "Regressions" not in message.body
 

@@ -219,7 +219,8 @@ def test_elastic_inference_carries_the_retirement_warning():
         results(entry("ml.c5.large", accelerator_type="ml.eia2.medium", p90=50, avg=45), slo=P90_80), PRICES
     )
     assert ELASTIC_INFERENCE_WARNING in answer.ranked[0].warnings
-    assert answer.warnings == [ELASTIC_INFERENCE_WARNING]
+    # A typed-in table has no sketch: its SLO verdict is a point estimate, and the answer says so.
+    assert answer.warnings == [ELASTIC_INFERENCE_WARNING, "point estimate: no interval (no sketch)"]
     assert "closed to new customers" in answer.reason
 
 
@@ -274,8 +275,15 @@ def test_traffic_profile_adds_monthly_projection_and_names_the_cheapest_fleet():
     by_label = {item.label: item for item in answer.ranked}
     assert by_label["ml.c5.large"].monthly.instances_needed == 10
     assert by_label["ml.g4dn.xlarge"].monthly.instances_needed == 1
-    # 10 × 0.119 × 730 = $868.70 against 1 × 0.736 × 730 = $537.28
-    assert "1 × ml.g4dn.xlarge at $537.28 a month" in answer.reason
+    # 10 × 0.119 × 730 = $868.70 against 1 × 0.736 × 730 = $537.28; with traffic and no curve the
+    # monthly objective provisions for the peak all month.
+    assert answer.objective == "monthly"
+    assert answer.recommended.label == "ml.g4dn.xlarge"
+    assert "is 1 × ml.g4dn.xlarge always on: $537.28 a month" in answer.reason
+    assert "38% less than ml.c5.large ($868.70, realtime)" in answer.reason
+    # The published method's winner is named too, since it differs.
+    assert answer.winners["per-inference"] == "ml.c5.large"
+    assert "(the published method) ml.c5.large is cheapest" in answer.reason
 
 
 def test_failures_in_the_file_are_carried_through():

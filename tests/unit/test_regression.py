@@ -196,7 +196,7 @@ def test_a_dearer_new_recommendation_is_also_a_cost_regression() -> None:
     cost = found[1]
     assert cost.message == (
         "Cost per 100k inferences of the recommendation (ml.g5.xlarge) rose 21.4 %, "
-        "from $0.0412 to $0.05 (threshold 10 %)."
+        "from $0.0412 to $0.05 (threshold 10 %; point estimates: no interval to compare)."
     )
     assert found[2].message.endswith("(it was not among the candidates).")
 
@@ -207,7 +207,8 @@ def test_a_slower_same_winner_is_a_latency_regression() -> None:
     (regression,) = detect_regressions(current, previous)
     assert regression.kind == "latency_increase"
     assert regression.message == (
-        "P90 latency on ml.c7g.large rose 16.4 %, from 51.7 ms to 60.2 ms (threshold 10 %)."
+        "P90 latency on ml.c7g.large rose 16.4 %, from 51.7 ms to 60.2 ms "
+        "(threshold 10 %; point estimates: no interval to compare)."
     )
     assert regression.unit == "ms"
     assert regression.threshold_pct == pytest.approx(10)

@@ -28,7 +28,7 @@ FULL_SECTIONS = {
     "cost-latency",
     "latency",
     "throughput",
-    "monthly",
+    "serving",
     "failures",
     "benchmark-cost",
     "method",
@@ -213,20 +213,37 @@ def test_regressions_and_benchmark_cost_are_reported(run_view, run_page):
     assert costly.candidate.label in run_page.sections["benchmark-cost"]
 
 
-def test_monthly_projection_lists_servable_candidates_and_names_the_rest(run_view, run_page):
+def test_how_to_serve_it_lists_every_mode_of_every_candidate_and_what_to_deploy(run_view, run_page):
     rec = ReportInput.from_run(run_view).recommendation
-    table = run_page.table("plain")
-    projected = {row[1] for row in table["rows"]}
+    section = run_page.sections["serving"]
+    table = next(table for table in run_page.tables if "Mode" in table["headers"])
+    rows = {(row[1], row[2]) for row in table["rows"]}
     for item in rec.ranked:
+        for option in item.serving_options:
+            assert (item.label, option.mode) in rows
+    assert rec.serving is not None and rec.recommended is not None
+    assert "Chosen:" in section and rec.recommended.label in section
+    assert "AWS::ApplicationAutoScaling::ScalingPolicy" in section  # the template to deploy
+    assert "monthly" not in run_page.sections  # replaced by the serving section
+
+
+def test_a_stored_recommendation_without_serving_modes_keeps_the_monthly_section(run_view, no_charts):
+    report = ReportInput.from_run(run_view)
+    rec = report.recommendation
+    legacy = rec.model_copy(
+        update={
+            "serving": None,
+            "ranked": [
+                item.model_copy(update={"serving_options": [], "serving_choice": None}) for item in rec.ranked
+            ],
+        }
+    )
+    page = Page(render_report(report.model_copy(update={"recommendation": legacy})))
+    assert "serving" not in page.sections
+    projected = {row[1] for row in page.table("plain")["rows"]}
+    for item in legacy.ranked:
         if item.monthly is not None and item.monthly.meets_peak and item.meets_slo:
             assert item.label in projected
-        if (
-            item.monthly is not None
-            and item.monthly.instances_needed is None
-            and not item.candidate.is_serverless
-        ):
-            assert item.label not in projected
-            assert item.label in run_page.sections["monthly"]
 
 
 def test_the_simulated_note_appears_only_when_the_run_says_so():

@@ -12,7 +12,7 @@ from infercost.domain.errors import InfercostError, InputError
 from infercost.domain.hardware import EXAMPLE_IMAGES
 
 if TYPE_CHECKING:
-    pass
+    from infercost.domain.traffic import Objective, TrafficProfile
 from infercost.cli.app import (
     OutputFormat,
     PricesOption,
@@ -49,28 +49,99 @@ def recommend(
     output: Annotated[
         TableFormat, typer.Option("--format", help="table, json or markdown.")
     ] = TableFormat.table,
+    objective: Annotated[
+        str | None,
+        typer.Option(
+            help="What to minimise: monthly (the traffic's month, every serving mode; default with a "
+            "traffic profile), per-inference (cost per 100k, one request in flight; default without), "
+            "or throughput (cost per 100k at the highest load within the SLO; needs a sweep).",
+        ),
+    ] = None,
+    traffic: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="TRAFFIC.json",
+            help="A traffic profile (requests_per_month + peak_rps, or hourly_rps), e.g. from "
+            "`infercost traffic import`; overrides the file's traffic.",
+        ),
+    ] = None,
+    serving: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="SERVING.json",
+            help="How it will be served: mode realtime|async|batch, autoscaling, models_per_endpoint… "
+            "(the spec's `serving`); overrides the file's.",
+        ),
+    ] = None,
+    emit: Annotated[
+        str | None,
+        typer.Option(
+            help="Print what to deploy instead of the table: 'cloudformation' (the scaling policy or "
+            "endpoint config of the chosen serving mode, as a JSON template)."
+        ),
+    ] = None,
 ) -> None:
-    """Cost each measured candidate and recommend the cheapest one that meets the SLO.
+    """Cost each measured candidate and recommend the one to use, under an objective.
 
     Cost per 100k inferences = hourly price ÷ 3600 × average latency (s) × 100,000; where the
     results carry max_rps_at_slo (a concurrency sweep) the cost at sustained throughput is
-    ranked too. Prices come from the results file, then --prices, then the bundled snapshot.
+    ranked too. With a traffic profile the default objective is the month: autoscaling is
+    simulated on the hourly curve, serverless, async, batch and several models per endpoint are
+    priced, with Savings Plans (docs/method.md §7). Prices come from the results file, then
+    --prices, then the bundled snapshot.
     """
     from infercost.domain.models import Slo, load_json_file, parse_model
     from infercost.domain.recommend import DEFAULT_REGION
     from infercost.domain.recommend import recommend as run_recommend
     from infercost.domain.results import ResultsFile
+    from infercost.domain.traffic import ServingSpec
 
     results = parse_model(ResultsFile, load_json_file(results_file))
     chosen_slo = Slo.parse(slo) if slo else None
     book = price_book(region or results.region or DEFAULT_REGION, prices, live_prices)
-    answer = run_recommend(results, book, slo=chosen_slo, max_error_rate=max_error_rate)
-    if output is TableFormat.json:
+    answer = run_recommend(
+        results,
+        book,
+        slo=chosen_slo,
+        max_error_rate=max_error_rate,
+        objective=_objective(objective),
+        traffic=_traffic_file(traffic) if traffic else None,
+        serving=parse_model(ServingSpec, load_json_file(serving), prefix="--serving") if serving else None,
+    )
+    if emit is not None:
+        if emit != "cloudformation":
+            raise InputError(f"unknown --emit {emit!r}", field="--emit", hint="use --emit cloudformation")
+        from infercost.report.cloudformation import template
+
+        print_json(template(answer))
+    elif output is TableFormat.json:
         print_json(answer.to_json())
     elif output is TableFormat.markdown:
         sys.stdout.write(render_markdown(answer))
     else:
         print_recommendation(answer, stdout_console())
+
+
+def _objective(text: str | None) -> Objective | None:
+    from infercost.domain.traffic import OBJECTIVES
+
+    if text is None:
+        return None
+    for objective in OBJECTIVES:
+        if text.strip().lower() == objective:
+            return objective
+    raise InputError(f"unknown objective {text!r}", field="--objective", hint="use " + ", ".join(OBJECTIVES))
+
+
+def _traffic_file(path: Path) -> TrafficProfile:
+    """A traffic profile file: the bare profile, or an object with a `traffic` key (a spec, an import)."""
+    from infercost.domain.models import load_json_file, parse_model
+    from infercost.domain.traffic import TrafficProfile
+
+    data = load_json_file(path)
+    if isinstance(data, dict) and isinstance(data.get("traffic"), dict):
+        return parse_model(TrafficProfile, data["traffic"], prefix="traffic")
+    return parse_model(TrafficProfile, data, prefix="--traffic")
 
 
 @app.command()

@@ -17,8 +17,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from infercost.domain.models import PERCENTILES
-from infercost.domain.results import LatencyStats
+from infercost.domain.confidence import DEFAULT_LEVEL, Interval, mean_interval, order_statistic_ranks
+from infercost.domain.models import PERCENTILES, QUANTILES
+from infercost.domain.results import LatencyConfidence, LatencyStats
 
 NAMESPACE = "AWS/SageMaker"
 UTILIZATION_NAMESPACE = "/aws/sagemaker/Endpoints"
@@ -31,6 +32,9 @@ UTILIZATION_METRICS = (
     "GPUMemoryUtilization",
 )
 _EXTENDED = ("p50", "p90", "p95", "p99", "p100")
+# GetMetricStatistics takes at most 10 ExtendedStatistics in one call (the API reference:
+# "Maximum number of 10 items"; botocore's model of the API says the same).
+MAX_EXTENDED_STATISTICS = 10
 
 
 class MetricWindow(BaseModel):
@@ -220,3 +224,77 @@ def collect_endpoint_metrics(
         if count < expected_count:
             interval = min(interval * backoff, max_interval_s)
         previous = count
+
+
+def rank_statistic(rank: int, samples: int, side: str) -> str:
+    """The CloudWatch percentile (two decimals) whose nearest rank is `rank` of `samples`, rounded
+    outward: on the "low" side to a rank at or below it, on the "high" side at or above it.
+
+    Nearest rank: pX is the ⌈X/100 × n⌉-th smallest value. Aiming at the middle of the rank's
+    band, (rank − ½) ÷ n, keeps float rounding away from the band's edges; above 5,000 samples
+    a band is narrower than 0.01 and the outward rounding widens the interval by a rank or so.
+    """
+    if not 1 <= rank <= samples:
+        raise ValueError(f"rank {rank} is outside 1..{samples}")
+    aim = (2 * rank - 1) * 5000  # hundredths of a percent, times `samples`
+    hundredths = aim // samples if side == "low" else -(-aim // samples)
+    if hundredths >= 10_000:
+        return "p100"
+    return f"p{hundredths // 100}.{hundredths % 100:02d}"
+
+
+def read_latency_confidence(
+    cloudwatch: Any,
+    endpoint_name: str,
+    window: MetricWindow,
+    *,
+    samples: int,
+    avg_ms: float,
+    std_ms: float | None,
+    level: float = DEFAULT_LEVEL,
+    variant: str = "AllTraffic",
+) -> LatencyConfidence | None:
+    """The server's own intervals: CloudWatch's ModelLatency percentiles at the bound ranks.
+
+    The ranks come from the exact binomial method for `samples` (the datapoint's SampleCount).
+    CloudWatch keeps no variance, so the mean's interval uses the client's spread, `std_ms`
+    (network jitter included: if anything, wide). None when the run spans several datapoints
+    (their percentiles are not order statistics of the whole) or a value is missing.
+    """
+    if samples < 1:
+        return None
+    dims = _dimensions(endpoint_name, variant)
+    bounds: dict[str, tuple[str | None, str | None]] = {}
+    for name in PERCENTILES:
+        if QUANTILES[name] >= 1:
+            continue
+        low, high = order_statistic_ranks(samples, QUANTILES[name], level)
+        bounds[name] = (
+            rank_statistic(low, samples, "low") if low is not None else None,
+            rank_statistic(high, samples, "high") if high is not None else None,
+        )
+    wanted = sorted({stat for pair in bounds.values() for stat in pair if stat is not None})
+    values: dict[str, float] = {}
+    for start in range(0, len(wanted), MAX_EXTENDED_STATISTICS):
+        chunk = wanted[start : start + MAX_EXTENDED_STATISTICS]
+        points = _datapoints(cloudwatch, NAMESPACE, "ModelLatency", dims, window, ExtendedStatistics=chunk)
+        if len(points) != 1:
+            return None
+        values.update(points[0].get("ExtendedStatistics", {}))
+    if any(values.get(stat) is None for stat in wanted):
+        return None
+
+    def ms(stat: str | None) -> float | None:
+        return values[stat] / 1000 if stat is not None else None
+
+    intervals: dict[str, Interval] = {name: (ms(low), ms(high)) for name, (low, high) in bounds.items()}
+    return LatencyConfidence(
+        level=level,
+        samples=samples,
+        intervals_ms=intervals,
+        mean_ms=mean_interval(samples, avg_ms, std_ms, level) if std_ms is not None else None,
+        method=(
+            "exact binomial order statistics read from CloudWatch (ModelLatency at the bound ranks); "
+            "the mean's interval with the client's spread"
+        ),
+    )

@@ -208,3 +208,47 @@ def judge_image(image_uri: str, instance_type: str | None, path: str, image_path
         f"which cannot run there: set model.images.{wanted} (or {path}.container.image_uri) to "
         f"{article} {wanted} image",
     )
+
+
+# vCPUs by size, and memory per vCPU by family (AWS's instance type pages); an estimate for sizing
+# model copies per instance (docs/method.md §7.5), not a price input.
+_VCPUS = {
+    "medium": 2,
+    "large": 2,
+    "xlarge": 4,
+    "2xlarge": 8,
+    "4xlarge": 16,
+    "8xlarge": 32,
+    "9xlarge": 36,
+    "12xlarge": 48,
+    "16xlarge": 64,
+    "18xlarge": 72,
+    "24xlarge": 96,
+    "32xlarge": 128,
+    "48xlarge": 192,
+}
+_GIB_PER_VCPU = {"c": 2.0, "m": 4.0, "r": 8.0, "t": 2.0, "x": 16.0}
+_GIB_PER_VCPU_FAMILY = {
+    "g4dn": 4.0,
+    "g5": 4.0,
+    "g6": 4.0,
+    "g6e": 8.0,
+    "inf1": 2.0,
+    "inf2": 4.0,
+    "p3": 7.625,
+    "p4d": 12.0,
+    "p5": 10.67,
+    "trn1": 4.0,
+}
+
+
+def instance_memory_gib(instance_type: str | None) -> float | None:
+    """Host memory of a SageMaker instance type in GiB (vCPUs × GiB per vCPU); None when unknown."""
+    if instance_type is None:
+        return None
+    _, family, size = [*instance_type.split("."), "", ""][:3]
+    vcpus = _VCPUS.get(size)
+    per_vcpu = _GIB_PER_VCPU_FAMILY.get(family) or _GIB_PER_VCPU.get(family[:1])
+    if vcpus is None or per_vcpu is None:
+        return None
+    return vcpus * per_vcpu

@@ -34,7 +34,7 @@ from infercost.domain.containers import (
 )
 from infercost.domain.errors import InputError, from_validation_error
 from infercost.domain.hardware import HARDWARE_KINDS, Finding, HardwareKind, hardware_kind, judge_image
-from infercost.domain.traffic import Objective, TrafficFromEndpoint, TrafficProfile
+from infercost.domain.traffic import Objective, ServingSpec, TrafficFromEndpoint, TrafficProfile
 from infercost.domain.workload import LlmWorkload
 
 Percentile = Literal["p50", "p90", "p95", "p99", "max"]
@@ -278,8 +278,8 @@ def default_candidates() -> list[Candidate]:
 def _traffic_kind(value: Any) -> str:
     """A traffic object naming an endpoint is read from its history; any other is a profile."""
     if isinstance(value, TrafficFromEndpoint) or (isinstance(value, dict) and "endpoint" in value):
-        return "endpoint"
-    return "profile"
+        return "tagged-endpoint"
+    return "tagged-profile"
 
 
 class EvaluationSpec(_Strict):
@@ -292,11 +292,13 @@ class EvaluationSpec(_Strict):
     load: LoadPlan = Field(default_factory=LoadPlan)
     traffic: (
         Annotated[
-            Annotated[TrafficProfile, Tag("profile")] | Annotated[TrafficFromEndpoint, Tag("endpoint")],
+            Annotated[TrafficProfile, Tag("tagged-profile")]
+            | Annotated[TrafficFromEndpoint, Tag("tagged-endpoint")],
             Discriminator(_traffic_kind),
         ]
         | None
     ) = None
+    serving: ServingSpec = Field(default_factory=ServingSpec)
     objective: Objective | None = Field(
         default=None,
         description="what to minimise; default monthly with a traffic profile, else per-inference",

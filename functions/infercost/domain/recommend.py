@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TypeVar
+from dataclasses import dataclass, replace
+from typing import Any, Literal, TypeVar
 
-from infercost.domain import costing
+from infercost.domain import confidence, costing
 from infercost.domain.errors import InputError, MissingPriceError
 from infercost.domain.formatting import usd
 from infercost.domain.llm import monthly_tokens, token_costs, token_explanation, token_slo_miss
-from infercost.domain.models import Slo
-from infercost.domain.prices import Price, PriceBasis, PriceLookup, basis_of_source
+from infercost.domain.models import QUANTILES, Slo
+from infercost.domain.prices import Price, PriceBasis, PriceLookup, SavingsPlanRate, basis_of_source
 from infercost.domain.results import (
     CandidateResult,
     MonthlyProjection,
     RankedCandidate,
     Recommendation,
     ResultsFile,
+    ServingOption,
 )
-from infercost.domain.traffic import TrafficProfile
+from infercost.domain.traffic import OBJECTIVES, Objective, ServingSpec, TrafficProfile
 
 T = TypeVar("T")
 DEFAULT_REGION = "us-east-1"
@@ -44,10 +46,17 @@ class _Costed:
     cost_per_100k_usd: float
     cost_at_throughput_usd: float | None
     slo_latency_ms: float
+    slo: confidence.SloJudgement
     meets_slo: bool
     verdict: str
     monthly: MonthlyProjection | None
     warnings: tuple[str, ...]
+    serving: tuple[ServingOption, ...] = ()
+
+    @property
+    def best_serving(self) -> ServingOption | None:
+        """The cheapest way to serve the traffic within the SLO with this candidate (None: no way)."""
+        return next((o for o in self.serving if o.meets_slo and o.monthly_cost_usd is not None), None)
 
     def sort_key(self) -> tuple[float, float, float, str, str]:
         # A total order: equal costs go to the lower SLO latency, then to the lower average;
@@ -69,9 +78,15 @@ def recommend(
     traffic: TrafficProfile | None = None,
     max_error_rate: float = 0.01,
     price_note: str | None = None,
+    objective: Objective | None = None,
+    serving: ServingSpec | None = None,
 ) -> Recommendation:
-    """Cost every measured candidate, rank by cost per 100k, and pick the cheapest that meets the SLO.
+    """Cost every measured candidate, rank them under the objective, pick the best that meets the SLO.
 
+    The objective (docs/method.md §7): `monthly` — the cheapest way to serve the traffic profile
+    for a month, every serving mode considered (the default when there is a traffic profile);
+    `per-inference` — cost per 100k with one request in flight (the published method, the
+    default without traffic); `throughput` — cost per 100k at the highest load within the SLO.
     `price_note` says that live prices were asked for and the snapshot answered (a run's Prepare
     step records it); a price book that fell back while costing here says so itself.
     """
@@ -83,17 +98,30 @@ def recommend(
             hint='add "slo": {"percentile": "p90", "max_latency_ms": 80} to the file or pass --slo p90:80',
         )
     traffic = traffic or results.traffic
+    serving = serving or results.serving or ServingSpec()
+    chosen = choose_objective(objective or results.objective, traffic, results)
     region = results.region or (prices.region if prices is not None else DEFAULT_REGION)
     costed = [
         _cost(index, result, prices, slo, traffic, max_error_rate)
         for index, result in enumerate(results.results)
     ]
-    # Streamed (LLM) candidates are ranked by what a million output tokens cost (method §9).
-    by_tokens = bool(costed) and all(item.result.llm is not None for item in costed)
-    order = sorted(costed, key=lambda item: (_token_cost(item) if by_tokens else 0.0, *item.sort_key()))
+    if traffic is not None:
+        costed = [_with_serving(item, traffic, serving, slo, prices) for item in costed]
+    # Streamed (LLM) candidates are ranked by what a million output tokens cost (method §9),
+    # unless another objective was asked for.
+    by_tokens = (objective or results.objective) is None and all(
+        item.result.llm is not None for item in costed
+    )
+    order = sorted(
+        costed,
+        key=(lambda item: (_token_cost(item), *item.sort_key())) if by_tokens else OBJECTIVE_KEYS[chosen],
+    )
     pareto = _pareto_front(costed)
     ranked = [_ranked(rank, item, item.index in pareto, traffic) for rank, item in enumerate(order, start=1)]
-    recommended = next((item for item in ranked if item.meets_slo), None)
+    recommended = next(
+        (item for item in ranked if _eligible(item, "per-inference" if by_tokens else chosen)), None
+    )
+    winners = _winners(costed, traffic, chosen, recommended)
 
     recommended_at_throughput = None
     throughput_ranking = None
@@ -116,7 +144,12 @@ def recommend(
             recommended_at_throughput = next(r for r in ranked if r.rank == order.index(winner) + 1)
 
     warnings = sorted(
-        {warning for item in ranked for warning in item.warnings if warning == ELASTIC_INFERENCE_WARNING}
+        {
+            warning
+            for item in ranked
+            for warning in item.warnings
+            if warning == ELASTIC_INFERENCE_WARNING or warning.startswith(confidence.POINT_ESTIMATE)
+        }
     )
     prices_as_of = getattr(prices, "snapshot_as_of", None) if prices is not None else None
     if not any(item.from_snapshot for item in costed):
@@ -129,8 +162,19 @@ def recommend(
         slo=slo,
         recommended=recommended,
         reason=(token_explanation(ranked, slo, recommended) if by_tokens else None)
-        or explain(ranked, slo, recommended, recommended_at_throughput, traffic),
-        ranking_basis="output_tokens" if by_tokens else "serial",
+        or explain(
+            ranked,
+            slo,
+            recommended,
+            recommended_at_throughput,
+            traffic,
+            objective=chosen,
+            winners=winners,
+        ),
+        objective=chosen,
+        ranking_basis="output_tokens" if by_tokens else RANKING_BASIS[chosen],
+        winners=winners,
+        serving=recommended.serving_choice if recommended is not None else None,
         ranked=ranked,
         recommended_at_throughput=recommended_at_throughput,
         throughput_ranking=throughput_ranking,
@@ -140,6 +184,115 @@ def recommend(
         prices_as_of=prices_as_of if isinstance(prices_as_of, str) else None,
         price_note=note,
     )
+
+
+def choose_objective(
+    asked: Objective | None, traffic: TrafficProfile | None, results: ResultsFile
+) -> Objective:
+    """The objective asked for, else monthly with a traffic profile, else per-inference; refused
+    when its inputs are missing (one line naming the field and the fix)."""
+    chosen: Objective = asked or ("monthly" if traffic is not None else "per-inference")
+    if chosen == "monthly" and traffic is None:
+        raise InputError(
+            "the monthly objective needs a traffic profile, and there is none",
+            field="objective",
+            hint='add "traffic": {"requests_per_month": 10000000, "peak_rps": 20} (or an hourly_rps '
+            "curve, or --traffic FILE from `infercost traffic import`), or use --objective per-inference",
+        )
+    if chosen == "throughput" and all(result.max_rps_at_slo is None for result in results.results):
+        raise InputError(
+            "the throughput objective needs a concurrency sweep, and none ran (no max_rps_at_slo)",
+            field="objective",
+            hint="add load.concurrency such as [1, 2, 4, 8] to the spec, or use --objective per-inference",
+        )
+    return chosen
+
+
+def _throughput_key(item: _Costed) -> tuple[float, float, float, str, str]:
+    cost = item.cost_at_throughput_usd if item.cost_at_throughput_usd is not None else math.inf
+    return (cost, *item.sort_key()[1:])
+
+
+def _monthly_key(item: _Costed) -> tuple[float, float, float, float, str, str]:
+    best = item.best_serving
+    cost = best.monthly_cost_usd if best is not None and best.monthly_cost_usd is not None else math.inf
+    return (cost, *item.sort_key())
+
+
+OBJECTIVE_KEYS: dict[Objective, Callable[[_Costed], tuple[Any, ...]]] = {
+    "per-inference": _Costed.sort_key,
+    "throughput": _throughput_key,
+    "monthly": _monthly_key,
+}
+RANKING_BASIS: dict[Objective, Literal["serial", "throughput", "monthly"]] = {
+    "per-inference": "serial",
+    "throughput": "throughput",
+    "monthly": "monthly",
+}
+
+
+def _eligible(item: RankedCandidate | _Costed, objective: Objective) -> bool:
+    """Can be recommended under the objective: meets the SLO, and has the objective's figure."""
+    if not item.meets_slo:
+        return False
+    if objective == "throughput":
+        return (
+            item.cost_per_100k_at_throughput_usd is not None
+            if isinstance(item, RankedCandidate)
+            else item.cost_at_throughput_usd is not None
+        )
+    if objective == "monthly":
+        best = item.serving_choice if isinstance(item, RankedCandidate) else item.best_serving
+        return best is not None
+    return True
+
+
+def _winners(
+    costed: list[_Costed],
+    traffic: TrafficProfile | None,
+    chosen: Objective,
+    recommended: RankedCandidate | None,
+) -> dict[str, str | None]:
+    """The winner under each objective that can be computed (the chosen one is `recommended`)."""
+    winners: dict[str, str | None] = {chosen: recommended.label if recommended else None}
+    for objective in OBJECTIVES:
+        if objective == chosen:
+            continue
+        if objective == "monthly" and traffic is None:
+            continue
+        if objective == "throughput" and all(item.result.max_rps_at_slo is None for item in costed):
+            continue
+        best = next(
+            (item for item in sorted(costed, key=OBJECTIVE_KEYS[objective]) if _eligible(item, objective)),
+            None,
+        )
+        winners[objective] = best.result.candidate.label if best else None
+    return winners
+
+
+def _with_serving(
+    item: _Costed, traffic: TrafficProfile, serving: ServingSpec, slo: Slo, prices: PriceLookup | None
+) -> _Costed:
+    """Add every way of serving the traffic with this candidate (docs/method.md §7)."""
+    from infercost.domain.serving import serving_options
+
+    rates = None
+    if item.result.candidate.serverless is not None and prices is not None:
+        rates = prices.serverless_rates()
+    plans: tuple[SavingsPlanRate, ...] = ()
+    lookup = getattr(prices, "savings_plan_rates", None)
+    if item.price is not None and callable(lookup):
+        plans = tuple(lookup(item.result.candidate))
+    options = serving_options(
+        item.result,
+        traffic,
+        serving,
+        slo,
+        price_per_hour_usd=item.price.usd_per_hour if item.price else None,
+        serverless_rates=rates,
+        savings_plans=plans,
+    )
+    return dataclasses.replace(item, serving=tuple(options))
 
 
 def _cost(
@@ -221,18 +374,20 @@ def _cost(
     if result.max_rps_at_slo == 0:
         warnings.append("no concurrency level met the SLO")
 
-    within_bound = slo_latency <= slo.max_latency_ms
+    judged = confidence.judge_slo(
+        slo.percentile, QUANTILES[slo.percentile], slo_latency, slo.max_latency_ms, result.confidence
+    )
+    if judged.note:
+        warnings.append(judged.note)
     error_rate_ok = result.error_rate <= max_error_rate
-    name = slo.percentile.upper()
-    if not within_bound:
-        verdict = f"{name} {slo_latency:.1f} ms > {slo.max_latency_ms:g} ms"
-    elif not error_rate_ok:
+    verdict = judged.verdict
+    if judged.status != "misses" and not error_rate_ok:
         verdict = f"error rate {result.error_rate:.1%} > {max_error_rate:.0%}"
-    else:
-        verdict = f"{name} {slo_latency:.1f} ms ≤ {slo.max_latency_ms:g} ms"
+        judged = replace(judged, status="misses")
     token_miss = token_slo_miss(result.llm)
-    if within_bound and error_rate_ok and token_miss is not None:
-        within_bound, verdict = False, token_miss
+    if judged.status != "misses" and error_rate_ok and token_miss is not None:
+        verdict = token_miss
+        judged = replace(judged, status="misses")
     return _Costed(
         index=index,
         result=result,
@@ -242,7 +397,8 @@ def _cost(
         cost_per_100k_usd=cost,
         cost_at_throughput_usd=cost_at_throughput,
         slo_latency_ms=slo_latency,
-        meets_slo=within_bound and error_rate_ok,
+        slo=judged,
+        meets_slo=judged.status == "meets",
         verdict=verdict,
         monthly=monthly,
         warnings=tuple(warnings),
@@ -322,6 +478,8 @@ def _ranked(
         max_rps_at_slo=result.max_rps_at_slo,
         latency_ms=result.latency_ms,
         slo_latency_ms=item.slo_latency_ms,
+        slo_status=item.slo.status,
+        slo_interval_ms=item.slo.interval_ms,
         meets_slo=item.meets_slo,
         slo_verdict=item.verdict,
         pareto_optimal=pareto_optimal,
@@ -329,6 +487,9 @@ def _ranked(
         errors=result.errors,
         warnings=list(item.warnings),
         image_uri=result.image_uri,
+        serving_options=list(item.serving),
+        serving_choice=item.best_serving,
+        confidence=result.confidence,
     )
 
 
@@ -338,12 +499,25 @@ def explain(
     recommended: RankedCandidate | None,
     recommended_at_throughput: RankedCandidate | None,
     traffic: TrafficProfile | None,
+    *,
+    objective: Objective = "per-inference",
+    winners: dict[str, str | None] | None = None,
 ) -> str:
     """One paragraph saying what was chosen and why, with the numbers that decided it."""
+    if objective != "per-inference" and recommended is not None:
+        from infercost.domain.explain import explain_objective
+
+        return explain_objective(ranked, slo, recommended, traffic, objective, winners or {})
     total = len(ranked)
     passing = [item for item in ranked if item.meets_slo]
     bound = slo.describe()
     if recommended is None:
+        unsure = [item for item in ranked if item.slo_status == "uncertain"]
+        if unsure:
+            return (
+                f"No candidate of {total} is known to meet {bound}: the cheapest that might, "
+                f"{unsure[0].label}, has {unsure[0].slo_verdict}. Measure more requests to decide."
+            )
         fastest = min(ranked, key=lambda item: item.slo_latency_ms)
         over = (fastest.slo_latency_ms / slo.max_latency_ms - 1) if slo.max_latency_ms else 0
         within = [item for item in ranked if item.slo_latency_ms <= slo.max_latency_ms]
@@ -375,7 +549,10 @@ def explain(
     failing = [item for item in ranked if not item.meets_slo]
     if failing:
         cheaper_failing = [item for item in failing if item.rank < winner.rank]
-        text += f" {len(failing)} of {total} {'misses' if len(failing) == 1 else 'miss'} the SLO"
+        missed = "misses" if len(failing) == 1 else "miss"
+        if any(item.slo_status == "uncertain" for item in failing):
+            missed = "is not known to meet" if len(failing) == 1 else "are not known to meet"
+        text += f" {len(failing)} of {total} {missed} the SLO"
         if cheaper_failing:
             cheapest = cheaper_failing[0]
             text += (

@@ -5,6 +5,8 @@ A run is compared with the newest earlier SUCCEEDED run whose SLO is the same (t
 
 - `recommendation_changed`: another configuration is recommended now (or none is);
 - `cost_increase`: the recommendation's cost per 100k inferences rose by more than the threshold;
+- `monthly_cost_increase`: under the monthly objective, the month of the recommended way to serve
+  the traffic rose by more than the threshold (docs/method.md §7);
 - `latency_increase`: the recommendation's latency at the SLO percentile rose by more than the
   threshold;
 - `previous_winner_misses_slo`: the previously recommended configuration no longer meets the SLO;
@@ -14,15 +16,24 @@ A run is compared with the newest earlier SUCCEEDED run whose SLO is the same (t
 
 Cost and latency compare what following the recommendation gives: the current recommendation
 against the previous one, whichever configurations they are.
+
+A rise is a regression when it is above the threshold and, where both runs carry confidence
+intervals (docs/method.md §8), when the intervals separate: the new interval's low is above the
+old one's high. Latency compares the SLO percentile's intervals; cost, proportional to the
+average latency, the mean's intervals scaled to cost. Without an interval on either side the
+threshold alone decides, and the message says the figures are point estimates. The previous
+winner is reported when it now misses the SLO, not when it is uncertain.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from infercost.domain.confidence import DEFAULT_LEVEL, Interval, separated
 from infercost.domain.errors import InputError
 from infercost.domain.formatting import percent, signed_percent, usd_precise
 from infercost.domain.models import Candidate, Slo
@@ -33,6 +44,7 @@ DEFAULT_THRESHOLD = 0.10
 RegressionKind = Literal[
     "recommendation_changed",
     "cost_increase",
+    "monthly_cost_increase",
     "latency_increase",
     "previous_winner_misses_slo",
     "previous_winner_not_measured",
@@ -40,7 +52,7 @@ RegressionKind = Literal[
     "ttft_increase",
     "itl_increase",
 ]
-RegressionUnit = Literal["usd_per_100k", "ms", "usd_per_1m_tokens"]
+RegressionUnit = Literal["usd_per_100k", "usd_per_month", "ms", "usd_per_1m_tokens"]
 
 
 class Regression(BaseModel):
@@ -57,6 +69,9 @@ class Regression(BaseModel):
     current_value: float | None = None
     change_pct: float | None = None
     threshold_pct: float | None = None
+    # The two runs' confidence intervals, when both had one (in `unit`).
+    previous_interval: Interval | None = None
+    current_interval: Interval | None = None
 
 
 class RegressionCheck(BaseModel):
@@ -104,6 +119,8 @@ def check_regressions(
         if now.candidate != was.candidate:
             regressions.append(_changed(was, now))
         regressions.extend(_worse(was, now, current.slo, threshold))
+        if current.objective == "monthly":
+            regressions.extend(_monthly_worse(was, now, threshold))
     regressions.extend(_previous_winner(was, current))
     return RegressionCheck(compared=True, regressions=regressions)
 
@@ -155,7 +172,11 @@ def _changed(was: RankedCandidate, now: RankedCandidate) -> Regression:
 def _worse(was: RankedCandidate, now: RankedCandidate, slo: Slo, threshold: float) -> list[Regression]:
     on = f"on {now.label}" if now.candidate == was.candidate else f"of the recommendation ({now.label})"
     found: list[Regression] = []
-    if _exceeds(was.cost_per_100k_usd, now.cost_per_100k_usd, threshold):
+    cost_intervals = _cost_interval(was), _cost_interval(now)
+    if (
+        _exceeds(was.cost_per_100k_usd, now.cost_per_100k_usd, threshold)
+        and separated(*cost_intervals) is not False
+    ):
         found.append(
             _increase(
                 "cost_increase",
@@ -163,12 +184,16 @@ def _worse(was: RankedCandidate, now: RankedCandidate, slo: Slo, threshold: floa
                 was,
                 now,
                 "usd_per_100k",
-                was.cost_per_100k_usd,
-                now.cost_per_100k_usd,
+                (was.cost_per_100k_usd, now.cost_per_100k_usd),
                 threshold,
+                cost_intervals,
             )
         )
-    if _exceeds(was.slo_latency_ms, now.slo_latency_ms, threshold):
+    latency_intervals = was.slo_interval_ms, now.slo_interval_ms
+    if (
+        _exceeds(was.slo_latency_ms, now.slo_latency_ms, threshold)
+        and separated(*latency_intervals) is not False
+    ):
         found.append(
             _increase(
                 "latency_increase",
@@ -176,9 +201,9 @@ def _worse(was: RankedCandidate, now: RankedCandidate, slo: Slo, threshold: floa
                 was,
                 now,
                 "ms",
-                was.slo_latency_ms,
-                now.slo_latency_ms,
+                (was.slo_latency_ms, now.slo_latency_ms),
                 threshold,
+                latency_intervals,
             )
         )
     found.extend(_token_worse(was, now, on, threshold))
@@ -201,10 +226,45 @@ def _token_worse(was: RankedCandidate, now: RankedCandidate, on: str, threshold:
         ("itl_increase", f"P90 inter-token latency {on}", "ms", was.llm.itl_ms.p90, now.llm.itl_ms.p90),
     ]
     return [
-        _increase(kind, subject, was, now, unit, before, after, threshold)
+        _increase(kind, subject, was, now, unit, (before, after), threshold, (None, None))
         for kind, subject, unit, before, after in pairs
         if before is not None and after is not None and _exceeds(before, after, threshold)
     ]
+
+
+def _monthly_worse(was: RankedCandidate, now: RankedCandidate, threshold: float) -> list[Regression]:
+    """Under the monthly objective: the month of the recommended way to serve the traffic rose."""
+    before = was.serving_choice.monthly_cost_usd if was.serving_choice else None
+    after = now.serving_choice.monthly_cost_usd if now.serving_choice else None
+    if before is None or after is None or not _exceeds(before, after, threshold):
+        return []
+    change = _change(before, after)
+    modes = f"{was.serving_choice.mode if was.serving_choice else ''} → {now.serving_choice.mode if now.serving_choice else ''}"
+    return [
+        Regression(
+            kind="monthly_cost_increase",
+            message=(
+                f"The month of serving the traffic rose {signed_percent(change)}, from {usd_precise(before)} "
+                f"({was.label}) to {usd_precise(after)} ({now.label}; {modes}; threshold {percent(threshold)})."
+            ),
+            previous_candidate=was.label,
+            current_candidate=now.label,
+            unit="usd_per_month",
+            previous_value=before,
+            current_value=after,
+            change_pct=_as_pct(change),
+            threshold_pct=threshold * 100,
+        )
+    ]
+
+
+def _cost_interval(item: RankedCandidate) -> Interval | None:
+    """The cost's interval: cost per 100k is proportional to the average latency (docs/method.md 4.1)."""
+    mean = item.confidence.mean_ms if item.confidence is not None else None
+    average = item.latency_ms.avg
+    if mean is None or average <= 0:
+        return None
+    return item.cost_per_100k_usd * mean[0] / average, item.cost_per_100k_usd * mean[1] / average
 
 
 def _increase(
@@ -213,16 +273,27 @@ def _increase(
     was: RankedCandidate,
     now: RankedCandidate,
     unit: RegressionUnit,
-    before: float,
-    after: float,
+    values: tuple[float, float],
     threshold: float,
+    intervals: tuple[Interval | None, Interval | None],
 ) -> Regression:
+    before, after = values
     show = _ms if unit == "ms" else usd_precise
     change = _change(before, after)
     rose = f"rose {change * 100:.1f} %" if change is not None else "rose"
+    old, new = intervals
+    compared = old is not None and new is not None
+    if old is not None and new is not None:
+        level = now.confidence.level if now.confidence is not None else DEFAULT_LEVEL
+        evidence = f"{level * 100:g} % intervals apart: {_interval(old, show)} then {_interval(new, show)}"
+    else:
+        evidence = "point estimates: no interval to compare"
     return Regression(
         kind=kind,
-        message=(f"{subject} {rose}, from {show(before)} to {show(after)} (threshold {percent(threshold)})."),
+        message=(
+            f"{subject} {rose}, from {show(before)} to {show(after)} "
+            f"(threshold {percent(threshold)}; {evidence})."
+        ),
         previous_candidate=was.label,
         current_candidate=now.label,
         unit=unit,
@@ -230,7 +301,14 @@ def _increase(
         current_value=after,
         change_pct=_as_pct(change),
         threshold_pct=threshold * 100,
+        previous_interval=old if compared else None,
+        current_interval=new if compared else None,
     )
+
+
+def _interval(interval: Interval, show: Callable[[float], str]) -> str:
+    low, high = interval
+    return f"{show(low) if low is not None else '?'} to {show(high) if high is not None else '∞'}"
 
 
 def _previous_winner(was: RankedCandidate, current: Recommendation) -> list[Regression]:
@@ -251,7 +329,7 @@ def _previous_winner(was: RankedCandidate, current: Recommendation) -> list[Regr
                 previous_value=was.slo_latency_ms,
             )
         ]
-    if again.meets_slo:
+    if again.slo_status != "misses":
         return []
     change = _change(was.slo_latency_ms, again.slo_latency_ms)
     went = f"{_ms(was.slo_latency_ms)} to {_ms(again.slo_latency_ms)}"

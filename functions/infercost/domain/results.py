@@ -9,8 +9,10 @@ from __future__ import annotations
 import itertools
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
+from infercost.domain.autoscaling import ScalingPolicy
+from infercost.domain.confidence import DEFAULT_LEVEL, Interval, SloStatus
 from infercost.domain.models import (
     DEFERRED,
     PERCENTILES,
@@ -19,7 +21,7 @@ from infercost.domain.models import (
     Slo,
 )
 from infercost.domain.price_basis import PriceBasis, PriceSource, is_estimate
-from infercost.domain.traffic import Objective, TrafficProfile
+from infercost.domain.traffic import Objective, ServingSpec, TrafficProfile
 
 RESULTS_SCHEMA = "infercost.results/v1"
 
@@ -83,6 +85,27 @@ class LlmStats(_Lenient):
         return {key: value for key, value in handler(self).items() if value is not None}
 
 
+class LatencyConfidence(_Lenient):
+    """How sure the latency figures are (docs/method.md §8): distribution-free intervals.
+
+    `intervals_ms` holds, per percentile, the values at the order-statistic ranks of the exact
+    binomial method; a side is None when `samples` is too few to bound it. `mean_ms` is Student's t
+    interval of the average. `method` says where the values were read (the client's sketch, or
+    CloudWatch at the bound ranks).
+    """
+
+    level: float = Field(default=DEFAULT_LEVEL, gt=0, lt=1)
+    samples: int = Field(ge=1)
+    intervals_ms: dict[str, Interval] = Field(default_factory=dict)
+    mean_ms: tuple[float, float] | None = None
+    std_ms: float | None = Field(default=None, ge=0, description="the samples' standard deviation")
+    method: str
+
+    @model_serializer(mode="wrap")
+    def _compact(self, handler: Any) -> dict[str, Any]:
+        return {key: value for key, value in handler(self).items() if value is not None}
+
+
 class CandidateResult(_Lenient):
     """One measured candidate in a results file."""
 
@@ -99,6 +122,12 @@ class CandidateResult(_Lenient):
     errors: int = Field(default=0, ge=0)
     source: Literal["client", "cloudwatch"] | None = None
     llm: LlmStats | None = Field(default=None, description="token measurements of a streaming workload")
+    first_request_ms: float | None = Field(
+        default=None, ge=0, description="the first request to the new endpoint (a serverless cold start)"
+    )
+    # Absent from results that carry only summary percentiles (a typed-in table): the SLO is then
+    # judged on the point estimate.
+    confidence: LatencyConfidence | None = None
 
     @model_serializer(mode="wrap")
     def _compact(self, handler: Any) -> dict[str, Any]:
@@ -133,6 +162,7 @@ class ResultsFile(_Lenient):
     failures: list[CandidateFailure] = Field(default_factory=list)
     traffic: TrafficProfile | None = None
     objective: Objective | None = None
+    serving: ServingSpec | None = None
 
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, defer_build=True)
 
@@ -168,6 +198,57 @@ class MonthlyProjection(BaseModel):
     note: str | None = None
 
 
+ServingMode = Literal["realtime", "serverless", "serverless-provisioned", "async", "batch", "multi-model"]
+
+
+class SavingsPlanOption(BaseModel):
+    """The month under one Savings Plan: commit to `committed_instances`, the rest on demand."""
+
+    model_config = ConfigDict(frozen=True, defer_build=True)
+
+    term_years: int
+    payment: str
+    usd_per_hour: float
+    committed_instances: int
+    monthly_cost_usd: float
+    saving_usd: float
+    # A committed instance-hour saves money when the instance runs more than this share of the time.
+    break_even_utilisation: float
+    source: str
+    as_of: str | None = None
+    estimate: bool = False
+
+
+class ServingOption(BaseModel):
+    """One way to serve the traffic with one candidate, and its month."""
+
+    model_config = ConfigDict(frozen=True, defer_build=True)
+
+    mode: ServingMode
+    monthly_cost_usd: float | None
+    meets_slo: bool = Field(description="serves the traffic within the SLO (async/batch: no latency SLO)")
+    instance_hours: float | None = None
+    hours_at_risk: float | None = None
+    policy: ScalingPolicy | None = None
+    capacity_rps_per_instance: float | None = None
+    capacity_basis: Literal["max_rps_at_slo", "serial_latency"] | None = None
+    cold_start_share: float | None = None
+    provisioned_concurrency: int | None = None
+    queue_delay_s: float | None = None
+    job_hours: float | None = None
+    copies_per_instance: int | None = None
+    cost_per_model_usd: float | None = None
+    savings_plans: list[SavingsPlanOption] = Field(default_factory=list)
+    # Hours a month at each billed instance count (what a Savings Plan commitment is sized on).
+    hours_by_instances: dict[int, float] = Field(default_factory=dict, exclude=True)
+    estimate: bool = Field(default=False, description="rests on an assumed figure (said in notes)")
+    notes: list[str] = Field(default_factory=list)
+
+    @property
+    def best_plan(self) -> SavingsPlanOption | None:
+        return min(self.savings_plans, key=lambda plan: plan.monthly_cost_usd, default=None)
+
+
 class RankedCandidate(BaseModel):
     """One candidate in a recommendation, with its costs and SLO verdict."""
 
@@ -193,6 +274,10 @@ class RankedCandidate(BaseModel):
     max_rps_at_slo: float | None = None
     latency_ms: LatencyStats
     slo_latency_ms: float
+    # "meets" only when the SLO percentile's interval is at or under the bound (docs/method.md §8);
+    # meets_slo is True exactly then. Without an interval the point estimate decides.
+    slo_status: SloStatus
+    slo_interval_ms: Interval | None = None
     meets_slo: bool
     slo_verdict: str
     pareto_optimal: bool
@@ -200,6 +285,19 @@ class RankedCandidate(BaseModel):
     errors: int = 0
     warnings: list[str] = Field(default_factory=list)
     image_uri: str | None = Field(default=None, description="the container image it ran")
+    # With a traffic profile: every way to serve it with this candidate, cheapest first, and the
+    # cheapest that serves it within the SLO (docs/method.md §7).
+    serving_options: list[ServingOption] = Field(default_factory=list)
+    serving_choice: ServingOption | None = None
+    confidence: LatencyConfidence | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _status_of_stored(cls, data: Any) -> Any:
+        # Recommendations stored before the interval rule judged on the point estimate alone.
+        if isinstance(data, dict) and "slo_status" not in data and "meets_slo" in data:
+            return {**data, "slo_status": "meets" if data["meets_slo"] else "misses"}
+        return data
 
 
 class Recommendation(BaseModel):
@@ -212,9 +310,14 @@ class Recommendation(BaseModel):
     slo: Slo
     recommended: RankedCandidate | None
     reason: str
-    # serial: cost per 100k inferences (4.1); output_tokens: cost per 1M output tokens, when every
-    # candidate streamed (docs/method.md §9).
-    ranking_basis: Literal["serial", "output_tokens"] = "serial"
+    # What `recommended` minimises (docs/method.md §7); ranking_basis names the same order.
+    objective: Objective = "per-inference"
+    # output_tokens: cost per 1M output tokens, when every candidate streamed (docs/method.md §9).
+    ranking_basis: Literal["serial", "throughput", "monthly", "output_tokens"] = "serial"
+    # The winner under each objective that could be computed, by objective name.
+    winners: dict[str, str | None] = Field(default_factory=dict)
+    # How to serve it: the recommended candidate's chosen serving option (with a traffic profile).
+    serving: ServingOption | None = None
     ranked: list[RankedCandidate]
     recommended_at_throughput: RankedCandidate | None = None
     throughput_ranking: list[str] | None = None

@@ -16,8 +16,10 @@ from typing import Any
 
 from ddsketch import DDSketch
 
+from infercost.domain import confidence
 from infercost.domain.errors import InputError
-from infercost.domain.results import LatencyStats
+from infercost.domain.models import PERCENTILES, QUANTILES
+from infercost.domain.results import LatencyConfidence, LatencyStats
 
 RELATIVE_ACCURACY = 0.01
 # 'dds2': ddsketch's own protobuf form of the bins, plus the exact sum, min and max (which that
@@ -93,12 +95,82 @@ class LatencySketch:
             return None
 
         def q(quantile: float) -> float:
-            # The sketch's bin value can sit a hair above the exact max; never report p > max.
+            # The sketch's bin value can sit a hair outside the exact min and max; never report
+            # p > max or p < min.
             value = self._sketch.get_quantile_value(quantile)
-            return min(float(value if value is not None else 0.0), self.max_ms)
+            return min(max(float(value if value is not None else 0.0), self.min_ms), self.max_ms)
 
         return LatencyStats(
             avg=self.avg_ms, p50=q(0.5), p90=q(0.9), p95=q(0.95), p99=q(0.99), max=self.max_ms
+        )
+
+    def _bins(self) -> list[tuple[float, float]]:
+        """(value, count) of every non-empty bin, lowest value first, read through the library's
+        own protobuf form (its public interface to the bins)."""
+        from ddsketch.pb.proto import DDSketchProto, KeyMappingProto
+
+        message = DDSketchProto.to_proto(self._sketch)
+        mapping = KeyMappingProto.from_proto(message.mapping)
+        bins: list[tuple[float, float]] = []
+        for store, sign in ((message.negativeValues, -1.0), (message.positiveValues, 1.0)):
+            index = store.contiguousBinIndexOffset
+            for count in store.contiguousBinCounts:
+                if count:
+                    bins.append((sign * mapping.value(index), count))
+                index += 1
+        if message.zeroCount:
+            bins.append((0.0, message.zeroCount))
+        return sorted(bins)
+
+    def order_statistic_ms(self, rank: int) -> float:
+        """The `rank`-th smallest value (1-based) as the sketch holds it: within 1 %, in [min, max]."""
+        if not 1 <= rank <= self.count:
+            raise ValueError(f"rank {rank} is outside 1..{self.count}")
+        seen = 0.0
+        for value, count in self._bins():
+            seen += count
+            if seen >= rank:
+                return min(max(value, self.min_ms), self.max_ms)
+        return self.max_ms
+
+    def std_ms(self) -> float | None:
+        """Sample standard deviation from the bins' values (each within 1 %, so the result is
+        within about 1 %) around the exact mean; None below two values."""
+        if self.count < 2:
+            return None
+        mean = self.avg_ms
+        squares = math.fsum(count * (value - mean) ** 2 for value, count in self._bins())
+        return math.sqrt(squares / (self.count - 1))
+
+    def confidence(self, level: float = confidence.DEFAULT_LEVEL) -> LatencyConfidence | None:
+        """Distribution-free intervals of p50..p99 and Student's t interval of the mean.
+
+        The order statistics are read from the sketch and widened by its accuracy α: a value v
+        read at a rank stands for a true value in [v ÷ (1 + α), v ÷ (1 − α)], kept within the
+        exact min and max. None when nothing was recorded.
+        """
+        n = self.count
+        if not n:
+            return None
+        intervals: dict[str, confidence.Interval] = {}
+        for name in PERCENTILES:
+            if QUANTILES[name] >= 1:
+                continue
+            lo_rank, hi_rank = confidence.order_statistic_ranks(n, QUANTILES[name], level)
+            lo = self.order_statistic_ms(lo_rank) / (1 + RELATIVE_ACCURACY) if lo_rank else None
+            hi = self.order_statistic_ms(hi_rank) / (1 - RELATIVE_ACCURACY) if hi_rank else None
+            intervals[name] = (
+                max(lo, self.min_ms) if lo is not None else None,
+                min(hi, self.max_ms) if hi is not None else None,
+            )
+        std = self.std_ms()
+        return LatencyConfidence(
+            level=level,
+            samples=n,
+            intervals_ms=intervals,
+            mean_ms=confidence.mean_interval(n, self.avg_ms, std, level) if std is not None else None,
+            std_ms=std,
+            method=f"exact binomial order statistics read from the client's sketch (±{RELATIVE_ACCURACY:.0%})",
         )
 
     def to_text(self) -> str:

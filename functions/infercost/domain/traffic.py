@@ -6,9 +6,12 @@ A traffic profile is a volume (`requests_per_month`) and a peak (`peak_rps`), or
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import math
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from infercost.domain.autoscaling import AutoscalingSettings
 
 HOURS_PER_MONTH = 730
 SECONDS_PER_HOUR = 3600
@@ -64,18 +67,24 @@ class TrafficProfile(_Strict):
         ):
             return data  # the field validator names the problem
         if len(curve) not in CURVE_LENGTHS or any(v < 0 for v in curve) or not any(curve):
-            return data
-        if data.get("peak_rps") is not None:
-            raise ValueError(
-                "@peak_rps: give peak_rps or hourly_rps, not both (the peak is the curve's highest hour)"
-            )
+            # Only the curve's own error: the volume and peak it would have given are not missing.
+            return {"requests_per_month": 1, "peak_rps": 1.0, **data}
         mean = sum(curve) / len(curve)
         volume = data.get("requests_per_month")
         if isinstance(volume, int | float) and not isinstance(volume, bool) and volume > 0:
             scale = volume / (mean * SECONDS_PER_HOUR * HOURS_PER_MONTH)
-            curve = [v * scale for v in curve]
+            if not math.isclose(scale, 1.0, rel_tol=1e-9):
+                curve = [v * scale for v in curve]
         else:
             volume = round(mean * SECONDS_PER_HOUR * HOURS_PER_MONTH)
+        peak = data.get("peak_rps")
+        # A stored profile carries the peak it derived; a different one is a contradiction.
+        if peak is not None and not (
+            isinstance(peak, int | float) and math.isclose(peak, max(curve), rel_tol=1e-6)
+        ):
+            raise ValueError(
+                "@peak_rps: give peak_rps or hourly_rps, not both (the peak is the curve's highest hour)"
+            )
         return {
             **data,
             "hourly_rps": curve,
@@ -103,21 +112,15 @@ class TrafficProfile(_Strict):
         return value
 
     @property
-    def curve(self) -> list[float]:
-        """Requests/s hour by hour over a week (168 values); a day's curve repeats 7 times.
+    def week_curve(self) -> list[float] | None:
+        """Requests/s hour by hour over a week (168 values; a day's curve repeats); None without a curve."""
+        if self.hourly_rps is None:
+            return None
+        return self.hourly_rps * (168 // len(self.hourly_rps))
 
-        Without a curve, the profile is flat at its mean except for one peak hour a day (the
-        shape that makes the fewest assumptions and still reaches the stated peak).
-        """
-        if self.hourly_rps is not None:
-            return self.hourly_rps * (168 // len(self.hourly_rps))
-        mean = self.requests_per_month / (SECONDS_PER_HOUR * HOURS_PER_MONTH)
-        if self.peak_rps <= mean:
-            return [self.peak_rps] * 168
-        # 23 hours at `base` and one at the peak average out to the monthly mean.
-        base = max(0.0, (24 * mean - self.peak_rps) / 23)
-        day = [base] * 23 + [self.peak_rps]
-        return day * 7
+    @property
+    def mean_rps(self) -> float:
+        return self.requests_per_month / (SECONDS_PER_HOUR * HOURS_PER_MONTH)
 
     @property
     def has_curve(self) -> bool:
@@ -137,3 +140,36 @@ class TrafficFromEndpoint(_Strict):
     days: int = Field(default=14, ge=1, le=MAX_HISTORY_DAYS)
     request_kb: float = Field(default=0, ge=0)
     response_kb: float = Field(default=0, ge=0)
+
+
+class ServingSpec(BaseModel):
+    """The spec's `serving`: how the model will be served, and the assumptions behind the figures."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    mode: Literal["realtime", "async", "batch"] = Field(
+        default="realtime",
+        description="realtime endpoints (and serverless), asynchronous inference, or batch transform",
+    )
+    autoscaling: AutoscalingSettings = Field(default_factory=AutoscalingSettings)
+    dataset_requests: int | None = Field(default=None, ge=1, description="batch: records in one job")
+    jobs_per_month: float = Field(default=1, gt=0, le=10_000, description="batch: jobs a month")
+    models_per_endpoint: int = Field(default=1, ge=1, le=10_000, description="models sharing one endpoint")
+    model_memory_mb: int | None = Field(default=None, ge=1, description="memory one loaded model copy takes")
+    serverless_idle_minutes: float = Field(
+        default=10, gt=0, le=120, description="assumed: idle time after which a serverless container is cold"
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        if self.mode == "batch" and self.dataset_requests is None:
+            raise ValueError(
+                "@dataset_requests: a batch workload needs the records in one job, e.g. "
+                '"serving": {"mode": "batch", "dataset_requests": 2000000}'
+            )
+        if self.models_per_endpoint > 1 and self.model_memory_mb is None:
+            raise ValueError(
+                "@model_memory_mb: several models per endpoint need the memory one loaded model takes "
+                '(MB), e.g. "model_memory_mb": 900'
+            )
+        return self

@@ -77,7 +77,36 @@ DEMO_LOAD: dict[str, Any] = {
 }
 
 
-DEMO_TRAFFIC: dict[str, Any] = {"requests_per_month": 5_000_000, "peak_rps": 10}
+# A business day, hour 0 (UTC) first: quiet at night, 40 req/s at the midday peak; about 42 M
+# requests a month. The monthly objective simulates autoscaling on it (docs/method.md §7).
+DEMO_TRAFFIC: dict[str, Any] = {
+    "hourly_rps": [
+        2,
+        1.2,
+        0.8,
+        0.8,
+        1.2,
+        2.4,
+        6,
+        12,
+        20,
+        28,
+        32,
+        36,
+        40,
+        36,
+        32,
+        32,
+        28,
+        24,
+        16,
+        12,
+        8,
+        6,
+        4,
+        2.8,
+    ]
+}
 
 
 RUN_TIMEOUT_S = 240.0

@@ -176,6 +176,8 @@ def run_load_test(
             notes.append(f"warm-up: {sum(warm.errors.values())} of {warm.completed} requests failed")
     warm_failures = 0 if warm.latencies_ms else warm.completed
 
+    # The endpoint's first request: the sweep workers' when they ran before, else this warm-up's.
+    first_request_ms = swept.first_request_ms if swept is not None else _first_request_ms(warm)
     if swept is None:
         # The sweep runs first but must leave the measured run its time.
         sweep_clock = clock.until(clock.deadline - _measured_reserve_s(plan, warm, clock, minute_aligned))
@@ -224,6 +226,7 @@ def run_load_test(
         client_bound=bool(client_bound),
         partial=partial,
         notes=notes,
+        first_request_ms=first_request_ms,
     )
 
 
@@ -296,8 +299,10 @@ def run_sweep_share(
     steps = sweep_share(plan, workers, worker)
     notes: list[str] = []
     warmup = math.ceil(plan.warmup / workers)
+    first_request_ms = None
     if warmup and steps:
         warm = _serial(transport, payload, warmup, "warmup", clock, progress, 0)
+        first_request_ms = _first_request_ms(warm)
         if warm.errors:
             notes.append(f"warm-up: {sum(warm.errors.values())} of {warm.completed} requests failed")
     swept = _sweep(transport, payload, steps, plan, slo, clock, progress)
@@ -310,7 +315,14 @@ def run_sweep_share(
         sweep=swept.levels,
         partial=swept.partial,
         notes=[*notes, *swept.notes],
+        first_request_ms=first_request_ms,
     )
+
+
+def _first_request_ms(warm: RawLevel) -> float | None:
+    """The warm-up's first request (on a new endpoint, its cold start); None when some warm-up
+    request failed, since the first success may then not be the first request."""
+    return warm.latencies_ms[0] if warm.latencies_ms and not warm.errors else None
 
 
 def _measured_reserve_s(plan: LoadPlan, warm: RawLevel, clock: _Clock, minute_aligned: bool) -> float:

@@ -124,6 +124,7 @@ class LoadTestResult(BaseModel):
     client_bound: bool = Field(default=False, description="some level measured a saturated client")
     notes: list[str] = Field(default_factory=list)
     sketch_relative_accuracy: float = RELATIVE_ACCURACY
+    first_request_ms: float | None = Field(default=None, description="the endpoint's first request")
 
     @property
     def latency_ms(self) -> LatencyStats:
@@ -314,6 +315,7 @@ def results_document(result: LoadTestResult, *, model: str, candidate: Candidate
         invocations=result.measured.requests,
         errors=result.measured.errors,
         source="client",
+        confidence=LatencySketch.from_text(result.measured.sketch).confidence(),
     )
     document = ResultsFile(schema_=RESULTS_SCHEMA, model=model, slo=result.slo, results=[entry]).to_json()
     document["loadtest"] = result.model_dump(mode="json")

@@ -58,6 +58,7 @@ class SweepShare(BaseModel):
     sweep: list[LevelResult] = Field(default_factory=list)
     partial: bool = False
     notes: list[str] = Field(default_factory=list)
+    first_request_ms: float | None = Field(default=None, description="this worker's first warm-up request")
 
 
 @dataclass
@@ -68,6 +69,8 @@ class Sweep:
     notes: list[str] = field(default_factory=list)
     partial: bool = False
     abandoned: int = 0
+    # The slowest of the workers' first requests: the endpoint's first requests were theirs.
+    first_request_ms: float | None = None
 
 
 def merge_sweep_shares(shares: Sequence[SweepShare], plan: LoadPlan, slo: Slo | None) -> Sweep:
@@ -83,6 +86,8 @@ def merge_sweep_shares(shares: Sequence[SweepShare], plan: LoadPlan, slo: Slo | 
     for share in shares:
         merged.notes.extend(f"worker {share.worker}: {note}" for note in share.notes)
         merged.partial = merged.partial or share.partial
+    firsts = [share.first_request_ms for share in shares if share.first_request_ms is not None]
+    merged.first_request_ms = max(firsts) if firsts else None
     for level in (level for level in plan.concurrency if level > 1):
         expected = min(workers, level)
         parts = [s.sweep[s.levels.index(level)] for s in shares if level in s.levels]

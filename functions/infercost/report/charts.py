@@ -39,7 +39,8 @@ INK = "#3a3f47"
 def render_charts(report: ReportInput) -> dict[str, str]:
     """The report's charts as PNG data URIs by name; a chart without data is left out.
 
-    Names: cost_latency, latency, throughput (sweep or max RPS at SLO), monthly.
+    Names: cost_latency, latency, throughput (sweep or max RPS at SLO), serving (monthly cost by
+    serving mode) or, for a recommendation made before serving modes, monthly.
     """
     rec = report.recommendation
     if rec is None or not rec.ranked:
@@ -58,9 +59,13 @@ def render_charts(report: ReportInput) -> dict[str, str]:
         throughput = _max_rps_figure(rec)
     if throughput is not None:
         charts["throughput"] = _png(throughput)
-    monthly = _monthly_figure(rec)
-    if monthly is not None:
-        charts["monthly"] = _png(monthly)
+    serving = _serving_figure(rec)
+    if serving is not None:
+        charts["serving"] = _png(serving)
+    else:
+        monthly = _monthly_figure(rec)
+        if monthly is not None:
+            charts["monthly"] = _png(monthly)
     return charts
 
 
@@ -380,4 +385,57 @@ def _monthly_figure(rec: Recommendation) -> Figure | None:
     ax.grid(False, axis="y")
     ax.set_xlabel("$ per month (730 hours)")
     ax.set_title("Monthly cost of serving the traffic profile", loc="left", fontsize=11)
+    return figure
+
+
+MODE_COLORS = {
+    "realtime": ACCENT,
+    "multi-model": "#5b8fd1",
+    "serverless": "#7b5ea7",
+    "serverless-provisioned": "#a58bd0",
+    "async": "#2a8c8c",
+    "batch": "#6b7f3a",
+}
+
+
+def _serving_figure(rec: Recommendation) -> Figure | None:
+    """Monthly cost of each way to serve the traffic, per candidate: one bar per mode, hatched
+    when the mode does not serve the traffic within the SLO."""
+    rows = [
+        (item, option) for item in rec.ranked for option in item.serving_options if option.monthly_cost_usd
+    ]
+    if rec.traffic is None or not rows:
+        return None
+    figure, (ax,) = _new_figure(10, 1.3 + 0.3 * len(rows))
+    ordered = list(reversed(rows))
+    values = [option.monthly_cost_usd or 0.0 for _, option in ordered]
+    labels = [f"{item.rank}. {item.label} — {option.mode}" for item, option in ordered]
+    bars = ax.barh(labels, values, height=0.6)
+    chosen = rec.serving
+    for bar, (item, option) in zip(bars, ordered, strict=True):
+        ok = item.meets_slo and option.meets_slo
+        bar.set_color(MODE_COLORS.get(option.mode, NEUTRAL) if ok else NEUTRAL)
+        if not ok:
+            bar.set_hatch("//")
+        winner = rec.recommended is not None and item.label == rec.recommended.label and option == chosen
+        text = ("≈ " if option.estimate else "") + usd(option.monthly_cost_usd or 0.0)
+        if winner:
+            text += "  ← recommended"
+        elif not ok:
+            text += "  (misses the SLO)"
+        ax.annotate(
+            text,
+            (bar.get_width(), bar.get_y() + bar.get_height() / 2),
+            xytext=(4, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+            fontweight="bold" if winner else "normal",
+        )
+    ax.set_xlim(right=max([*values, 1.0]) * 1.35)
+    _money_axis(ax, "x")
+    ax.tick_params(axis="y", labelsize=8)
+    ax.grid(False, axis="y")
+    ax.set_xlabel("$ per month (730 hours)")
+    ax.set_title("How to serve it: monthly cost by serving mode", loc="left", fontsize=11)
     return figure

@@ -28,14 +28,17 @@ def render_markdown(answer: Recommendation) -> str:
 
 def print_recommendation(answer: Recommendation, console: Console, *, with_failures: bool = True) -> None:
     """The recommendation for the terminal: ranked table, verdict and explanation."""
-    from infercost.report.tables import price_footnotes, ranking_columns, rich_table
+    from infercost.report.tables import confidence_note, price_footnotes, ranking_columns, rich_table
 
     title = f"{answer.model} in {answer.region} — SLO {answer.slo.describe()}"
     console.print(rich_table(ranking_columns(answer), answer.ranked, title=title))
     for note in price_footnotes(answer):
         console.print(f"[dim]{note}[/]", highlight=False)
+    console.print(f"[dim]{confidence_note(answer)}[/]", highlight=False)
     if answer.recommended:
         console.print(f"[bold green]Recommended:[/] {answer.recommended.label}")
+    elif any(item.slo_status == "uncertain" for item in answer.ranked):
+        console.print("[bold yellow]Uncertain:[/] no candidate is sure to meet the SLO.")
     else:
         console.print("[bold red]No candidate meets the SLO.[/]")
     console.print(answer.reason, highlight=False)

@@ -8,12 +8,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from infercost.domain.confidence import DEFAULT_LEVEL, describe_interval
 from infercost.domain.formatting import duration, estimated, millis, money, usd
 from infercost.domain.models import Percentile
 from infercost.domain.price_basis import is_estimate
-from infercost.domain.results import MonthlyProjection, RankedCandidate
+from infercost.domain.results import MonthlyProjection, RankedCandidate, Recommendation
 from infercost.report.charts import monthly_rows, render_charts
-from infercost.report.tables import Column, html_table, price_footnotes, ranking_columns
+from infercost.report.serving import section_serving
+from infercost.report.tables import Column, confidence_note, html_table, price_footnotes, ranking_columns
 
 if TYPE_CHECKING:
     from infercost.domain.records import RunView
@@ -49,7 +51,8 @@ def render_report(report: ReportInput) -> str:
             "bar the average.",
         ),
         _section_throughput(report, charts.get("throughput")),
-        _section_monthly(report, charts.get("monthly")),
+        section_serving(report.recommendation, charts.get("serving"))
+        or _section_monthly(report, charts.get("monthly")),
         _section_failures(report),
         _section_benchmark(report),
         _section_method(report),
@@ -148,7 +151,7 @@ def _section_verdict(report: ReportInput) -> str:
     percentile = rec.slo.percentile.upper()
     tiles = [
         _tile("cost per 100k inferences", usd(winner.cost_per_100k_usd), "one request in flight"),
-        _tile(f"{percentile} latency", f"{winner.slo_latency_ms:,.1f} ms", f"SLO {rec.slo.describe()}"),
+        _tile(f"{percentile} latency", f"{winner.slo_latency_ms:,.1f} ms", _slo_caption(rec)),
         _tile(
             "price",
             estimated(
@@ -166,7 +169,15 @@ def _section_verdict(report: ReportInput) -> str:
                 f"{usd(winner.cost_per_100k_at_throughput_usd)} per 100k at that rate",
             )
         )
-    if winner.monthly is not None and rec.traffic is not None:
+    if rec.serving is not None and rec.serving.monthly_cost_usd is not None:
+        tiles.append(
+            _tile(
+                "per month",
+                estimated(usd(rec.serving.monthly_cost_usd), rec.serving.estimate),
+                rec.serving.mode,
+            )
+        )
+    elif winner.monthly is not None and rec.traffic is not None:
         shape = (
             f"{winner.monthly.instances_needed} instance{'s' if winner.monthly.instances_needed != 1 else ''}"
             if winner.monthly.instances_needed is not None
@@ -311,7 +322,7 @@ def _section_monthly(report: ReportInput, uri: str | None) -> str:
         Column("RPS per instance", lambda item: _rate(_monthly(item).capacity_rps_per_instance), "right"),
         Column("Capacity from", lambda item: _BASIS[_monthly(item).basis]),
         Column("Serves peak", lambda item: "yes" if _monthly(item).meets_peak else "no"),
-        Column("SLO", lambda item: "meets" if item.meets_slo else "misses"),
+        Column("SLO", lambda item: item.slo_status),
         Column("Note", lambda item: _monthly(item).note or ""),
     ]
     figure = f"<figure>{_img(uri, 'Monthly cost of serving the traffic profile')}</figure>" if uri else ""
@@ -424,6 +435,16 @@ def image_lines(ranked: Sequence[RankedCandidate]) -> list[str]:
     ]
 
 
+def _slo_caption(rec: Recommendation) -> str:
+    """'SLO P90 ≤ 80 ms', with the winner's interval when it has one."""
+    caption = f"SLO {rec.slo.describe()}"
+    winner = rec.recommended
+    if winner is not None and winner.slo_interval_ms is not None:
+        level = winner.confidence.level if winner.confidence is not None else DEFAULT_LEVEL
+        caption += f"; {describe_interval(winner.slo_interval_ms, level)} ms"
+    return caption
+
+
 def _section_method(report: ReportInput) -> str:
     rec = report.recommendation
     notes = [
@@ -434,6 +455,8 @@ def _section_method(report: ReportInput) -> str:
         "Latency is the server-side ModelLatency from CloudWatch where the source says cloudwatch, "
         "else the client-side latency.",
     ]
+    if rec is not None:
+        notes.append(confidence_note(rec))
     if rec is not None and rec.price_note:
         notes.append(f"Prices: {rec.price_note}.")
     elif rec is not None and rec.prices_as_of:

@@ -150,11 +150,17 @@ def _subject(report: ReportInput, kind: MessageKind) -> str:
         return ascii_subject(f"{prefix}run FAILED - {reason}")
     assert rec is not None
     if kind == "no_candidate":
+        unsure = _uncertain(rec)
+        if unsure is not None:
+            return ascii_subject(f"{prefix}uncertain - {unsure.label} might meet {rec.slo.describe()}")
         return ascii_subject(f"{prefix}no candidate meets {rec.slo.describe()}")
     winner = rec.recommended
     assert winner is not None
     cost = estimated(usd(winner.cost_per_100k_usd), is_estimate(winner.price_basis))
     figures = f"({cost}/100k, {rec.slo.percentile.upper()} {winner.slo_latency_ms:.1f} ms)"
+    if rec.serving is not None and rec.serving.monthly_cost_usd is not None:
+        month = estimated(usd(rec.serving.monthly_cost_usd), rec.serving.estimate)
+        figures = f"({rec.serving.mode}, {month}/month, {rec.slo.percentile.upper()} {winner.slo_latency_ms:.1f} ms)"
     if winner.llm is not None and winner.cost_per_1m_output_tokens_usd is not None:
         per_1m = estimated(usd(winner.cost_per_1m_output_tokens_usd), is_estimate(winner.price_basis))
         ttft = winner.llm.ttft_ms.p90 if winner.llm.ttft_ms.p90 is not None else winner.llm.ttft_ms.avg
@@ -186,7 +192,7 @@ def _body(report: ReportInput, kind: MessageKind, links: ReportLinks | None) -> 
         lines += ["", f"Ranking, cheapest first ($ per 100k inferences, {percentile}):"]
         width = max(len(item.label) for item in rec.ranked[:RANKING_LINES])
         for item in rec.ranked[:RANKING_LINES]:
-            verdict = "meets" if item.meets_slo else f"misses ({item.slo_verdict})"
+            verdict = "meets" if item.meets_slo else f"{item.slo_status} ({item.slo_verdict})"
             lines.append(
                 f"  {item.rank:>2}. {item.label:<{width}}  {_cost(item):>11}  "
                 f"{item.slo_latency_ms:>8.1f} ms  {verdict}"
@@ -268,12 +274,23 @@ def _report_lines(links: ReportLinks) -> list[str]:
     return lines if len(lines) > 2 else []
 
 
+_MARKS = {"meets": "✓", "uncertain": "?", "misses": "✗"}
+
+
+def _uncertain(rec: Recommendation) -> RankedCandidate | None:
+    """The cheapest candidate whose interval straddles the SLO (nothing is recommended then)."""
+    return next((item for item in rec.ranked if item.slo_status == "uncertain"), None)
+
+
 def _verdict_text(report: ReportInput, kind: MessageKind) -> str:
     rec = report.recommendation
     if kind == "failed":
         return "the run FAILED" if report.status == "FAILED" else "no recommendation was produced"
     assert rec is not None
     if kind == "no_candidate":
+        unsure = _uncertain(rec)
+        if unsure is not None:
+            return f"uncertain: no candidate is sure to meet {rec.slo.describe()}; {unsure.label} might"
         return f"no candidate meets {rec.slo.describe()}"
     assert rec.recommended is not None
     text = f"use {rec.recommended.label}"
@@ -331,7 +348,7 @@ def build_slack_payload(
     if rec is not None and rec.ranked:
         lines = []
         for item in rec.ranked[:SLACK_RANKING_LINES]:
-            mark = "✓" if item.meets_slo else "✗"
+            mark = _MARKS[item.slo_status]
             lines.append(
                 f"{item.rank}. {_escape(item.label)} — {_cost(item)}/100k, "
                 f"{rec.slo.percentile.upper()} {item.slo_latency_ms:.1f} ms {mark}"
@@ -341,7 +358,8 @@ def build_slack_payload(
             lines.append(f"_… and {more} more in the report_")
         if any(is_estimate(item.price_basis) for item in rec.ranked[:SLACK_RANKING_LINES]):
             lines.append(f"_{_escape(ESTIMATE_FOOTNOTE)}_")
-        blocks.append(_section("*Cheapest candidates* (✓ meets the SLO)\n" + "\n".join(lines)))
+        legend = "✓ meets the SLO, ? uncertain" if "?" in "".join(lines) else "✓ meets the SLO"
+        blocks.append(_section(f"*Cheapest candidates* ({legend})\n" + "\n".join(lines)))
     if report.failures:
         lines = [
             f"• {_escape(failure.label)} *{failure.status}*: {_escape(failure.error)}"
@@ -415,7 +433,10 @@ def _slack_fields(report: ReportInput) -> list[dict[str, str]]:
         pairs.append((f"{rec.slo.percentile.upper()} latency", f"{winner.slo_latency_ms:,.1f} ms"))
         if winner.max_rps_at_slo is not None:
             pairs.append(("Max RPS at SLO", f"{winner.max_rps_at_slo:,.1f}"))
-        if winner.monthly is not None:
+        if rec.serving is not None and rec.serving.monthly_cost_usd is not None:
+            month = estimated(usd(rec.serving.monthly_cost_usd), rec.serving.estimate)
+            pairs.append(("Serve as", f"{rec.serving.mode}, {month} a month"))
+        elif winner.monthly is not None:
             pairs.append(("Per month", usd(winner.monthly.monthly_cost_usd)))
         if winner.llm is not None:
             pairs.append(("Cost per 1M output tokens", usd(winner.cost_per_1m_output_tokens_usd)))
@@ -424,8 +445,13 @@ def _slack_fields(report: ReportInput) -> list[dict[str, str]]:
     if rec is not None:
         measured = len(rec.ranked)
         passing = sum(1 for item in rec.ranked if item.meets_slo)
+        unsure = sum(1 for item in rec.ranked if item.slo_status == "uncertain")
+        uncertain = f", {unsure} uncertain" if unsure else ""
         pairs.append(
-            ("Candidates", f"{passing} of {measured} meet the SLO, {len(report.failures)} not measured")
+            (
+                "Candidates",
+                f"{passing} of {measured} meet the SLO{uncertain}, {len(report.failures)} not measured",
+            )
         )
     if report.benchmark is not None and report.benchmark.total_usd is not None:
         pairs.append(("Benchmark cost", usd(report.benchmark.total_usd)))

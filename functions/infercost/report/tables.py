@@ -10,9 +10,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, Literal, TypeVar
 
+from infercost.domain.confidence import DEFAULT_LEVEL
 from infercost.domain.formatting import ESTIMATE_FOOTNOTE, estimated, millis, money
 from infercost.domain.price_basis import is_estimate
-from infercost.domain.results import RankedCandidate, Recommendation
+from infercost.domain.results import RankedCandidate, Recommendation, ServingOption
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -119,7 +120,12 @@ def ranking_columns(recommendation: Recommendation) -> list[Column[RankedCandida
         columns.extend(token_columns())
     if any(item.monthly_token_cost_usd is not None for item in ranked):
         columns.append(monthly_token_column())
-    if any(item.monthly is not None for item in ranked):
+    if any(item.serving_options for item in ranked):
+        columns += [
+            Column("Serve as", lambda item: serving_cell(item.serving_choice)),
+            Column("$/month", lambda item: monthly_cell(item.serving_choice), "right"),
+        ]
+    elif any(item.monthly is not None for item in ranked):
         columns.append(
             Column(
                 "$/month",
@@ -127,8 +133,10 @@ def ranking_columns(recommendation: Recommendation) -> list[Column[RankedCandida
                 "right",
             )
         )
+    if any(item.slo_interval_ms is not None for item in ranked):
+        columns.append(Column(f"{percentile} {_level(ranked)} % CI", interval_cell, "right"))
     columns += [
-        Column("SLO", lambda item: "meets" if item.meets_slo else f"misses: {item.slo_verdict}"),
+        Column("SLO", slo_cell),
         Column("Notes", notes),
     ]
     return columns
@@ -161,6 +169,55 @@ def monthly_token_column() -> Column[RankedCandidate]:
     return Column("$/month of tokens", lambda item: money(item.monthly_token_cost_usd), "right")
 
 
+def serving_cell(option: ServingOption | None) -> str:
+    """The serving mode in a few words: 'autoscale 1–3', 'serverless', 'async 0–2', …"""
+    if option is None:
+        return "—"
+    policy = option.policy
+    if option.mode == "realtime" and policy is not None:
+        if policy.min_capacity == policy.max_capacity:
+            return f"{policy.min_capacity} always on"
+        return f"autoscale {policy.min_capacity}–{policy.max_capacity}"
+    if option.mode == "serverless-provisioned":
+        return f"serverless, {option.provisioned_concurrency} provisioned"
+    if option.mode == "async" and policy is not None:
+        return f"async 0–{policy.max_capacity}"
+    if option.mode == "batch":
+        return f"batch {option.job_hours or 0:.1f} h/job"
+    if option.mode == "multi-model":
+        return f"{option.copies_per_instance} models/instance"
+    return option.mode
+
+
+def monthly_cell(option: ServingOption | None) -> str:
+    if option is None or option.monthly_cost_usd is None:
+        return "—"
+    return estimated(money(option.monthly_cost_usd), option.estimate)
+
+
+def slo_cell(item: RankedCandidate) -> str:
+    """'meets', '? uncertain' (the interval straddles the bound), or 'misses: <why>'."""
+    if item.slo_status == "meets":
+        return "meets"
+    if item.slo_status == "uncertain":
+        return "? uncertain"
+    return f"misses: {item.slo_verdict}"
+
+
+def interval_cell(item: RankedCandidate) -> str:
+    """The SLO percentile's interval in ms ('74.9–81.6'; '∞' when too few samples bound it), or
+    'point estimate' when the result had none."""
+    if item.slo_interval_ms is None:
+        return "point estimate"
+    lo, hi = item.slo_interval_ms
+    return f"{millis(lo) if lo is not None else '?'}–{millis(hi) if hi is not None else '∞'}"
+
+
+def _level(ranked: Sequence[RankedCandidate]) -> str:
+    levels = {item.confidence.level for item in ranked if item.confidence is not None}
+    return f"{(levels.pop() if len(levels) == 1 else DEFAULT_LEVEL) * 100:g}"
+
+
 def price_cell(item: RankedCandidate) -> str:
     """A candidate's hourly price ('per use' for serverless), marked when it is an estimate."""
     text = "per use" if item.price_per_hour_usd is None else money(item.price_per_hour_usd)
@@ -169,4 +226,29 @@ def price_cell(item: RankedCandidate) -> str:
 
 def price_footnotes(recommendation: Recommendation) -> list[str]:
     """What a table of this recommendation says under it about its prices: the estimate mark."""
-    return [ESTIMATE_FOOTNOTE] if recommendation.estimated_prices else []
+    notes = [ESTIMATE_FOOTNOTE] if recommendation.estimated_prices else []
+    if any(item.serving_choice and item.serving_choice.estimate for item in recommendation.ranked):
+        notes.append(SERVING_ESTIMATE_FOOTNOTE)
+    return notes
+
+
+SERVING_ESTIMATE_FOOTNOTE = (
+    "≈ on $/month: the figure rests on an assumption the explanation names (serverless cold starts "
+    "after an idle time AWS does not publish, provisioned concurrency priced at the compute rate, or "
+    "instance memory for models per instance); docs/method.md §7."
+)
+
+
+def confidence_note(recommendation: Recommendation) -> str:
+    """How sure the SLO verdicts are: the interval rule, and which results had only a point estimate."""
+    percentile = recommendation.slo.percentile.upper()
+    ranked = recommendation.ranked
+    rule = (
+        f"The SLO is met when the upper bound of the {_level(ranked)} % confidence interval of {percentile} "
+        "is within it, missed when the lower bound is above it, uncertain in between "
+        "(distribution-free order-statistic intervals, docs/method.md §8)."
+    )
+    point = [item.label for item in ranked if item.slo_interval_ms is None]
+    if point:
+        rule += f" Point estimate, no interval (no sketch, or the maximum): {', '.join(point)}."
+    return rule

@@ -29,7 +29,7 @@ def collect_metrics(
     Polling ends at the spec's metrics deadline or when the Lambda's `time_budget_s` runs out,
     whichever comes first; what was read by then is recorded as partial.
     """
-    from infercost.data.metrics import collect_endpoint_metrics
+    from infercost.data.metrics import collect_endpoint_metrics, read_latency_confidence
 
     load = state.load
     if load is None:
@@ -48,8 +48,17 @@ def collect_metrics(
     server = metrics.model_latency_ms
     if server is not None:
         latency, source = server, "cloudwatch"
+        # The server's own interval, read at the bound ranks of the samples CloudWatch holds.
+        confidence = read_latency_confidence(
+            cloudwatch,
+            state.candidate.name,
+            metrics.window,
+            samples=metrics.sample_count,
+            avg_ms=server.avg,
+            std_ms=load.confidence.std_ms if load.confidence is not None else None,
+        )
     elif load.latency_ms is not None:
-        latency, source = load.latency_ms, "client"
+        latency, source, confidence = load.latency_ms, "client", load.confidence
     else:
         raise InputError("no latency was measured, neither by CloudWatch nor by the client")
     result = CandidateResult(
@@ -65,6 +74,8 @@ def collect_metrics(
         errors=load.errors,
         source=source,
         llm=load.llm,
+        first_request_ms=load.first_request_ms,
+        confidence=confidence,
     )
     store.put_candidate(
         run_key(state.run),

@@ -16,6 +16,7 @@ from infercost.domain.results import (
     RESULTS_SCHEMA,
     CandidateFailure,
     CandidateResult,
+    LatencyConfidence,
     LatencyStats,
     LlmStats,
     ResultsFile,
@@ -128,9 +129,12 @@ class LoadSummary(StepSummary):
     max_rps_at_slo: float | None
     partial: bool
     llm: LlmStats | None = Field(default=None, description="an LLM workload's token figures")
+    first_request_ms: float | None = None
     release_in_seconds: int = Field(
         ge=0, description="the Wait before ReleaseEndpoint: until the last measured minute closed"
     )
+    # The client's intervals, from the measured run's sketch (docs/method.md §8).
+    confidence: LatencyConfidence | None = None
 
 
 class ReleaseSummary(StepSummary):
@@ -226,6 +230,7 @@ def results_of(view: RunView) -> ResultsFile:
             "failures": failures,
             "traffic": run_traffic(view, spec),
             "objective": spec.objective,
+            "serving": spec.serving,
         }
     )
 

@@ -107,6 +107,7 @@ def load_test(
     When sweep workers ran before (`state.sweep`), their shares are merged and only the warm-up
     and the measured serial run are driven here.
     """
+    from infercost.domain.sketch import LatencySketch
     from infercost.measurement import loadtest
 
     store.put_candidate(run_key(state.run), candidate_record(state, status="RUNNING"))
@@ -144,7 +145,9 @@ def load_test(
         max_rps_at_slo=result.max_rps_at_slo,
         partial=result.partial,
         llm=_llm_stats(state, result),
+        first_request_ms=result.first_request_ms,
         release_in_seconds=release_wait_seconds(result.ended_at, time.time(), state.timing),
+        confidence=LatencySketch.from_text(measured.sketch).confidence(),
     )
 
 
