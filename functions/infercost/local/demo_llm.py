@@ -32,10 +32,11 @@ LLM_DEMO_PROMPTS = (
     "Why do percentiles matter more than averages?",
 )
 
-# Short generations and few requests: a run of seconds that still sweeps past saturation.
+# Short generations: a run of seconds that still sweeps past saturation, with enough measured
+# requests (40) for a confidence interval to bound P90 from above (docs/method.md §8).
 LLM_DEMO_LOAD: dict[str, Any] = {
     "warmup": 2,
-    "requests": 8,
+    "requests": 40,
     "concurrency": [1, 4, 8, 16],
     "requests_per_level": 16,
 }
@@ -43,7 +44,7 @@ LLM_DEMO_LOAD: dict[str, Any] = {
 LLM_DEMO_WORKLOAD: dict[str, Any] = {
     "kind": "llm",
     "prompts": list(LLM_DEMO_PROMPTS),
-    "max_new_tokens": 16,
+    "max_new_tokens": 12,
     "tokenizer": "whitespace",
     "slo": [
         {"metric": "ttft", "percentile": "p90", "max_ms": 400},
@@ -63,7 +64,7 @@ def llm_demo_spec(
         "model": {"name": model, "images": dict(EXAMPLE_IMAGES)},
         "workload": dict(LLM_DEMO_WORKLOAD),
         "candidates": [dict(c) for c in LLM_DEMO_CANDIDATES[: max(1, min(count, len(LLM_DEMO_CANDIDATES)))]],
-        # End to end: a whole generation of 16 tokens.
+        # End to end: a whole generation of 12 tokens.
         "slo": {"percentile": "p90", "max_latency_ms": 2000},
         "load": dict(load or LLM_DEMO_LOAD),
         "max_benchmark_cost_usd": 5.0,
