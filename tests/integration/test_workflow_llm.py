@@ -109,6 +109,8 @@ def test_broken_streams_fail_that_candidate_and_a_tokenizer_json_counts(stack: E
     # one token each, so the count is the words' count; the input "hello, tokens!" is 4 tokens.
     assert result.llm.output_tokens > 0 and result.llm.input_tokens > 0
     recommendation = view.run.parsed_recommendation()
-    assert recommendation is not None and recommendation.recommended is not None
-    assert recommendation.recommended.cost_per_1m_output_tokens_usd is not None
+    # Three measured requests are too few to call the SLO met (§8); the ranking prices it all the same.
+    assert recommendation is not None and recommendation.ranking_basis == "output_tokens"
+    (ranked,) = recommendation.ranked
+    assert ranked.label == "ml.g6e.xlarge" and ranked.cost_per_1m_output_tokens_usd is not None
     assert_nothing_left(stack)
