@@ -6,6 +6,7 @@ A traffic profile is a volume (`requests_per_month`) and a peak (`peak_rps`), or
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -62,17 +63,24 @@ class TrafficProfile(_Strict):
             return data  # the field validator names the problem
         if len(curve) not in CURVE_LENGTHS or any(v < 0 for v in curve) or not any(curve):
             return data
-        if data.get("peak_rps") is not None:
+        mean = sum(curve) / len(curve)
+        own_volume = max(1, round(mean * SECONDS_PER_HOUR * HOURS_PER_MONTH))
+        volume = data.get("requests_per_month")
+        if isinstance(volume, int | float) and not isinstance(volume, bool) and volume > 0:
+            # A volume the curve already has (a stored profile read back) leaves it as it is.
+            if round(volume) != own_volume:
+                scale = volume / (mean * SECONDS_PER_HOUR * HOURS_PER_MONTH)
+                curve = [v * scale for v in curve]
+        else:
+            volume = own_volume
+        peak = data.get("peak_rps")
+        # A stored profile carries the peak its curve gives; any other peak contradicts the curve.
+        if peak is not None and not (
+            isinstance(peak, int | float) and math.isclose(peak, max(curve), rel_tol=1e-9)
+        ):
             raise ValueError(
                 "@peak_rps: give peak_rps or hourly_rps, not both (the peak is the curve's highest hour)"
             )
-        mean = sum(curve) / len(curve)
-        volume = data.get("requests_per_month")
-        if isinstance(volume, int | float) and not isinstance(volume, bool) and volume > 0:
-            scale = volume / (mean * SECONDS_PER_HOUR * HOURS_PER_MONTH)
-            curve = [v * scale for v in curve]
-        else:
-            volume = round(mean * SECONDS_PER_HOUR * HOURS_PER_MONTH)
         return {
             **data,
             "hourly_rps": curve,
