@@ -234,6 +234,12 @@ def read_endpoint_metrics(res: Resources, role: iam.Role) -> None:
     nag.wildcard_resource(role, "*", _NO_RESOURCE_LEVEL.format("CloudWatch metric reads"))
 
 
+def read_endpoint_traffic(res: Resources, role: iam.Role) -> None:
+    """The hourly `Invocations` of the endpoint a spec names as its traffic (`traffic.endpoint`)."""
+    role.add_to_policy(iam.PolicyStatement(actions=["cloudwatch:GetMetricStatistics"], resources=["*"]))
+    nag.wildcard_resource(role, "*", _NO_RESOURCE_LEVEL.format("cloudwatch:GetMetricStatistics"))
+
+
 def tear_down_benchmark_resources(res: Resources, role: iam.Role) -> None:
     """Delete (and check) the run's endpoint, endpoint configuration and model.
 
