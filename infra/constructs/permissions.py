@@ -125,9 +125,18 @@ def write_results(res: Resources, role: iam.Role) -> None:
 
 
 def look_up_prices(res: Resources, role: iam.Role) -> None:
-    """The AWS Price List API, for the hourly price of each candidate."""
-    role.add_to_policy(iam.PolicyStatement(actions=["pricing:GetProducts"], resources=["*"]))
-    nag.wildcard_resource(role, "*", _NO_RESOURCE_LEVEL.format("pricing:GetProducts"))
+    """The AWS Price List API, for the hourly price of each candidate, and the Savings Plans API,
+    for its SageMaker Savings Plans rates (read-only offering rates; nothing is purchased)."""
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["pricing:GetProducts", "savingsplans:DescribeSavingsPlansOfferingRates"], resources=["*"]
+        )
+    )
+    nag.wildcard_resource(
+        role,
+        "*",
+        _NO_RESOURCE_LEVEL.format("pricing:GetProducts and savingsplans:DescribeSavingsPlansOfferingRates"),
+    )
 
 
 def check_quotas(res: Resources, role: iam.Role) -> None:
