@@ -99,6 +99,10 @@ class CandidateResult(_Lenient):
     errors: int = Field(default=0, ge=0)
     source: Literal["client", "cloudwatch"] | None = None
     llm: LlmStats | None = Field(default=None, description="token measurements of a streaming workload")
+    imported_from: str | None = Field(
+        default=None,
+        description="the tool (and version) that measured an imported result, e.g. 'aiperf 0.5.0'",
+    )
 
     @model_serializer(mode="wrap")
     def _compact(self, handler: Any) -> dict[str, Any]:
