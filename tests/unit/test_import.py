@@ -1,7 +1,7 @@
-"""`infercost import --from aiperf`: AIPerf's and GenAI-Perf's exports as infercost results.
+"""`infercost import`: AIPerf's, GenAI-Perf's and GuideLLM's exports as infercost results.
 
-The fixtures (tests/fixtures/aiperf, see its README) follow AIPerf's JsonExportData model and its
-documented example; GenAI-Perf's export has the same metric objects.
+The fixtures (tests/fixtures/aiperf and tests/fixtures/guidellm, see their READMEs) follow the
+tools' own export models; GenAI-Perf's export has AIPerf's metric objects.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pytest
 
 from infercost.cli import main
 from infercost.domain.errors import InputError
+from infercost.domain.guidellm_results import from_guidellm
 from infercost.domain.models import Candidate
 from infercost.domain.peer_results import from_aiperf
 from infercost.domain.results import ResultsFile
@@ -220,7 +221,10 @@ def test_append_collects_candidates_into_one_file(capsys: pytest.CaptureFixture[
     ("content", "expected"),
     [
         ("{not json", "is not valid JSON"),
-        ({"benchmarks": []}, "benchmarks: looks like a GuideLLM report"),
+        (
+            {"benchmarks": []},
+            "benchmarks: looks like a GuideLLM report, not AIPerf's export (use --from guidellm)",
+        ),
         ({"schema": "infercost.results/v1"}, "schema: is already an infercost results file"),
         ({"metadata": {}, "metrics": {}, "error": None}, "metrics: looks like one per-request record"),
         ([1, 2], "(top level): is a JSON list"),
@@ -248,3 +252,92 @@ def test_a_bad_instance_type_or_no_model_names_the_option(
         capsys, "import", "--from", "aiperf", write(tmp_path, unnamed), "--instance-type", "ml.g5.2xlarge"
     )
     assert code == 2 and err.startswith("error: --model: the export does not name its model")
+
+
+# --- GuideLLM ----------------------------------------------------------------------------------
+
+GUIDELLM = Path(__file__).resolve().parents[1] / "fixtures" / "guidellm" / "benchmarks.json"
+
+
+def guidellm() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(GUIDELLM.read_text())
+    return data
+
+
+def test_a_guidellm_benchmark_maps_onto_a_candidate_result() -> None:
+    result = from_guidellm(guidellm(), candidate=G5, benchmark=1)
+
+    # request_latency is in seconds in GuideLLM's report.
+    assert result.latency_ms.avg == pytest.approx(7386)
+    assert result.latency_ms.p50 == pytest.approx(7353)
+    assert result.latency_ms.p99 == pytest.approx(8127)
+    assert (result.invocations, result.errors) == (200, 2)
+    assert result.imported_from == "guidellm 0.3.0 (benchmark 1, concurrent)"
+    llm = result.llm
+    assert llm is not None
+    assert (llm.ttft_ms.avg, llm.itl_ms.p90, llm.output_tokens_per_s) == (183.547, 29.4, 270.615)
+    assert (llm.input_tokens, llm.output_tokens, llm.requests, llm.concurrency) == (108900, 49500, 198, 8)
+
+
+def test_a_sweep_needs_the_benchmark_chosen() -> None:
+    with pytest.raises(InputError) as caught:
+        from_guidellm(guidellm(), candidate=G5)
+    assert caught.value.field == "--benchmark" and "holds 2 benchmarks" in caught.value.message
+    with pytest.raises(InputError, match="must be 0 to 1, got 2"):
+        from_guidellm(guidellm(), candidate=G5, benchmark=2)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (
+            lambda d: d["benchmarks"][1]["metrics"].pop("request_latency"),
+            "benchmarks[1].metrics.request_latency.successful",
+        ),
+        (
+            lambda d: d["benchmarks"][1]["metrics"].pop("inter_token_latency_ms"),
+            "benchmarks[1].metrics.inter_token_latency_ms.successful",
+        ),
+        (
+            lambda d: d["benchmarks"][1]["metrics"]["request_latency"]["successful"].pop("mean"),
+            "benchmarks[1].metrics.request_latency.successful.mean",
+        ),
+        (lambda d: d["benchmarks"][1].pop("metrics"), "benchmarks[1].metrics"),
+    ],
+)
+def test_a_missing_guidellm_metric_names_its_field(change: Any, field: str) -> None:
+    data = guidellm()
+    change(data)
+    with pytest.raises(InputError) as caught:
+        from_guidellm(data, candidate=G5, benchmark=1)
+    assert caught.value.field == field
+
+
+def test_the_wrong_tool_is_named(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(
+        capsys, "import", "--from", "guidellm", str(AIPERF), "--instance-type", "ml.g5.2xlarge"
+    )
+    assert code == 2 and "benchmarks: is AIPerf's or GenAI-Perf's export, not a GuideLLM report" in err
+    code, _, err = run(
+        capsys, "import", "--from", "aiperf", str(GUIDELLM), "--instance-type", "ml.g5.2xlarge"
+    )
+    assert code == 2 and "benchmarks: looks like a GuideLLM report" in err and "--from guidellm" in err
+
+
+def test_guidellm_benchmarks_import_as_candidates_recommend_ranks(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    results = tmp_path / "results.json"
+    base = ("import", "--from", "guidellm", str(GUIDELLM), "--instance-type")
+    assert run(capsys, *base, "ml.g5.2xlarge", "--benchmark", "0", "--out", str(results))[0] == 0
+    assert run(capsys, *base, "ml.g6.2xlarge", "--benchmark", "1", "--append", str(results))[0] == 0
+
+    written = ResultsFile.model_validate(json.loads(results.read_text()))
+    assert written.model == "meta-llama/Llama-3.1-8B-Instruct"
+    assert [r.imported_from for r in written.results] == [
+        "guidellm 0.3.0 (benchmark 0, synchronous)",
+        "guidellm 0.3.0 (benchmark 1, concurrent)",
+    ]
+    code, out, err = run(capsys, "recommend", str(results), "--slo", "p90:7000", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["recommended"]["label"] == "ml.g5.2xlarge"

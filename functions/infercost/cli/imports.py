@@ -16,6 +16,7 @@ from infercost.domain.errors import InputError
 class Tool(StrEnum):
     aiperf = "aiperf"
     genai_perf = "genai-perf"
+    guidellm = "guidellm"
 
 
 @app.command("import")
@@ -51,6 +52,12 @@ def import_results(
         Path | None,
         typer.Option("--out", help="Write a new results file here (default: stdout).", dir_okay=False),
     ] = None,
+    benchmark: Annotated[
+        int | None,
+        typer.Option(
+            "--benchmark", help="GuideLLM: which benchmark of the report (0-based), when it has several."
+        ),
+    ] = None,
     append: Annotated[
         Path | None,
         typer.Option(
@@ -65,6 +72,7 @@ def import_results(
     Its measurements then get infercost's costing, ranking, report and history: `infercost
     recommend results.json`. One export is one candidate; --append collects several.
     """
+    from infercost.domain import guidellm_results
     from infercost.domain.models import Candidate, Slo, load_json_file, parse_model
     from infercost.domain.peer_results import from_aiperf, model_name
     from infercost.domain.results import RESULTS_SCHEMA, ResultsFile
@@ -75,8 +83,12 @@ def import_results(
         option = "--instance-count" if "instance_count" in (error.field or "") else "--instance-type"
         raise InputError(error.message, field=option, hint=error.hint or "e.g. ml.g5.2xlarge") from None
     data = load_json_file(export)
-    result = from_aiperf(data, candidate=candidate)
-    named = model or (model_name(data) if isinstance(data, dict) else None)
+    if tool is Tool.guidellm:
+        result = guidellm_results.from_guidellm(data, candidate=candidate, benchmark=benchmark)
+        named = model or guidellm_results.model_name(data, benchmark)
+    else:
+        result = from_aiperf(data, candidate=candidate)
+        named = model or (model_name(data) if isinstance(data, dict) else None)
     results: dict[str, Any]
     if append is not None:
         existing = parse_model(ResultsFile, load_json_file(append), prefix=str(append))

@@ -123,7 +123,7 @@ def check_shape(data: Any) -> Mapping[str, Any]:
         raise InputError(
             "looks like a GuideLLM report, not AIPerf's export",
             field="benchmarks",
-            hint="infercost import reads AIPerf's (or GenAI-Perf's) profile export; GuideLLM is not supported yet",
+            hint="use --from guidellm",
         )
     if "metadata" in data and "metrics" in data:
         raise InputError(
