@@ -6,7 +6,7 @@ records each function's calls (local/calls.py), and they are held against
 infercost/handler_calls.json, which tests/infra/test_cdk_calls.py holds against the roles.
 
 Refresh the map after a change (docs/deploy.md, "Calls against grants"):
-    INFERCOST_WRITE_CALLS=functions/infercost/handler_calls.json \\
+    INFERCOST_WRITE_CALLS=functions/infercost/data/handler_calls.json \\
         .venv/bin/pytest tests/integration/test_calls_against_grants.py
 """
 
