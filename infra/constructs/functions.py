@@ -57,7 +57,13 @@ FUNCTION_SPECS: dict[str, FunctionSpec] = {
         512,
         120,
         FanOut.RUN,
-        (p.read_artifact_inputs, p.read_write_results, p.look_up_prices, p.check_quotas),
+        (
+            p.read_artifact_inputs,
+            p.read_write_results,
+            p.look_up_prices,
+            p.check_quotas,
+            p.read_endpoint_traffic,
+        ),
     ),
     "load_worker": FunctionSpec(
         1769,

@@ -125,9 +125,18 @@ def write_results(res: Resources, role: iam.Role) -> None:
 
 
 def look_up_prices(res: Resources, role: iam.Role) -> None:
-    """The AWS Price List API, for the hourly price of each candidate."""
-    role.add_to_policy(iam.PolicyStatement(actions=["pricing:GetProducts"], resources=["*"]))
-    nag.wildcard_resource(role, "*", _NO_RESOURCE_LEVEL.format("pricing:GetProducts"))
+    """The AWS Price List API, for the hourly price of each candidate, and the Savings Plans API,
+    for its SageMaker Savings Plans rates (read-only offering rates; nothing is purchased)."""
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["pricing:GetProducts", "savingsplans:DescribeSavingsPlansOfferingRates"], resources=["*"]
+        )
+    )
+    nag.wildcard_resource(
+        role,
+        "*",
+        _NO_RESOURCE_LEVEL.format("pricing:GetProducts and savingsplans:DescribeSavingsPlansOfferingRates"),
+    )
 
 
 def check_quotas(res: Resources, role: iam.Role) -> None:
@@ -232,6 +241,12 @@ def read_endpoint_metrics(res: Resources, role: iam.Role) -> None:
         )
     )
     nag.wildcard_resource(role, "*", _NO_RESOURCE_LEVEL.format("CloudWatch metric reads"))
+
+
+def read_endpoint_traffic(res: Resources, role: iam.Role) -> None:
+    """The hourly `Invocations` of the endpoint a spec names as its traffic (`traffic.endpoint`)."""
+    role.add_to_policy(iam.PolicyStatement(actions=["cloudwatch:GetMetricStatistics"], resources=["*"]))
+    nag.wildcard_resource(role, "*", _NO_RESOURCE_LEVEL.format("cloudwatch:GetMetricStatistics"))
 
 
 def tear_down_benchmark_resources(res: Resources, role: iam.Role) -> None:

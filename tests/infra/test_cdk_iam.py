@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from infercost.handlers import HANDLERS
+from infercost.handlers import HANDLERS, JANITOR, function_name
 from tests.infra.cdk_support import ROOT, Statement, identity_statements, listed, logical_id, text
 
 pytestmark = pytest.mark.infra
@@ -395,3 +395,33 @@ def test_a_known_region_resolves_to_its_registries_and_an_unknown_one_warns() ->
         "*", Match.string_like_regexp("xx-new-1 is not in dlc_registries.json")
     )
     assert len(warnings) == 1
+
+
+@pytest.mark.parametrize("function", ["Prepare", "Recommend"])
+def test_the_pricing_roles_read_savings_plans_rates_and_buy_nothing(
+    template: dict[str, Any], statements: list[Statement], function: str
+) -> None:
+    granted = {
+        a
+        for s in _role_statements(template, statements, f"Functions{function}FunctionRole")
+        for a in s.actions
+    }
+    assert "savingsplans:DescribeSavingsPlansOfferingRates" in granted
+    everyone = {a.lower() for s in statements for a in s.actions}
+    assert not {
+        a for a in everyone if a.startswith("savingsplans:") and not a.startswith("savingsplans:describe")
+    }
+
+
+def test_only_prepare_and_collect_metrics_read_cloudwatch_metrics(
+    template: dict[str, Any], statements: list[Statement]
+) -> None:
+    readers = {
+        state
+        for state in [*HANDLERS, JANITOR]
+        if any(
+            "cloudwatch:GetMetricStatistics" in s.actions
+            for s in _role_statements(template, statements, f"Functions{function_name(state)}Role")
+        )
+    }
+    assert readers == {"Prepare", "CollectMetrics"}

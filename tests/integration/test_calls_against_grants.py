@@ -6,7 +6,7 @@ records each function's calls (local/calls.py), and they are held against
 infercost/handler_calls.json, which tests/infra/test_cdk_calls.py holds against the roles.
 
 Refresh the map after a change (docs/deploy.md, "Calls against grants"):
-    INFERCOST_WRITE_CALLS=functions/infercost/handler_calls.json \\
+    INFERCOST_WRITE_CALLS=functions/infercost/data/handler_calls.json \\
         .venv/bin/pytest tests/integration/test_calls_against_grants.py
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -73,9 +74,25 @@ def _evaluate(stack: EmbeddedStack, model: str, body: Any, **kwargs: Any) -> dic
 
 def _normal_run(stack: EmbeddedStack) -> str:
     """Two candidates, each sweep fanned out to two LoadWorkers reading the payload from S3,
-    Slack configured, another team's endpoint live; the run id."""
+    Slack configured, another team's endpoint live and its traffic history read; the run id."""
     _endpoint(stack, OTHER_TEAM)
-    body = spec("normal", [C5, G5], load={**SWEEP_LOAD, "workers": 2})
+    dimensions = [
+        {"Name": "EndpointName", "Value": OTHER_TEAM},
+        {"Name": "VariantName", "Value": "AllTraffic"},
+    ]
+    stack.client("cloudwatch").put_metric_data(
+        Namespace="AWS/SageMaker",
+        # An hour ago: the history ends where the current hour begins.
+        MetricData=[
+            {
+                "MetricName": "Invocations",
+                "Dimensions": dimensions,
+                "Timestamp": datetime.now(UTC) - timedelta(hours=1),
+                "Value": 3600.0,
+            }
+        ],
+    )
+    body = spec("normal", [C5, G5], load={**SWEEP_LOAD, "workers": 2}, traffic={"endpoint": OTHER_TEAM})
     body["payload"] = {"content_type": "application/json", "s3_key": "models/normal/sample.json"}
     slack_before = len(stack.slack_messages())
     execution = _evaluate(stack, "normal", body, files={"sample.json": sample_payload()})
@@ -83,6 +100,7 @@ def _normal_run(stack: EmbeddedStack) -> str:
 
     assert execution["status"] == "SUCCEEDED", failed_events(stack, execution["executionArn"])
     view = run_of(stack, "normal")
+    assert view.run.traffic is not None, view.run.traffic_note
     assert [c.status for c in view.candidates] == ["COMPLETED"] * 2
     assert all(c.sweep for c in view.candidates), "the LoadWorkers swept"
     assert len(stack.slack_messages()) == slack_before + 1

@@ -3,7 +3,7 @@ history, load-test an endpoint, and run the whole product locally (`infercost de
 
 from __future__ import annotations
 
-COMMAND_MODULES = ("costs", "history", "doctor", "loadtest", "demo")
+COMMAND_MODULES = ("costs", "imports", "traffic", "history", "doctor", "loadtest", "demo")
 
 
 def main(argv: list[str] | None = None) -> None:

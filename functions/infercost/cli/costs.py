@@ -154,6 +154,13 @@ def prices(
         bool, typer.Option("--live", help="Ask the AWS Price List API (needs credentials).")
     ] = False,
     overrides: PricesOption = None,
+    savings_plans: Annotated[
+        bool,
+        typer.Option(
+            "--savings-plans",
+            help="Also show each instance type's SageMaker Savings Plans rates and break-even utilisation.",
+        ),
+    ] = False,
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
 ) -> None:
     """Show on-demand hourly prices of SageMaker hosting instances, accelerators and serverless."""
@@ -163,14 +170,16 @@ def prices(
 
     book = price_book(region, overrides, live)
     rows = book.rows(family)
+    plans = plan_rows(book, rows) if savings_plans else []
     if output is OutputFormat.json:
-        print_json(
-            {
-                "region": region,
-                "snapshot_as_of": book.snapshot_as_of,
-                "prices": [row.to_json() for row in rows],
-            }
-        )
+        document: dict[str, Any] = {
+            "region": region,
+            "snapshot_as_of": book.snapshot_as_of,
+            "prices": [row.to_json() for row in rows],
+        }
+        if savings_plans:
+            document["savings_plans"] = plans
+        print_json(document)
         return
     columns: list[Column[Any]] = [
         Column("Kind", lambda row: row.kind),
@@ -184,7 +193,83 @@ def prices(
     console.print(rich_table(columns, rows, title=f"SageMaker hosting prices in {region}"))
     if any(is_estimate(row.basis) for row in rows):
         console.print(f"[dim]{ESTIMATE_FOOTNOTE}[/]", highlight=False)
+    if savings_plans:
+        print_plan_rows(plans, region, console)
     console.print(f"[dim]Snapshot as of {book.snapshot_as_of}.[/]")
+
+
+def plan_rows(book: Any, rows: list[Any]) -> list[dict[str, Any]]:
+    """Each instance row's Savings Plans rates, with what they save and their break-even utilisation."""
+    from infercost.domain.models import Candidate
+    from infercost.domain.savings_plans import break_even_utilisation, discount_percent, plan_label
+
+    found: list[dict[str, Any]] = []
+    for row in rows:
+        if row.kind != "instance":
+            continue
+        for rate in book.savings_plan_rates(Candidate(instance_type=row.name)):
+            # The plan discounts the list price, before any discount an overrides file gives.
+            on_demand = row.usd / (1 - row.discount_percent / 100)
+            found.append(
+                {
+                    "name": row.name,
+                    "plan": plan_label(rate),
+                    "term_years": rate.term_years,
+                    "payment": rate.payment,
+                    "usd_per_hour": rate.usd_per_hour,
+                    "on_demand_usd_per_hour": on_demand,
+                    "discount_percent": discount_percent(rate.usd_per_hour, on_demand),
+                    "break_even_utilisation": break_even_utilisation(rate.usd_per_hour, on_demand),
+                    "basis": rate.basis,
+                    "source": rate.source,
+                    "as_of": rate.as_of,
+                }
+            )
+    return found
+
+
+def print_plan_rows(plans: list[dict[str, Any]], region: str, console: Any) -> None:
+    from infercost.domain.formatting import estimated, unit_price, usd
+    from infercost.domain.price_basis import is_estimate
+    from infercost.report.tables import Column, rich_table
+
+    def bound(plan: dict[str, Any], sign: str) -> str:
+        # A snapshot rate rests on AWS's "up to" figure: a bound, not a rate.
+        return f"{sign} " if plan["source"] == "snapshot" else ""
+
+    if not plans:
+        console.print("No Savings Plans rates for these types.", highlight=False)
+        return
+    columns: list[Column[Any]] = [
+        Column("Name", lambda plan: plan["name"]),
+        Column("Plan", lambda plan: plan["plan"]),
+        Column(
+            "USD/hour", lambda plan: estimated(usd(plan["usd_per_hour"]), is_estimate(plan["basis"])), "right"
+        ),
+        Column("On demand", lambda plan: unit_price(plan["on_demand_usd_per_hour"]), "right"),
+        Column("Saves", lambda plan: f"{bound(plan, '≤')}{plan['discount_percent']:.0f}%", "right"),
+        Column(
+            "Break-even",
+            lambda plan: f"{bound(plan, '≥')}{plan['break_even_utilisation']:.0%} of hours",
+            "right",
+        ),
+        Column("Basis", lambda plan: plan["basis"]),
+        Column("Source", lambda plan: "live Savings Plans API" if plan["source"] == "live" else "snapshot"),
+    ]
+    console.print(rich_table(columns, plans, title=f"SageMaker Savings Plans in {region}"))
+    console.print(
+        "[dim]A plan bills its rate for every hour of its term, run or not: it costs less than on "
+        "demand only when the instance runs more than the break-even share of the hours.[/]",
+        highlight=False,
+    )
+    if any(plan["source"] == "snapshot" for plan in plans):
+        console.print(
+            "[dim]≈ snapshot rates: AWS publishes only 'up to 64%' off for SageMaker Savings Plans, "
+            "taken as the 3-year all-upfront discount of every family — an upper bound, so these are "
+            "the least a plan could cost (≤ and ≥ mark bounds); --live asks the Savings Plans API for "
+            "every plan's rate (docs/pricing.md).[/]",
+            highlight=False,
+        )
 
 
 EXAMPLE_SPEC: dict[str, Any] = {

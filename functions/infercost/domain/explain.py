@@ -120,12 +120,19 @@ def _monthly(
         text += f" Scaling out leaves {option.hours_at_risk:.1f} h a month above full capacity."
     plan = option.best_plan
     if plan is not None and plan.saving_usd > 0:
-        text += (
-            f" A {plan.term_years}-year {plan.payment} Savings Plan on {plan.committed_instances} "
-            f"instance{'s' if plan.committed_instances != 1 else ''} brings it to "
-            f"{'≈ ' if plan.estimate else ''}{usd(plan.monthly_cost_usd)} a month "
-            f"(break-even at {plan.break_even_utilisation:.0%} utilisation)."
-        )
+        instances = f"{plan.committed_instances} instance{'s' if plan.committed_instances != 1 else ''}"
+        if plan.estimate:
+            # A derived rate is a bound (the published "up to" discount), not a quote.
+            text += (
+                f" A {plan.term_years}-year {plan.payment} Savings Plan on {instances} could bring it down "
+                f"to ≈ {usd(plan.monthly_cost_usd)} a month at best (the bundled rate is an upper bound "
+                f"on the discount; break-even at {plan.break_even_utilisation:.0%} utilisation)."
+            )
+        else:
+            text += (
+                f" A {plan.term_years}-year {plan.payment} Savings Plan on {instances} brings it to "
+                f"{usd(plan.monthly_cost_usd)} a month (break-even at {plan.break_even_utilisation:.0%} utilisation)."
+            )
     return text
 
 

@@ -128,6 +128,8 @@ class RunRecord(RunKey):
     price_note: str | None = None
     # The traffic profile Prepare read from an endpoint's history (spec `traffic.endpoint`).
     traffic: dict[str, Any] | None = None
+    # Why that history could not be read: the run goes on without a traffic profile.
+    traffic_note: str | None = None
 
     _finished = field_validator("finished_at", mode="before")(_normalize_timestamp)
 

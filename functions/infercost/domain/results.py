@@ -128,6 +128,10 @@ class CandidateResult(_Lenient):
     # Absent from results that carry only summary percentiles (a typed-in table): the SLO is then
     # judged on the point estimate.
     confidence: LatencyConfidence | None = None
+    imported_from: str | None = Field(
+        default=None,
+        description="the tool (and version) that measured an imported result, e.g. 'aiperf 0.5.0'",
+    )
 
     @model_serializer(mode="wrap")
     def _compact(self, handler: Any) -> dict[str, Any]:

@@ -70,17 +70,19 @@ class TrafficProfile(_Strict):
             # Only the curve's own error: the volume and peak it would have given are not missing.
             return {"requests_per_month": 1, "peak_rps": 1.0, **data}
         mean = sum(curve) / len(curve)
+        own_volume = max(1, round(mean * SECONDS_PER_HOUR * HOURS_PER_MONTH))
         volume = data.get("requests_per_month")
         if isinstance(volume, int | float) and not isinstance(volume, bool) and volume > 0:
-            scale = volume / (mean * SECONDS_PER_HOUR * HOURS_PER_MONTH)
-            if not math.isclose(scale, 1.0, rel_tol=1e-9):
+            # A volume the curve already has (a stored profile read back) leaves it as it is.
+            if round(volume) != own_volume:
+                scale = volume / (mean * SECONDS_PER_HOUR * HOURS_PER_MONTH)
                 curve = [v * scale for v in curve]
         else:
-            volume = round(mean * SECONDS_PER_HOUR * HOURS_PER_MONTH)
+            volume = own_volume
         peak = data.get("peak_rps")
-        # A stored profile carries the peak it derived; a different one is a contradiction.
+        # A stored profile carries the peak its curve gives; any other peak contradicts the curve.
         if peak is not None and not (
-            isinstance(peak, int | float) and math.isclose(peak, max(curve), rel_tol=1e-6)
+            isinstance(peak, int | float) and math.isclose(peak, max(curve), rel_tol=1e-9)
         ):
             raise ValueError(
                 "@peak_rps: give peak_rps or hourly_rps, not both (the peak is the curve's highest hour)"

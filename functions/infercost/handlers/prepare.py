@@ -26,6 +26,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         servicequotas=aws.client("service-quotas"),
         store=results_store(),
         prices=price_book,
+        cloudwatch=aws.client("cloudwatch"),
     )
     if not evaluation.accepted:
         logger.warning("spec refused", extra={"run_id": evaluation.run.run_id, "error": evaluation.error})

@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from infercost.data import artifacts, endpoints
 from infercost.data.store import ResultsStore
-from infercost.domain.errors import InputError
+from infercost.domain.errors import InfercostError, InputError
 from infercost.domain.models import (
     Candidate,
     EvaluationSpec,
 )
 from infercost.domain.prices import PriceBasis, PriceLookup, PriceSource
 from infercost.domain.records import CandidateRecord
+from infercost.domain.traffic import TrafficFromEndpoint
 from infercost.domain.workflow import (
     Benchmark,
     Evaluation,
@@ -86,11 +87,13 @@ def prepare(
     servicequotas: Any,
     store: ResultsStore,
     prices: Callable[[], PriceBookLike],
+    cloudwatch: Any = None,
 ) -> Evaluation:
     """Read and validate the spec, price and quota-check the candidates, record the run.
 
     A spec that cannot be used gives `accepted=False` with the reason (the run is recorded; the
-    failure path marks it FAILED and notifies). Nothing is created in SageMaker here.
+    failure path marks it FAILED and notifies). Nothing is created in SageMaker here. A spec whose
+    traffic names an endpoint has that endpoint's history read through `cloudwatch`.
     """
     event = ObjectCreatedEvent.model_validate(request.event)
     spec_data: Any = None
@@ -108,7 +111,9 @@ def prepare(
         timing = merge_timing(settings.defaults.get("workflow"), event.workflow)
         if spec_error is not None:
             raise spec_error
-        return _accept(run, spec_data, timing, settings, sagemaker, servicequotas, store, prices, s3)
+        return _accept(
+            run, spec_data, timing, settings, sagemaker, servicequotas, store, prices, cloudwatch, s3
+        )
     except InputError as error:
         return Evaluation(accepted=False, error=error.one_line(), run=run, timing=timing)
 
@@ -122,6 +127,7 @@ def _accept(
     servicequotas: Any,
     store: ResultsStore,
     prices: Callable[[], PriceBookLike],
+    cloudwatch: Any,
     s3: Any,
 ) -> Evaluation:
     from infercost.domain.planning import check_budget, plan_run
@@ -205,8 +211,16 @@ def _accept(
     stored_spec = redacted_spec(spec)
     if settings.simulated_note:
         stored_spec["simulated"] = settings.simulated_note
+    traffic, traffic_note = resolve_traffic(spec, cloudwatch)
     # The run says so when the Price List API did not answer and the snapshot priced it.
-    store.update_run(run_key(run), spec=stored_spec, slo=spec.slo, price_note=book.fallback_note)
+    store.update_run(
+        run_key(run),
+        spec=stored_spec,
+        slo=spec.slo,
+        price_note=book.fallback_note,
+        traffic=traffic,
+        traffic_note=traffic_note,
+    )
     for plan in plans:
         store.put_candidate(
             run_key(run),
@@ -235,6 +249,40 @@ def _accept(
         candidates=plans,
         estimated_cost_usd=estimate.cost_usd,
     )
+
+
+def resolve_traffic(spec: EvaluationSpec, cloudwatch: Any) -> tuple[dict[str, Any] | None, str | None]:
+    """The traffic profile read from the endpoint the spec names, or why it could not be read.
+
+    Nothing is read when the spec gives the traffic itself. A history that cannot be read (no
+    data, a refused or failed call) does not stop the run: it goes on without a traffic profile
+    (no monthly projection) and the note says why (docs/architecture.md, "Traffic from an
+    endpoint").
+    """
+    wanted = spec.traffic
+    if not isinstance(wanted, TrafficFromEndpoint):
+        return None, None
+    from infercost.data.traffic import read_traffic
+
+    try:
+        if cloudwatch is None:
+            raise InputError("no CloudWatch client was given to read it", field="traffic.endpoint")
+        profile = read_traffic(
+            cloudwatch,
+            wanted.endpoint,
+            variant=wanted.variant,
+            days=wanted.days,
+            request_kb=wanted.request_kb,
+            response_kb=wanted.response_kb,
+            field="traffic.endpoint",
+            days_field="traffic.days",
+        )
+    except InfercostError as error:
+        return None, (
+            f"no traffic profile: the history of endpoint {wanted.endpoint} could not be read, so "
+            f"the run has no monthly projection ({error.one_line()})"
+        )
+    return profile.model_dump(mode="json"), None
 
 
 def redacted_spec(spec: EvaluationSpec) -> dict[str, Any]:

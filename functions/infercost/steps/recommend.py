@@ -37,6 +37,12 @@ def recommend_run(run: RunRef, *, store: ResultsStore, prices: Callable[[], Pric
         max_error_rate=spec.load.max_error_rate,
         price_note=view.run.price_note,
     )
+    if view.run.traffic_note:
+        # Prepare could not read the endpoint's traffic: the recommendation says why it has no
+        # monthly projection.
+        recommendation = recommendation.model_copy(
+            update={"warnings": [*recommendation.warnings, view.run.traffic_note]}
+        )
     previous = store.previous_successful_run(run.model, run_key(run), spec.slo)
     regressions = detect_regressions(recommendation, previous.parsed_recommendation() if previous else None)
     costs = [c.benchmark_cost_usd for c in view.candidates if c.benchmark_cost_usd is not None]

@@ -7,6 +7,7 @@ import functools
 import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,12 +15,25 @@ from infercost.data.pricing.overrides import Overrides, RegionOverrides, load_ov
 from infercost.data.pricing.snapshot import Kind, Snapshot, SnapshotPrice, load_snapshot
 from infercost.domain.errors import InputError, MissingPriceError, UnknownNameError
 from infercost.domain.models import Candidate
-from infercost.domain.prices import Price, PriceBasis, PriceSource, ServerlessRates, weakest_basis
+from infercost.domain.prices import (
+    Price,
+    PriceBasis,
+    PriceSource,
+    SavingsPlanPayment,
+    SavingsPlanRate,
+    ServerlessRates,
+    weakest_basis,
+)
 
 RowKind = Literal["instance", "accelerator", "serverless"]
 _KIND_WORDS: dict[Kind, str] = {"instance": "instance type", "accelerator": "accelerator"}
 _FIELDS: dict[Kind, str] = {"instance": "instance_type", "accelerator": "accelerator_type"}
 _KINDS: tuple[Kind, Kind] = ("instance", "accelerator")
+_PAYMENTS: dict[str, SavingsPlanPayment] = {
+    "no-upfront": "no-upfront",
+    "partial-upfront": "partial-upfront",
+    "all-upfront": "all-upfront",
+}
 
 
 class PriceWarning(UserWarning):
@@ -56,6 +70,7 @@ class PriceBook:
         live: bool = False,
         pricing_client: Any = None,
         snapshot: Snapshot | None = None,
+        savings_plans_client: Any = None,
     ):
         self.region = region
         self.live = live
@@ -70,6 +85,9 @@ class PriceBook:
         # Every hosting price of the region, once rows() has asked the API for all of them.
         self._live_all: dict[str, Any] | None = None
         self._live_missing: set[str] = set()
+        self._plans_client = savings_plans_client
+        # Why the Savings Plans API did not answer, when it did not (then the snapshot's discounts).
+        self.savings_plans_failure: str | None = None
 
     @classmethod
     def load(
@@ -163,6 +181,80 @@ class PriceBook:
         for kind, name in zip(_KINDS, (candidate.instance_type, candidate.accelerator_type), strict=True):
             if name is not None:
                 self._located(kind, name)
+
+    # -- SageMaker Savings Plans
+
+    def savings_plan_rates(self, candidate: Candidate) -> tuple[SavingsPlanRate, ...]:
+        """Every SageMaker Savings Plan's hourly rate for one instance of `candidate`; () when none
+        is known, for a serverless candidate, one with an accelerator, or a price you gave.
+
+        Live: the Savings Plans API's rates. Otherwise (or when it does not answer): the on-demand
+        list price × (1 − the snapshot's discount for the family), as weak as the weaker of the two.
+        """
+        if candidate.instance_type is None or candidate.accelerator_type is not None:
+            return ()
+        on_demand = self._located("instance", candidate.instance_type)
+        if on_demand.source == "override":
+            return ()  # a price you give is what you pay: no plan discounts it further
+        if self.live:
+            live = self._live_plan_rates(candidate.instance_type)
+            if live:
+                return live
+        # The plan discounts the list price, not a price an overrides discount already lowered.
+        list_usd = on_demand.usd_per_hour / (1 - on_demand.discount_percent / 100)
+        discounts = self._snapshot_data().savings_plans.get(_family(candidate.instance_type), ())
+        return tuple(
+            SavingsPlanRate(
+                term_years=1 if plan.term_years == 1 else 3,
+                payment=_PAYMENTS[plan.payment],
+                usd_per_hour=list_usd * (1 - plan.discount_percent / 100),
+                source="snapshot",
+                as_of=plan.as_of,
+                basis=weakest_basis([on_demand.basis or "derived", plan.basis]),
+            )
+            for plan in discounts
+        )
+
+    @property
+    def savings_plans_note(self) -> str | None:
+        """What an output says when live Savings Plans rates were asked for and the snapshot answered."""
+        if self.savings_plans_failure is None:
+            return None
+        return (
+            f"Savings Plans rates from the snapshot's discounts: the Savings Plans API did not answer "
+            f"({self.savings_plans_failure})"
+        )
+
+    def _live_plan_rates(self, instance_type: str) -> tuple[SavingsPlanRate, ...]:
+        from infercost.data.pricing import savings_plans
+
+        if self.savings_plans_failure is not None:
+            return ()
+        try:
+            if self._plans_client is None:
+                self._plans_client = savings_plans.savings_plans_client()
+            rates = savings_plans.offering_rates(self._plans_client, self.region, instance_type)
+        except savings_plans.SavingsPlansError as error:
+            self.savings_plans_failure = str(error)
+            self._warn(self.savings_plans_note or str(error))
+            return ()
+        if not rates:
+            self._warn(
+                f"the Savings Plans API has no {self.region} rates for {instance_type}; "
+                "using the snapshot's discounts"
+            )
+        today = datetime.now(UTC).date().isoformat()
+        return tuple(
+            SavingsPlanRate(
+                term_years=rate.term_years,
+                payment=rate.payment,
+                usd_per_hour=rate.usd_per_hour,
+                source="live",
+                as_of=today,
+                basis="live",
+            )
+            for rate in rates
+        )
 
     # -- the `infercost prices` table
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Literal
 
@@ -53,6 +54,19 @@ class RegionPrices:
 
 
 @dataclass(frozen=True)
+class SnapshotPlanDiscount:
+    """A SageMaker Savings Plan's discount off the on-demand price for one family, and its source."""
+
+    term_years: int
+    payment: str
+    discount_percent: float
+    source: str
+    basis: PriceBasis
+    as_of: str | None
+    method: str | None = None
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """The parsed snapshot: prices per region, with the sources and methods they cite."""
 
@@ -60,6 +74,8 @@ class Snapshot:
     regions: Mapping[str, RegionPrices]
     sources: Mapping[str, Mapping[str, Any]]
     methods: Mapping[str, str]
+    # Instance family ('g5') -> its Savings Plans discounts (any region: the plans are global).
+    savings_plans: Mapping[str, tuple[SnapshotPlanDiscount, ...]] = field(default_factory=dict)
 
     def names(self, kind: Kind) -> set[str]:
         """Every name of this kind priced in at least one region."""
@@ -141,7 +157,58 @@ def parse_snapshot(data: Any) -> Snapshot:
                 as_of=source_as_of(source),
             )
         regions[region] = RegionPrices(sections["instance"], sections["accelerator"], serverless)
-    return Snapshot(as_of=as_of, regions=regions, sources=sources, methods=methods)
+    plans = _savings_plans(data.get("savings_plans"), sources, methods, source_as_of)
+    return Snapshot(as_of=as_of, regions=regions, sources=sources, methods=methods, savings_plans=plans)
+
+
+# '<years>y-<payment>': the plan a discount belongs to.
+PLAN_KEY = re.compile(r"^(1|3)y-(no-upfront|partial-upfront|all-upfront)$")
+
+
+def _savings_plans(
+    section: Any, sources: Mapping[str, Any], methods: Mapping[str, Any], source_as_of: Any
+) -> dict[str, tuple[SnapshotPlanDiscount, ...]]:
+    """Each family's plan discounts: a percent in [0, 100) with its source, basis and method."""
+    if section is None:
+        return {}
+    families = section.get("families") if isinstance(section, dict) else None
+    if not isinstance(families, dict):
+        raise SnapshotError("savings_plans.families: must be an object")
+    parsed: dict[str, tuple[SnapshotPlanDiscount, ...]] = {}
+    for family, plans in families.items():
+        if not isinstance(plans, dict):
+            raise SnapshotError(f"savings_plans.families.{family}: must be an object")
+        discounts = []
+        for key, entry in plans.items():
+            where = f"savings_plans.families.{family}.{key}"
+            match = PLAN_KEY.match(key)
+            if match is None:
+                raise SnapshotError(f"{where}: a plan is named like 1y-no-upfront or 3y-all-upfront")
+            if not isinstance(entry, dict):
+                raise SnapshotError(f"{where}: must be an object")
+            percent = entry.get("discount_percent")
+            if isinstance(percent, bool) or not isinstance(percent, int | float) or not 0 <= percent < 100:
+                raise SnapshotError(f"{where}.discount_percent: must be a number from 0 to below 100")
+            source = _text(entry.get("source"), f"{where}.source")
+            if source not in sources:
+                raise SnapshotError(f"{where}.source: {source!r} is not a listed source")
+            method = entry.get("method")
+            basis = _basis(entry.get("basis"), method, where)
+            if method is not None and method not in methods:
+                raise SnapshotError(f"{where}.method: a derived discount must name one of the listed methods")
+            discounts.append(
+                SnapshotPlanDiscount(
+                    term_years=int(match.group(1)),
+                    payment=match.group(2),
+                    discount_percent=float(percent),
+                    source=source,
+                    basis=basis,
+                    as_of=source_as_of(source),
+                    method=method,
+                )
+            )
+        parsed[family] = tuple(discounts)
+    return parsed
 
 
 def _check_provenance(
