@@ -54,7 +54,8 @@ def recommend(
         typer.Option(
             help="What to minimise: monthly (the traffic's month, every serving mode; default with a "
             "traffic profile), per-inference (cost per 100k, one request in flight; default without), "
-            "or throughput (cost per 100k at the highest load within the SLO; needs a sweep).",
+            "throughput (cost per 100k at the highest load within the SLO; needs a sweep), or "
+            "per-token (cost per 1M output tokens; default for streamed LLM results without traffic).",
         ),
     ] = None,
     traffic: Annotated[

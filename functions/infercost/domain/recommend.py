@@ -11,7 +11,7 @@ from typing import Any, Literal, TypeVar
 
 from infercost.domain import confidence, costing
 from infercost.domain.errors import InputError, MissingPriceError
-from infercost.domain.formatting import usd
+from infercost.domain.explain import ELASTIC_INFERENCE_WARNING, explain
 from infercost.domain.llm import monthly_tokens, token_costs, token_explanation, token_slo_miss
 from infercost.domain.models import QUANTILES, Slo
 from infercost.domain.prices import Price, PriceBasis, PriceLookup, SavingsPlanRate, basis_of_source
@@ -27,10 +27,6 @@ from infercost.domain.traffic import OBJECTIVES, Objective, ServingSpec, Traffic
 
 T = TypeVar("T")
 DEFAULT_REGION = "us-east-1"
-ELASTIC_INFERENCE_WARNING = (
-    "Amazon Elastic Inference is closed to new customers (since April 2023); "
-    "its price is shown for comparison only"
-)
 
 
 @dataclass(frozen=True)
@@ -107,20 +103,11 @@ def recommend(
     ]
     if traffic is not None:
         costed = [_with_serving(item, traffic, serving, slo, prices) for item in costed]
-    # Streamed (LLM) candidates are ranked by what a million output tokens cost (method §9),
-    # unless another objective was asked for.
-    by_tokens = (objective or results.objective) is None and all(
-        item.result.llm is not None for item in costed
-    )
-    order = sorted(
-        costed,
-        key=(lambda item: (_token_cost(item), *item.sort_key())) if by_tokens else OBJECTIVE_KEYS[chosen],
-    )
+    by_tokens = chosen == "per-token"
+    order = sorted(costed, key=OBJECTIVE_KEYS[chosen])
     pareto = _pareto_front(costed)
     ranked = [_ranked(rank, item, item.index in pareto, traffic) for rank, item in enumerate(order, start=1)]
-    recommended = next(
-        (item for item in ranked if _eligible(item, "per-inference" if by_tokens else chosen)), None
-    )
+    recommended = next((item for item in ranked if _eligible(item, chosen)), None)
     winners = _winners(costed, traffic, chosen, recommended)
 
     recommended_at_throughput = None
@@ -172,7 +159,7 @@ def recommend(
             winners=winners,
         ),
         objective=chosen,
-        ranking_basis="output_tokens" if by_tokens else RANKING_BASIS[chosen],
+        ranking_basis=RANKING_BASIS[chosen],
         winners=winners,
         serving=recommended.serving_choice if recommended is not None else None,
         ranked=ranked,
@@ -189,9 +176,19 @@ def recommend(
 def choose_objective(
     asked: Objective | None, traffic: TrafficProfile | None, results: ResultsFile
 ) -> Objective:
-    """The objective asked for, else monthly with a traffic profile, else per-inference; refused
-    when its inputs are missing (one line naming the field and the fix)."""
-    chosen: Objective = asked or ("monthly" if traffic is not None else "per-inference")
+    """The objective asked for, else monthly with a traffic profile, else per-token when every
+    candidate streamed tokens (an LLM workload), else per-inference; refused when its inputs are
+    missing (one line naming the field and the fix)."""
+    streamed = all(result.llm is not None for result in results.results)
+    default: Objective = "per-token" if streamed else "per-inference"
+    chosen: Objective = asked or ("monthly" if traffic is not None else default)
+    if chosen == "per-token" and not streamed:
+        raise InputError(
+            "the per-token objective needs token measurements (a streaming LLM workload), and some "
+            "results have none",
+            field="objective",
+            hint='measure with "workload": {"kind": "llm", …} or use --objective per-inference',
+        )
     if chosen == "monthly" and traffic is None:
         raise InputError(
             "the monthly objective needs a traffic profile, and there is none",
@@ -219,15 +216,21 @@ def _monthly_key(item: _Costed) -> tuple[float, float, float, float, str, str]:
     return (cost, *item.sort_key())
 
 
+def _token_key(item: _Costed) -> tuple[float, float, float, float, str, str]:
+    return (_token_cost(item), *item.sort_key())
+
+
 OBJECTIVE_KEYS: dict[Objective, Callable[[_Costed], tuple[Any, ...]]] = {
     "per-inference": _Costed.sort_key,
     "throughput": _throughput_key,
     "monthly": _monthly_key,
+    "per-token": _token_key,
 }
-RANKING_BASIS: dict[Objective, Literal["serial", "throughput", "monthly"]] = {
+RANKING_BASIS: dict[Objective, Literal["serial", "throughput", "monthly", "output_tokens"]] = {
     "per-inference": "serial",
     "throughput": "throughput",
     "monthly": "monthly",
+    "per-token": "output_tokens",
 }
 
 
@@ -244,6 +247,10 @@ def _eligible(item: RankedCandidate | _Costed, objective: Objective) -> bool:
     if objective == "monthly":
         best = item.serving_choice if isinstance(item, RankedCandidate) else item.best_serving
         return best is not None
+    if objective == "per-token":
+        if isinstance(item, RankedCandidate):
+            return item.cost_per_1m_output_tokens_usd is not None
+        return _token_cost(item) != math.inf
     return True
 
 
@@ -261,6 +268,8 @@ def _winners(
         if objective == "monthly" and traffic is None:
             continue
         if objective == "throughput" and all(item.result.max_rps_at_slo is None for item in costed):
+            continue
+        if objective == "per-token" and not all(item.result.llm is not None for item in costed):
             continue
         best = next(
             (item for item in sorted(costed, key=OBJECTIVE_KEYS[objective]) if _eligible(item, objective)),
@@ -491,103 +500,3 @@ def _ranked(
         serving_choice=item.best_serving,
         confidence=result.confidence,
     )
-
-
-def explain(
-    ranked: list[RankedCandidate],
-    slo: Slo,
-    recommended: RankedCandidate | None,
-    recommended_at_throughput: RankedCandidate | None,
-    traffic: TrafficProfile | None,
-    *,
-    objective: Objective = "per-inference",
-    winners: dict[str, str | None] | None = None,
-) -> str:
-    """One paragraph saying what was chosen and why, with the numbers that decided it."""
-    if objective != "per-inference" and recommended is not None:
-        from infercost.domain.explain import explain_objective
-
-        return explain_objective(ranked, slo, recommended, traffic, objective, winners or {})
-    total = len(ranked)
-    passing = [item for item in ranked if item.meets_slo]
-    bound = slo.describe()
-    if recommended is None:
-        unsure = [item for item in ranked if item.slo_status == "uncertain"]
-        if unsure:
-            return (
-                f"No candidate of {total} is known to meet {bound}: the cheapest that might, "
-                f"{unsure[0].label}, has {unsure[0].slo_verdict}. Measure more requests to decide."
-            )
-        fastest = min(ranked, key=lambda item: item.slo_latency_ms)
-        over = (fastest.slo_latency_ms / slo.max_latency_ms - 1) if slo.max_latency_ms else 0
-        within = [item for item in ranked if item.slo_latency_ms <= slo.max_latency_ms]
-        if within:
-            return (
-                f"No candidate of {total} meets {bound} without errors: "
-                f"{within[0].label} is within the latency bound but {within[0].slo_verdict}. "
-                "Investigate the failing requests before relying on these figures."
-            )
-        return (
-            f"No candidate of {total} meets {bound}: the fastest, {fastest.label}, has "
-            f"{slo.percentile.upper()} {fastest.slo_latency_ms:.1f} ms ({over:.0%} over the bound). "
-            "Relax the SLO or add faster candidates (GPU or Inferentia instances, larger CPUs)."
-        )
-    winner = recommended
-    if len(passing) > 1:
-        text = f"{winner.label} is the cheapest of {len(passing)} candidates that meet {bound}"
-    else:
-        text = f"{winner.label} is the only candidate of {total} that meets {bound}"
-    text += (
-        f": {usd(winner.cost_per_100k_usd)} per 100k inferences at "
-        f"{slo.percentile.upper()} {winner.slo_latency_ms:.1f} ms"
-    )
-    runner_up = next((item for item in passing if item is not winner), None)
-    if runner_up is not None and runner_up.cost_per_100k_usd > 0:
-        saving = 1 - winner.cost_per_100k_usd / runner_up.cost_per_100k_usd
-        text += f", {saving:.0%} cheaper than the runner-up {runner_up.label} ({usd(runner_up.cost_per_100k_usd)})"
-    text += "."
-    failing = [item for item in ranked if not item.meets_slo]
-    if failing:
-        cheaper_failing = [item for item in failing if item.rank < winner.rank]
-        missed = "misses" if len(failing) == 1 else "miss"
-        if any(item.slo_status == "uncertain" for item in failing):
-            missed = "is not known to meet" if len(failing) == 1 else "are not known to meet"
-        text += f" {len(failing)} of {total} {missed} the SLO"
-        if cheaper_failing:
-            cheapest = cheaper_failing[0]
-            text += (
-                f"; the cheapest of those, {cheapest.label}, would cost "
-                f"{usd(cheapest.cost_per_100k_usd)} but has {cheapest.slo_verdict}"
-            )
-        text += "."
-    sustained = recommended_at_throughput
-    sustained_cost = sustained.cost_per_100k_at_throughput_usd if sustained else None
-    if sustained is not None and sustained_cost is not None:
-        rps = f" at {sustained.max_rps_at_slo:.1f} req/s" if sustained.max_rps_at_slo else ""
-        same = " as well" if sustained.label == winner.label else ""
-        text += (
-            f" At sustained throughput (concurrency sweep) {sustained.label} is cheapest{same}: "
-            f"{usd(sustained_cost)} per 100k{rps}."
-        )
-    if traffic is not None:
-        projected = [
-            (item, item.monthly)
-            for item in passing
-            if item.monthly is not None
-            and item.monthly.meets_peak
-            and item.monthly.monthly_cost_usd is not None
-        ]
-        if projected:
-            best, monthly = min(projected, key=lambda pair: pair[1].monthly_cost_usd or 0.0)
-            shape = (
-                f"{monthly.instances_needed} × {best.label}"
-                if monthly.instances_needed is not None
-                else best.label
-            )
-            text += (
-                f" For {traffic.requests_per_month:,} requests a month at a peak of {traffic.peak_rps:g} req/s, "
-                f"the cheapest way to serve it is {shape} at {usd(monthly.monthly_cost_usd or 0.0)} a month."
-            )
-    if winner.candidate.uses_elastic_inference:
-        text += f" Note: {ELASTIC_INFERENCE_WARNING}."
-    return text

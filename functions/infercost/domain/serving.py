@@ -28,7 +28,10 @@ USABLE_MEMORY_SHARE = 0.9
 def instance_capacity(
     result: CandidateResult,
 ) -> tuple[float | None, Literal["max_rps_at_slo", "serial_latency"]]:
-    """Requests/s one instance serves within the SLO: the sweep's, else one request in flight."""
+    """Requests/s one instance serves within the SLO: a streaming workload's goodput (requests that
+    met every token SLO), else the sweep's max RPS at the SLO, else one request in flight."""
+    if result.llm is not None and result.llm.goodput_rps:
+        return result.llm.goodput_rps / result.candidate.instance_count, "max_rps_at_slo"
     if result.max_rps_at_slo is not None:
         return result.max_rps_at_slo / result.candidate.instance_count, "max_rps_at_slo"
     return costing.serial_capacity_rps(result.latency_ms.avg), "serial_latency"

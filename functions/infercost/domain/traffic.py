@@ -23,8 +23,9 @@ MAX_HISTORY_DAYS = 455
 # monthly: the cheapest way to serve the traffic profile for a month (autoscaling simulated);
 # per-inference: the published method's cost per 100k inferences with one request in flight;
 # throughput: cost per 100k at the highest load that meets the SLO (needs a concurrency sweep).
-Objective = Literal["monthly", "per-inference", "throughput"]
-OBJECTIVES: tuple[Objective, ...] = ("monthly", "per-inference", "throughput")
+# per-token: cost per million output tokens at the token goodput (streaming LLM candidates, §9).
+Objective = Literal["monthly", "per-inference", "throughput", "per-token"]
+OBJECTIVES: tuple[Objective, ...] = ("monthly", "per-inference", "throughput", "per-token")
 
 
 class _Strict(BaseModel):

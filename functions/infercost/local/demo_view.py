@@ -195,8 +195,11 @@ def print_outcome(outcome: DemoOutcome, console: Console) -> None:
     if outcome.report:
         console.print(f"Report:  {outcome.report}  [dim]({_escape(outcome.report_source or '')})[/]")
     if outcome.results:
+        # Another way to read the same measurements: a looser SLO, or (tokens) cost per request.
+        streamed = any(candidate.ttft_ms for candidate in outcome.candidates)
+        other = "--objective per-inference" if streamed else "--slo p90:50"
         console.print(
-            f"Results: {outcome.results}  [dim](try: infercost recommend {outcome.results} --slo p90:50)[/]",
+            f"Results: {outcome.results}  [dim](try: infercost recommend {outcome.results} {other})[/]",
             highlight=False,
         )
     kinds = ", ".join(f"{count} {kind}" for kind, count in outcome.dynamodb["items_by_kind"].items())
