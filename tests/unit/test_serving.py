@@ -412,3 +412,34 @@ def test_a_costlier_month_is_a_regression_under_the_monthly_objective():
     assert monthly.unit == "usd_per_month"
     assert monthly.change_pct == pytest.approx((0.15 / 0.119 - 1) * 100)
     assert "monthly_cost_increase" not in {r.kind for r in detect_regressions(before, before)}
+
+
+def _streamed(instance_type: str, out_tps: float, goodput_rps: float) -> dict:
+    return {
+        "candidate": {"instance_type": instance_type},
+        "latency_ms": {"avg": 40, "p90": 50},
+        "llm": {
+            "ttft_ms": {"avg": 50, "p90": 60},
+            "itl_ms": {"avg": 20, "p90": 25},
+            "output_tokens_per_s": out_tps,
+            "goodput_rps": goodput_rps,
+            "requests": 100,
+            "output_tokens": 5000,
+        },
+    }
+
+
+def test_streamed_results_rank_per_token_and_serve_a_month_on_their_goodput():
+    # g4dn is cheaper per hour; c5.xlarge streams more tokens per dollar.
+    items = (_streamed("ml.g4dn.xlarge", 100, 2.0), _streamed("ml.c5.xlarge", 60, 1.2))
+    per_token = recommend(results_file(*items), PRICES)
+    assert per_token.objective == "per-token" and per_token.ranking_basis == "output_tokens"
+    assert per_token.recommended is not None and per_token.recommended.label == "ml.c5.xlarge"
+    monthly = recommend(results_file(*items, traffic={"hourly_rps": DAY}), PRICES)
+    assert monthly.objective == "monthly" and monthly.winners["per-token"] == "ml.c5.xlarge"
+    by_label = {item.label: item for item in monthly.ranked}
+    # Capacity per instance is the measured goodput, not the serial latency's 5 req/s.
+    assert by_label["ml.c5.xlarge"].serving_choice.capacity_rps_per_instance == pytest.approx(1.2)
+    with pytest.raises(InputError) as caught:
+        recommend(results_file(result().model_dump()), PRICES, objective="per-token")
+    assert caught.value.field == "objective"
