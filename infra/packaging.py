@@ -108,11 +108,19 @@ _PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*==\s*([^\
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*$")
 
 
+# Extras whose packages go into a layer (their pins count like the runtime dependencies').
+LAYER_EXTRAS = ("llm",)
+
+
 def project_pins(pyproject: Path = PYPROJECT) -> dict[str, str]:
-    """The `name -> version` pins of pyproject.toml's runtime dependencies."""
+    """The `name -> version` pins of pyproject.toml's runtime dependencies and layer extras."""
     data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     pins: dict[str, str] = {}
-    for requirement in data["project"]["dependencies"]:
+    extras = data["project"].get("optional-dependencies", {})
+    for requirement in [
+        *data["project"]["dependencies"],
+        *(r for e in LAYER_EXTRAS for r in extras.get(e, [])),
+    ]:
         match = _PIN.match(requirement)
         if match is None:
             raise InputError(
@@ -141,6 +149,16 @@ def layer_requirements(packages: Iterable[str], pins: dict[str, str]) -> list[st
             )
         requirements.append(f"{name}{extras}=={version}")
     return requirements
+
+
+# What reads a `tokenizer.json` to count an LLM workload's tokens (Prepare checks it, the load
+# functions count with it); the built-in whitespace and bytes tokenizers need nothing.
+TOKENIZER_LAYER = LayerSpec(
+    "TokenizerDependencies",
+    ("tokenizers",),
+    "infercost LLM token counting: Hugging Face tokenizers",
+)
+LAYERS = (RUNTIME_LAYER, PLOTTING_LAYER, TOKENIZER_LAYER)
 
 
 def environment_constraints(distributions: Iterable[Any] | None = None) -> list[str]:

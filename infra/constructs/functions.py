@@ -29,6 +29,7 @@ from infra.packaging import (
     PLOTTING_LAYER,
     RUNTIME,
     RUNTIME_LAYER,
+    TOKENIZER_LAYER,
     LayerSpec,
     dependency_layer,
     function_code,
@@ -64,18 +65,21 @@ FUNCTION_SPECS: dict[str, FunctionSpec] = {
             p.check_quotas,
             p.read_endpoint_traffic,
         ),
+        layers=(RUNTIME_LAYER, TOKENIZER_LAYER),
     ),
     "load_worker": FunctionSpec(
         1769,
         900,
         FanOut.SWEEP_WORKER,
         (p.invoke_benchmark_endpoints, p.read_artifact_inputs, p.write_sweep_shares),
+        layers=(RUNTIME_LAYER, TOKENIZER_LAYER),
     ),
     "load_test": FunctionSpec(
         1769,
         900,
         FanOut.CANDIDATE,
         (p.invoke_benchmark_endpoints, p.read_artifact_inputs, p.read_reports, p.write_results),
+        layers=(RUNTIME_LAYER, TOKENIZER_LAYER),
     ),
     "release_endpoint": FunctionSpec(
         256, 300, FanOut.CANDIDATE, (p.release_benchmark_endpoints, p.write_results)

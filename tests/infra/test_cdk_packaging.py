@@ -15,8 +15,10 @@ import pytest
 
 from infercost.domain.errors import InputError
 from infra.packaging import (
+    LAYERS,
     PLOTTING_LAYER,
     RUNTIME_LAYER,
+    TOKENIZER_LAYER,
     UNZIPPED_LIMIT_BYTES,
     WHEEL_PLATFORMS,
     LayerSpec,
@@ -79,7 +81,7 @@ def test_layer_requirements_keep_extras_and_take_the_pin() -> None:
 
 def test_the_real_layers_are_pinned_by_the_real_pyproject() -> None:
     pins = project_pins()
-    for spec in (RUNTIME_LAYER, PLOTTING_LAYER):
+    for spec in LAYERS:
         for requirement in layer_requirements(spec.packages, pins):
             name, version = requirement.split("==")
             assert version == pins[normalize(name.split("[")[0])]
@@ -290,10 +292,7 @@ def test_every_function_and_its_layers_stay_under_lambdas_unzipped_limit(
     # extensions differ a little: a real build measured 34.7 and 118.8 MiB where this estimate
     # gave 34.6 and 119.6 (docs/deploy.md). The 10 % margin covers that and a few releases.
     assert sys.platform == "linux" and platform.machine() == "x86_64", "measure on Linux x86_64"
-    layers = {
-        spec.construct_id: installed_size_bytes(layer_distributions(spec))
-        for spec in (RUNTIME_LAYER, PLOTTING_LAYER)
-    }
+    layers = {spec.construct_id: installed_size_bytes(layer_distributions(spec)) for spec in LAYERS}
     sizes = {}
     for name, function in resources_of(template, "AWS::Lambda::Function").items():
         properties = function["Properties"]
@@ -302,7 +301,7 @@ def test_every_function_and_its_layers_stay_under_lambdas_unzipped_limit(
         code = folder_size_bytes(synth.asset(properties["Code"]["S3Key"].removesuffix(".zip")))
         used = [
             spec.construct_id
-            for spec in (RUNTIME_LAYER, PLOTTING_LAYER)
+            for spec in LAYERS
             if any(spec.construct_id in layer["Ref"] for layer in properties["Layers"])
         ]
         sizes[name] = code + sum(layers[layer] for layer in used)
@@ -319,3 +318,4 @@ def test_the_layer_closure_follows_extras_and_markers() -> None:
     assert {"aws-xray-sdk", "botocore", "s3transfer", "urllib3", "pydantic-core"} <= closure
     assert "matplotlib" not in closure
     assert {"numpy", "pillow"} <= layer_distributions(PLOTTING_LAYER)
+    assert "tokenizers" in layer_distributions(TOKENIZER_LAYER)

@@ -42,7 +42,7 @@ def test_the_stack_has_exactly_these_resources(template: dict[str, Any]) -> None
         "AWS::StepFunctions::StateMachine": 2,  # the run's and the candidate's
         "AWS::Events::Rule": 2,  # upload trigger + janitor schedule
         "AWS::Lambda::Permission": 1,  # the schedule invoking the janitor
-        "AWS::Lambda::LayerVersion": 2,
+        "AWS::Lambda::LayerVersion": 3,
         # Each function has its own log group; the state machine has one too.
         "AWS::Lambda::Function": functions + 1,  # + CDK's bucket-notifications handler
         "AWS::Logs::LogGroup": functions + 1,
@@ -427,10 +427,17 @@ def test_functions_share_the_documented_environment(template: dict[str, Any]) ->
 def test_only_the_report_function_carries_the_plotting_layer(template: dict[str, Any]) -> None:
     runtime = logical_id(template, "AWS::Lambda::LayerVersion", "FunctionsRuntimeDependencies")
     plotting = logical_id(template, "AWS::Lambda::LayerVersion", "FunctionsPlottingDependencies")
+    tokenizer = logical_id(template, "AWS::Lambda::LayerVersion", "FunctionsTokenizerDependencies")
+    # The functions that read or count with a tokenizer.json carry the tokenizer layer.
+    counting = {"prepare", "load_test", "load_worker"}
     for module, function in _functions(template).items():
-        expected = [_ref(runtime), _ref(plotting)] if module == "report" else [_ref(runtime)]
+        expected = [_ref(runtime)]
+        if module == "report":
+            expected.append(_ref(plotting))
+        if module in counting:
+            expected.append(_ref(tokenizer))
         assert function["Layers"] == expected, module
-    for layer in (runtime, plotting):
+    for layer in (runtime, plotting, tokenizer):
         properties = template["Resources"][layer]["Properties"]
         assert properties["CompatibleRuntimes"] == ["python3.12"]
         assert properties["CompatibleArchitectures"] == ["x86_64"]
