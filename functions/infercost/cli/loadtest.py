@@ -136,22 +136,7 @@ def loadtest(
         body = payload.read_bytes()
     except OSError as error:
         raise InputError(f"cannot read {payload}: {error.strerror or error}", field="--payload") from None
-    try:
-        levels = [int(part) for part in concurrency.split(",") if part.strip()]
-    except ValueError:
-        raise InputError(
-            f"expected numbers such as 1,2,4,8, got {concurrency!r}", field="--concurrency"
-        ) from None
-    plan = parse_model(
-        LoadPlan,
-        {
-            "warmup": warmup,
-            "requests": requests,
-            "concurrency": levels,
-            "requests_per_level": requests_per_level,
-            "request_timeout_s": timeout,
-        },
-    )
+    plan = LoadPlan.from_options(warmup, requests, concurrency, requests_per_level, timeout)
     chosen_slo = Slo.parse(slo) if slo else None
     transport = (
         http_transport(url, content_type, timeout_s=timeout)

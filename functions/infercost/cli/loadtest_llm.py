@@ -53,22 +53,7 @@ def run_token_loadtest(
         raise InputError(
             f"cannot read {error.filename}: {error.strerror}", field="--prompts/--tokenizer"
         ) from None
-    try:
-        levels = [int(part) for part in concurrency.split(",") if part.strip()]
-    except ValueError:
-        raise InputError(
-            f"expected numbers such as 1,2,4,8, got {concurrency!r}", field="--concurrency"
-        ) from None
-    plan = parse_model(
-        LoadPlan,
-        {
-            "warmup": warmup,
-            "requests": requests,
-            "concurrency": levels,
-            "requests_per_level": requests_per_level,
-            "request_timeout_s": timeout,
-        },
-    )
+    plan = LoadPlan.from_options(warmup, requests, concurrency, requests_per_level, timeout)
     bodies = Prompts.of(workload, texts, counter)
     transport = (
         LlmHttpTransport(url, bodies, timeout_s=timeout)

@@ -206,6 +206,28 @@ class LoadPlan(_Strict):
             raise ValueError("give at least one concurrency level, e.g. [1, 2, 4, 8]")
         return sorted(set(value))
 
+    @classmethod
+    def from_options(
+        cls, warmup: int, requests: int, concurrency: str, requests_per_level: int | None, timeout_s: float
+    ) -> LoadPlan:
+        """The plan of `infercost loadtest`'s options; concurrency is the CLI form '1,2,4,8'."""
+        try:
+            levels = [int(part) for part in concurrency.split(",") if part.strip()]
+        except ValueError:
+            raise InputError(
+                f"expected numbers such as 1,2,4,8, got {concurrency!r}", field="--concurrency"
+            ) from None
+        return parse_model(
+            cls,
+            {
+                "warmup": warmup,
+                "requests": requests,
+                "concurrency": levels,
+                "requests_per_level": requests_per_level,
+                "request_timeout_s": timeout_s,
+            },
+        )
+
     @property
     def sweeps(self) -> bool:
         return any(level > 1 for level in self.concurrency)
