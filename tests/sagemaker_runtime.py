@@ -19,11 +19,9 @@ InvalidSignatureException.
 
 from __future__ import annotations
 
-import binascii
 import json
 import socket
 import ssl
-import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -35,21 +33,12 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+# One encoder of AWS event-stream messages: the local text model's.
+from infercost.local.text_model import event_message
+
 SECRET = "standin-secret"
 MAX_BODY = 6_291_456
 PARTS = [b'{"token": "a"}', b'{"token": "b"}{"token": "c"}', b'{"token": "d"}']
-
-
-def event_message(headers: dict[str, str], payload: bytes) -> bytes:
-    """One AWS event-stream message (string headers, CRCs as the format defines them)."""
-    encoded = b"".join(
-        bytes([len(name)]) + name.encode() + b"\x07" + struct.pack(">H", len(value)) + value.encode()
-        for name, value in headers.items()
-    )
-    total = 12 + len(encoded) + len(payload) + 4
-    prelude = struct.pack(">II", total, len(encoded))
-    message = prelude + struct.pack(">I", binascii.crc32(prelude)) + encoded + payload
-    return message + struct.pack(">I", binascii.crc32(message))
 
 
 def payload_part(data: bytes) -> bytes:
