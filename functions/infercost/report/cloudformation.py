@@ -46,7 +46,7 @@ def template(recommendation: Recommendation) -> dict[str, Any]:
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": (
             f"infercost: serve {recommendation.model} as {option.mode} on {winner.label} "
-            f"(SLO {recommendation.slo.describe()})"
+            f"(SLO {recommendation.slo.describe().replace('≤', '<=')})"
         )[:1024],
         "Parameters": _parameters(option),
         "Resources": resources,

@@ -192,6 +192,15 @@ def _section_verdict(report: ReportInput) -> str:
     )
 
 
+# How each objective orders the table (docs/method.md §7).
+RANKING_WORDS = {
+    "serial": "cost per 100k inferences with one request in flight (hourly price ÷ 3600 × average "
+    "latency × 100,000)",
+    "throughput": "cost per 100k inferences at the highest throughput within the SLO",
+    "monthly": "the monthly cost of the cheapest way to serve the traffic (see How to serve it)",
+    "output_tokens": "cost per million output tokens at the token goodput",
+}
+
 _BASIS_WORDS = {
     "live": "live Price List API",
     "published": "snapshot, published by AWS",
@@ -245,10 +254,7 @@ def _section_ranking(report: ReportInput) -> str:
             f"candidates were costed.</p>{measured}</section>"
         )
     table = html_table(ranking_columns(rec), rec.ranked, css_class="ranking")
-    basis = (
-        f"Ranked by cost per 100k inferences with one request in flight "
-        f"(hourly price ÷ 3600 × average latency × 100,000). SLO: {rec.slo.describe()}."
-    )
+    basis = f"Ranked by {RANKING_WORDS[rec.ranking_basis]}. SLO: {rec.slo.describe()}."
     notes = "".join(f'<p class="caption footnote">{html.escape(note)}</p>' for note in price_footnotes(rec))
     warnings = ([f"Note: {rec.price_note}"] if rec.price_note else []) + rec.warnings
     if warnings:

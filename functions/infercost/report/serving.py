@@ -50,7 +50,7 @@ def section_serving(rec: Recommendation | None, uri: str | None) -> str:
     table = f'<div class="scroll">{html_table(columns, rows, css_class="plain")}</div>'
     return (
         '<section id="serving"><h2>How to serve it</h2>'
-        f'<p class="caption">{html.escape(lead)}</p>{chosen}{figure}{table}</section>'
+        f'<p class="caption">{html.escape(lead)}</p>{figure}{table}{chosen}</section>'
     )
 
 
@@ -89,7 +89,7 @@ def _deploy(rec: Recommendation) -> str:
     from infercost.report.cloudformation import template
 
     try:
-        body = json.dumps(template(rec), indent=2)
+        body = json.dumps(template(rec), indent=2, ensure_ascii=False)
     except InputError as error:
         return f'<p class="caption">{html.escape(error.message)}.</p>'
     return (
