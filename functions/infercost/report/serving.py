@@ -75,7 +75,7 @@ def _plans(plans: list[SavingsPlanOption]) -> str:
         Column("$/hour", lambda plan: estimated(money(plan.usd_per_hour), plan.estimate), "right"),
         Column("Committed instances", lambda plan: str(plan.committed_instances), "right"),
         Column("$/month", lambda plan: estimated(money(plan.monthly_cost_usd), plan.estimate), "right"),
-        Column("Saving", lambda plan: usd(plan.saving_usd), "right"),
+        Column("Saving", lambda plan: estimated(usd(plan.saving_usd), plan.estimate), "right"),
         Column("Break-even utilisation", lambda plan: f"{plan.break_even_utilisation:.0%}", "right"),
         Column("Source", lambda plan: plan.source + (f", {plan.as_of}" if plan.as_of else "")),
     ]
