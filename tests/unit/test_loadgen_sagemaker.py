@@ -159,8 +159,10 @@ def test_a_stream_gives_time_to_first_byte_part_times_and_the_body(runtime: Stan
     for response, total_ms in zip(raw.streams, raw.latencies_ms, strict=False):
         assert response.body == b"".join(PARTS)
         assert len(response.part_ms) == 3 and response.part_ms == sorted(response.part_ms)
-        # Parts are sent 20 ms apart: the first arrives well before the end.
-        assert response.first_byte_ms < response.part_ms[-1] - 30 and response.part_ms[-1] <= total_ms + 0.01
+        # Parts are sent 20 ms apart: the last cannot arrive before 40 ms, the first arrives first.
+        # (How far apart they are read depends on scheduling; a loaded machine can bunch them.)
+        assert response.first_byte_ms == response.part_ms[0] < response.part_ms[-1]
+        assert response.part_ms[-1] >= 39.0 and response.part_ms[-1] <= total_ms + 0.01
     result = raw.to_level()
     assert result.first_byte_ms is not None and result.first_byte_ms.p50 < result.latency_ms.p50
 
