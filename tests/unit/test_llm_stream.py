@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from infercost.cli import main
 from infercost.domain.models import Candidate, LoadPlan, Slo
 from infercost.domain.results import ResultsFile
 from infercost.domain.tokens import builtin_tokenizer
@@ -21,6 +20,7 @@ from infercost.measurement.llm import LlmHttpTransport, LlmSageMakerTransport, P
 from infercost.measurement.loadtest import run_load_test, run_sweep_share
 from infercost.measurement.results import LoadTestError
 from infercost.measurement.sweep import SweepShare, merge_sweep_shares
+from tests.unit.test_loadgen_cli import run
 
 PROMPTS = ["Tell me about latency.", "Write a haiku.", "Why measure?"]
 WORKLOAD = LlmWorkload(prompts=PROMPTS, max_new_tokens=12)
@@ -130,16 +130,6 @@ def test_a_token_slo_missed_leaves_no_goodput() -> None:
     assert any("ttft p90" in note for note in result.notes)
     stats = llm_stats(result, max_error_rate=0.01)
     assert stats is not None and stats.output_tokens_per_s == 0 and stats.concurrency is None
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_cli_loadtest_stream_prints_token_metrics(
